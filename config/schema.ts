@@ -1,0 +1,123 @@
+import { z } from 'zod';
+
+/**
+ * The keel.yaml schema. Strict everywhere: an unknown key is a typo until proven
+ * otherwise. Provider `type` values are not listed here (config/ knows nothing of
+ * the gateway's registry): `buildConfigSchema` takes them from the caller.
+ */
+
+const positiveMs = z.number().int().positive();
+
+export const timeoutsSchema = z
+  .object({
+    /** TCP + TLS connect. */
+    connect_ms: positiveMs.optional(),
+    /** Request sent → response headers. */
+    headers_ms: positiveMs.optional(),
+    /** Request sent → first content token (streaming). */
+    ttft_ms: positiveMs.optional(),
+    /** Longest silence between two stream chunks. */
+    idle_ms: positiveMs.optional(),
+    /** Whole request, all attempts included. */
+    total_ms: positiveMs.optional(),
+  })
+  .strict();
+
+export const retriesSchema = z
+  .object({
+    attempts: z.number().int().min(0).max(10).optional(),
+    backoff_ms: z.number().int().min(0).optional(),
+    max_backoff_ms: z.number().int().min(0).optional(),
+    /** Honour Retry-After, capped at this many milliseconds. */
+    max_retry_after_ms: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+const targetSchema = z
+  .object({
+    provider: z.string().min(1),
+    model: z.string().min(1),
+    weight: z.number().min(0).default(1),
+  })
+  .strict();
+
+const routeSchema = z
+  .object({
+    targets: z.array(targetSchema).min(1, 'a route needs at least one target'),
+    timeouts: timeoutsSchema.optional(),
+    retries: retriesSchema.optional(),
+  })
+  .strict();
+
+const keyRef = z.string().min(1);
+
+function providerSchema(types: readonly [string, ...string[]]) {
+  return z
+    .object({
+      type: z.enum(types),
+      /** Defaults to the provider type's public endpoint; may contain `{model}` (Azure deployments). */
+      base_url: z.url({ protocol: /^https?$/ }).optional(),
+      api_key: keyRef.optional(),
+      /** Extra headers sent upstream (e.g. OpenRouter attribution). Never logged. */
+      headers: z.record(z.string(), z.string()).optional(),
+      /** Extra query parameters (e.g. Azure `api-version`). */
+      query: z.record(z.string(), z.string()).optional(),
+      /** How the key is sent; defaults to the provider type's own scheme. */
+      auth: z.enum(['bearer', 'api-key', 'x-api-key', 'none']).optional(),
+    })
+    .strict();
+}
+
+const serverSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** Largest accepted request body; larger gets 413 in the caller's format. */
+    body_limit_bytes: z.number().int().positive().default(10 * 1024 * 1024),
+  })
+  .strict();
+
+const clientKeySchema = z
+  .object({
+    id: z.string().min(1),
+    key: keyRef,
+    team: z.string().min(1).optional(),
+  })
+  .strict();
+
+export function buildConfigSchema(providerTypes: readonly [string, ...string[]]) {
+  return z
+    .object({
+      version: z.literal(1).default(1),
+      server: serverSchema.default({ host: '127.0.0.1', port: 8080, body_limit_bytes: 10 * 1024 * 1024 }),
+      /** Client keys Keel accepts. Absent: the gateway is open (announced at start). */
+      auth: z.object({ keys: z.array(clientKeySchema).min(1) }).strict().optional(),
+      providers: z.record(z.string().min(1), providerSchema(providerTypes)),
+      routes: z.record(z.string().min(1), routeSchema),
+      defaults: z
+        .object({ timeouts: timeoutsSchema.optional(), retries: retriesSchema.optional() })
+        .strict()
+        .default({}),
+    })
+    .strict()
+    .superRefine((cfg, ctx) => {
+      for (const [name, route] of Object.entries(cfg.routes)) {
+        route.targets.forEach((t, i) => {
+          if (!(t.provider in cfg.providers)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['routes', name, 'targets', i, 'provider'],
+              message: `unknown provider "${t.provider}" (declared: ${Object.keys(cfg.providers).join(', ') || 'none'})`,
+            });
+          }
+        });
+      }
+    });
+}
+
+export type KeelConfig = z.infer<ReturnType<typeof buildConfigSchema>>;
+export type ProviderConfig = KeelConfig['providers'][string];
+export type RouteConfig = KeelConfig['routes'][string];
+export type TargetConfig = RouteConfig['targets'][number];
+export type Timeouts = z.infer<typeof timeoutsSchema>;
+export type Retries = z.infer<typeof retriesSchema>;
