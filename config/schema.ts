@@ -85,7 +85,7 @@ const clientKeySchema = z
   })
   .strict();
 
-export function buildConfigSchema(providerTypes: readonly [string, ...string[]]) {
+export function buildConfigSchema(providerTypes: readonly [string, ...string[]], requireBaseUrl: readonly string[] = []) {
   return z
     .object({
       version: z.literal(1).default(1),
@@ -101,6 +101,11 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]])
     })
     .strict()
     .superRefine((cfg, ctx) => {
+      for (const [name, p] of Object.entries(cfg.providers)) {
+        if (p.base_url === undefined && requireBaseUrl.includes(p.type)) {
+          ctx.addIssue({ code: 'custom', path: ['providers', name, 'type'], message: `providers of type ${p.type} need a base_url` });
+        }
+      }
       for (const [name, route] of Object.entries(cfg.routes)) {
         route.targets.forEach((t, i) => {
           if (!(t.provider in cfg.providers)) {

@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   KEEL_UPSTREAM_BAD_RESPONSE: { status: 502, kind: 'api_error' },
   KEEL_STREAM_BROKEN: { status: 502, kind: 'api_error' },
   KEEL_INTERNAL: { status: 500, kind: 'api_error' },
+  /** The caller went away; 499 as nginx logs it. Not an error of Keel's or the provider's. */
+  KEEL_CLIENT_CLOSED: { status: 499, kind: 'invalid_request' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -49,6 +51,8 @@ export interface KeelErrorOptions {
   param?: string;
   /** The provider's own error code or type, relayed to the caller when useful. */
   upstreamCode?: string;
+  /** The provider's Retry-After, relayed to the caller. */
+  retryAfterMs?: number;
   cause?: unknown;
 }
 
@@ -58,6 +62,7 @@ export class KeelError extends Error {
   readonly kind: ErrorKind;
   readonly param: string | undefined;
   readonly upstreamCode: string | undefined;
+  readonly retryAfterMs: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: KeelErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -68,6 +73,7 @@ export class KeelError extends Error {
     this.kind = options.status === undefined ? spec.kind : kindOfStatus(options.status, spec.kind);
     this.param = options.param;
     this.upstreamCode = options.upstreamCode;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 

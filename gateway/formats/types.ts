@@ -62,4 +62,9 @@ export interface StreamEncoder {
   encode(ev: StreamEvent): string;
   /** The in-band error event that ends a broken stream (DESIGN.md §6: never a clean end). */
   error(err: KeelError): string;
+  /**
+   * The bare end marker alone (OpenAI `data: [DONE]`, Anthropic `message_stop`), for a
+   * same-format pass-through stream whose upstream sent a complete answer but omitted it.
+   */
+  terminator(): string;
 }

@@ -1,0 +1,45 @@
+import { parseCommon } from './args.js';
+import { check } from './commands/check.js';
+import { serve } from './commands/serve.js';
+import { simulator } from './commands/simulator.js';
+
+const USAGE = `Usage: keel <command> [--config keel.yaml] [--port N] [--host H]
+
+Commands:
+  start       gateway (simulated providers when there is no keel.yaml and no provider keys)
+  gateway     the gateway alone
+  demo        gateway + simulated providers, with examples to try
+  simulator   simulated OpenAI/Anthropic-compatible providers
+  check       validate a config file (file:line:col: reason for each problem)
+
+Config: --config, else $KEEL_CONFIG, else ./keel.yaml, else the built-in demo.
+`;
+
+/** Entry point: returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  let flags;
+  try {
+    flags = parseCommon(rest);
+  } catch (err) {
+    process.stderr.write(`keel ${command}: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  switch (command) {
+    case 'start':
+    case 'gateway':
+    case 'demo':
+      return serve(flags, command);
+    case 'simulator':
+      return simulator(flags);
+    case 'check':
+      return check(flags);
+    default:
+      process.stderr.write(`keel: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}

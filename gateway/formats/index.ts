@@ -1,0 +1,17 @@
+/**
+ * Wire formats: the chat API dialects Keel speaks with callers and providers,
+ * each mapping to and from the canonical model. One registry; the pipeline
+ * looks formats up by id and never names one.
+ */
+import { anthropicMessages } from './anthropic-messages/index.js';
+import type { FormatId } from './canonical.js';
+import { openaiChat } from './openai-chat/index.js';
+import type { WireFormat } from './types.js';
+
+export const formats: Readonly<Record<FormatId, WireFormat>> = Object.freeze({
+  'openai-chat': openaiChat,
+  'anthropic-messages': anthropicMessages,
+});
+
+export type * from './canonical.js';
+export type { StreamDecoder, StreamEncoder, WireFormat } from './types.js';

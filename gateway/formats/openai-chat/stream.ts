@@ -1,0 +1,81 @@
+import { KeelError } from '../../errors.js';
+import type { ChatRequest, SseEvent, StreamEvent, Usage } from '../canonical.js';
+import type { StreamDecoder, StreamEncoder } from '../types.js';
+import { badUpstream, nowSeconds, parseUpstreamJson, sse } from '../shared.js';
+import { renderError } from './errors.js';
+import { finishIn, finishOut, usageIn, usageOut } from './response.js';
+import { streamChunk } from './schema.js';
+
+/** Chat Completions chunks → canonical events. https://platform.openai.com/docs/api-reference/chat-streaming */
+export function createStreamDecoder(): StreamDecoder {
+  let started = false;
+  return {
+    decode(ev: SseEvent): StreamEvent[] {
+      if (ev.data.trim() === '[DONE]') return [{ type: 'end' }];
+      const parsed = streamChunk.safeParse(parseUpstreamJson(ev.data));
+      if (!parsed.success) throw badUpstream('a stream chunk', parsed.error);
+      const chunk = parsed.data;
+      if (chunk.error) return [{ type: 'error', message: chunk.error.message ?? 'upstream error', errorType: chunk.error.type ?? 'api_error' }];
+      const out: StreamEvent[] = [];
+      if (!started && chunk.id !== undefined) {
+        started = true;
+        out.push({ type: 'start', id: chunk.id, model: chunk.model ?? '', created: chunk.created ?? nowSeconds() });
+      }
+      for (const c of chunk.choices ?? []) {
+        const choice = c.index ?? 0;
+        const text = c.delta?.content ?? c.delta?.refusal;
+        if (text) out.push({ type: 'text', choice, text });
+        for (const tc of c.delta?.tool_calls ?? []) {
+          if (tc.id || tc.function?.name) out.push({ type: 'tool_call', choice, index: tc.index, id: tc.id ?? '', name: tc.function?.name ?? '' });
+          if (tc.function?.arguments) out.push({ type: 'tool_args', choice, index: tc.index, delta: tc.function.arguments });
+        }
+        if (c.finish_reason) out.push({ type: 'finish', choice, reason: finishIn(c.finish_reason) });
+      }
+      if (chunk.usage) out.push({ type: 'usage', usage: usageIn(chunk.usage) });
+      return out;
+    },
+  };
+}
+
+/** Canonical events → Chat Completions chunks for an OpenAI caller. */
+export function createStreamEncoder(req: ChatRequest): StreamEncoder {
+  let id = `chatcmpl-keel-${Math.random().toString(36).slice(2, 12)}`;
+  let model = req.model;
+  let created = nowSeconds();
+  let usage: Usage | undefined;
+  const roleSent = new Set<number>();
+  const chunk = (choice: number, delta: Record<string, unknown>, finish: string | null = null) => {
+    const d = roleSent.has(choice) ? delta : { role: 'assistant', ...delta };
+    roleSent.add(choice);
+    return sse({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: choice, delta: d, logprobs: null, finish_reason: finish }] });
+  };
+  return {
+    encode(ev: StreamEvent): string {
+      switch (ev.type) {
+        case 'start':
+          ({ id, model, created } = ev);
+          return chunk(0, { content: '' });
+        case 'text':
+          return chunk(ev.choice, { content: ev.text });
+        case 'tool_call':
+          return chunk(ev.choice, { tool_calls: [{ index: ev.index, id: ev.id, type: 'function', function: { name: ev.name, arguments: '' } }] });
+        case 'tool_args':
+          return chunk(ev.choice, { tool_calls: [{ index: ev.index, function: { arguments: ev.delta } }] });
+        case 'finish':
+          return chunk(ev.choice, {}, finishOut(ev.reason));
+        case 'usage':
+          usage = ev.usage;
+          return '';
+        case 'error':
+          return sse({ error: { message: ev.message, type: ev.errorType, code: null } });
+        case 'end': {
+          const tail = req.streamUsage && usage ? sse({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usageOut(usage) }) : '';
+          return `${tail}data: [DONE]\n\n`;
+        }
+      }
+    },
+    // The openai SDK raises an APIError for a chunk carrying `error`.
+    error: (err: KeelError) => sse(renderError(err)),
+    terminator: () => 'data: [DONE]\n\n',
+  };
+}

@@ -1,0 +1,48 @@
+import type { z } from 'zod';
+import { KeelError } from '../errors.js';
+
+/** The first zod issue as a KEEL_INVALID_REQUEST naming the field (`param` = dotted path). */
+export function invalid(error: z.ZodError, prefix: readonly (string | number)[] = []): KeelError {
+  const issue = error.issues[0];
+  const path = [...prefix, ...(issue?.path ?? [])];
+  const param = path.length === 0 ? undefined : path.map(String).join('.');
+  const reason = (issue?.message ?? 'invalid request').replace(/^Invalid input: /, '');
+  return new KeelError('KEEL_INVALID_REQUEST', param === undefined ? reason : `${param}: ${reason}`, { param });
+}
+
+export function badUpstream(what: string, error?: z.ZodError): KeelError {
+  const issue = error?.issues[0];
+  const where = issue === undefined ? '' : ` (${issue.path.map(String).join('.')}: ${issue.message})`;
+  return new KeelError('KEEL_UPSTREAM_BAD_RESPONSE', `the provider sent ${what} Keel could not read${where}`);
+}
+
+/** JSON.parse that maps failure to KEEL_UPSTREAM_BAD_RESPONSE (stream chunks, bodies). */
+export function parseUpstreamJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badUpstream('a chunk that is not JSON');
+  }
+}
+
+/** Tool-call arguments are JSON text; targets that want objects get them parsed here. */
+export function argumentsObject(args: string, where: string): Record<string, unknown> {
+  if (args.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(args);
+  } catch {
+    throw new KeelError('KEEL_INVALID_REQUEST', `${where}: tool call arguments are not valid JSON`, { param: where });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new KeelError('KEEL_INVALID_REQUEST', `${where}: tool call arguments must be a JSON object`, { param: where });
+  }
+  return value as Record<string, unknown>;
+}
+
+export function sse(data: unknown, event?: string): string {
+  const json = JSON.stringify(data);
+  return event === undefined ? `data: ${json}\n\n` : `event: ${event}\ndata: ${json}\n\n`;
+}
+
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);

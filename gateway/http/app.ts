@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { KeelConfig } from '../../config/schema.js';
+import { KeelError } from '../errors.js';
+import type { FormatId } from '../formats/canonical.js';
+import { formats } from '../formats/index.js';
+import { runChat } from '../pipeline/chat.js';
+import type { CallContext, CallResult } from '../pipeline/context.js';
+import { runEmbeddings } from '../pipeline/embeddings.js';
+import type { RequestObserver } from '../pipeline/record.js';
+import { buildRuntime, type Runtime } from '../runtime/resolve.js';
+import { authenticate } from './auth.js';
+import { formatForUrl, fromFramework, sendError } from './errors.js';
+import { registerInfoRoutes } from './info.js';
+
+/** Where the gateway reads its config: a ConfigStore, or a fixed snapshot in tests. */
+export interface ConfigSource {
+  readonly current: { readonly config: KeelConfig; readonly version: number };
+}
+
+export interface GatewayOptions {
+  config: ConfigSource;
+  observer?: RequestObserver;
+  logger?: FastifyServerOptions['logger'];
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Derived state per config snapshot, so a reload costs one build and requests only look up. */
+function runtimeCache(source: ConfigSource): () => Runtime {
+  const cache = new WeakMap<object, Runtime>();
+  return () => {
+    const snap = source.current;
+    let rt = cache.get(snap);
+    if (rt === undefined) {
+      rt = buildRuntime(snap.config, snap.version);
+      cache.set(snap, rt);
+    }
+    return rt;
+  };
+}
+
+export function buildGateway(opts: GatewayOptions): FastifyInstance {
+  const runtime = runtimeCache(opts.config);
+  const bodyLimit = opts.config.current.config.server.body_limit_bytes;
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit,
+    // Per-request log lines cost more than they tell at gateway rates; errors are logged where handled.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+
+  // Accept JSON whatever the content type says (curl's default is form-encoded); parse errors
+  // become KEEL_INVALID_JSON in the caller's format.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(new KeelError('KEEL_INVALID_JSON', 'The request body is empty; send a JSON object.'));
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : 'parse error';
+      done(new KeelError('KEEL_INVALID_JSON', `The request body is not valid JSON (${detail}).`));
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, fromFramework(err, bodyLimit)));
+  app.setNotFoundHandler((request, reply) => {
+    const err = new KeelError('KEEL_NOT_FOUND', `There is no ${request.method} ${request.url.split('?')[0] ?? ''} on this gateway.`);
+    sendError(request, reply, err);
+  });
+
+  const serve = (run: (ctx: CallContext, observer?: RequestObserver) => Promise<CallResult>, format: FormatId) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const rt = runtime();
+      const client = authenticate(request, rt);
+      const result = await run(callContext(request, reply, rt, client, format), opts.observer);
+      if (result.kind === 'streamed') return reply;
+      return reply.code(200).headers(result.headers).send(result.body);
+    };
+  app.post('/v1/chat/completions', serve(runChat, 'openai-chat'));
+  app.post('/v1/messages', serve(runChat, 'anthropic-messages'));
+  app.post('/v1/embeddings', serve(runEmbeddings, 'openai-chat'));
+  registerInfoRoutes(app, runtime);
+  return app;
+}
+
+function callContext(request: FastifyRequest, reply: FastifyReply, runtime: Runtime, client: CallContext['client'], format: FormatId): CallContext {
+  const gone = new AbortController();
+  const res = reply.raw;
+  res.once('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
+  return {
+    requestId: request.id,
+    ingress: formats[format],
+    body: request.body,
+    runtime,
+    client,
+    clientSignal: gone.signal,
+    res,
+    // Streams write to the raw response; from then on fastify must stay out of it.
+    hijack: () => {
+      reply.hijack();
+    },
+    baseHeaders: { 'x-request-id': request.id },
+    receivedAt: performance.now(),
+  };
+}
+
+export { formatForUrl };

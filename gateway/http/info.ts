@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import type { Runtime } from '../runtime/resolve.js';
+
+/** Model listing in both SDKs' shapes, and health probes. */
+export function registerInfoRoutes(app: FastifyInstance, runtime: () => Runtime): void {
+  const started = Math.floor(Date.now() / 1000);
+
+  app.get('/v1/models', async (request) => {
+    const names = [...runtime().routes.keys()];
+    // The Anthropic SDK always sends anthropic-version; answer it in its own list shape.
+    if (request.headers['anthropic-version'] !== undefined) {
+      const createdAt = new Date(started * 1000).toISOString();
+      return {
+        data: names.map((id) => ({ type: 'model', id, display_name: id, created_at: createdAt })),
+        has_more: false,
+        first_id: names[0] ?? null,
+        last_id: names[names.length - 1] ?? null,
+      };
+    }
+    return { object: 'list', data: names.map((id) => ({ id, object: 'model', created: started, owned_by: 'keel' })) };
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async () => {
+    const rt = runtime();
+    return { status: 'ready', config_version: rt.version, routes: rt.routes.size };
+  });
+}

@@ -1,0 +1,98 @@
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { KeelError } from '../errors.js';
+import type { WireFormat } from '../formats/types.js';
+import type { ClientIdentity, ResolvedRoute, Runtime } from '../runtime/resolve.js';
+import type { CompletedRequest } from './record.js';
+
+/** What the HTTP layer hands the pipeline for one request. */
+export interface CallContext {
+  requestId: string;
+  ingress: WireFormat;
+  body: unknown;
+  runtime: Runtime;
+  client: ClientIdentity | undefined;
+  /** Aborted when the caller disconnects. */
+  clientSignal: AbortSignal;
+  /** The raw response, written directly only for streams. */
+  res: ServerResponse;
+  /** Called once, just before a stream's first byte: the framework hands over the response. */
+  hijack: () => void;
+  /** Headers every response carries (request id). */
+  baseHeaders: Readonly<Record<string, string>>;
+  /** performance.now() at arrival. */
+  receivedAt: number;
+}
+
+export type CallResult = { kind: 'json'; headers: Record<string, string>; body: string } | { kind: 'streamed' };
+
+export function findRoute(runtime: Runtime, model: string): ResolvedRoute {
+  const route = runtime.routes.get(model);
+  if (route !== undefined) return route;
+  const known = [...runtime.routes.keys()].join(', ');
+  throw new KeelError('KEEL_UNKNOWN_ROUTE', `The model \`${model}\` does not exist on this gateway. Configured models: ${known || 'none'}.`, {
+    param: 'model',
+  });
+}
+
+export function newRecord(ctx: CallContext, operation: CompletedRequest['operation']): CompletedRequest {
+  return {
+    requestId: ctx.requestId,
+    operation,
+    ingressFormat: ctx.ingress.id,
+    route: undefined,
+    provider: undefined,
+    providerType: undefined,
+    requestModel: undefined,
+    responseModel: undefined,
+    stream: false,
+    clientId: ctx.client?.id,
+    team: ctx.client?.team,
+    configVersion: ctx.runtime.version,
+    status: 200,
+    errorCode: undefined,
+    upstreamCode: undefined,
+    durationMs: 0,
+    ttftMs: undefined,
+    interTokenMs: [],
+    usage: undefined,
+    finishReason: undefined,
+    malformedChunks: 0,
+    streamTruncated: false,
+    endSynthesized: false,
+  };
+}
+
+export function finishRecord(rec: CompletedRequest, ctx: CallContext, err: KeelError | undefined): CompletedRequest {
+  rec.durationMs = performance.now() - ctx.receivedAt;
+  if (err !== undefined) {
+    rec.status = err.status;
+    rec.errorCode = err.code;
+    rec.upstreamCode = err.upstreamCode;
+  }
+  return rec;
+}
+
+/**
+ * An AbortController for one upstream call that fires on caller disconnect and on
+ * the route's total deadline, each with a KeelError reason the relay reports.
+ */
+export function attemptController(ctx: CallContext, totalMs: number): { controller: AbortController; dispose: () => void } {
+  const controller = new AbortController();
+  const onClientGone = () => controller.abort(new KeelError('KEEL_CLIENT_CLOSED', 'the caller closed the connection'));
+  if (ctx.clientSignal.aborted) onClientGone();
+  ctx.clientSignal.addEventListener('abort', onClientGone, { once: true });
+  const remaining = Math.max(1, totalMs - (performance.now() - ctx.receivedAt));
+  const timer = setTimeout(
+    () => controller.abort(new KeelError('KEEL_UPSTREAM_TIMEOUT', `request exceeded its total budget of ${totalMs} ms`, { upstreamCode: 'total_timeout' })),
+    remaining,
+  );
+  timer.unref();
+  return {
+    controller,
+    dispose: () => {
+      clearTimeout(timer);
+      ctx.clientSignal.removeEventListener('abort', onClientGone);
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import type { FinishReason, Usage } from '../formats/canonical.js';
+import type { ErrorCode } from '../errors.js';
+
+/**
+ * Everything the gateway knows about one finished request: the seam where
+ * telemetry (spans, metrics) plugs in. Emitted once per request, after the
+ * response is complete, from a single exit point.
+ */
+export interface CompletedRequest {
+  requestId: string;
+  operation: 'chat' | 'embeddings';
+  ingressFormat: string;
+  route: string | undefined;
+  provider: string | undefined;
+  providerType: string | undefined;
+  requestModel: string | undefined;
+  responseModel: string | undefined;
+  stream: boolean;
+  clientId: string | undefined;
+  team: string | undefined;
+  configVersion: number;
+  /** HTTP status the caller saw (200 for a stream that later broke in-band). */
+  status: number;
+  errorCode: ErrorCode | undefined;
+  upstreamCode: string | undefined;
+  /** Milliseconds, from request arrival. */
+  durationMs: number;
+  /** Milliseconds from request arrival to the first token (streams only). */
+  ttftMs: number | undefined;
+  /** Gaps between token chunks, ms (streams only). */
+  interTokenMs: readonly number[];
+  usage: Usage | undefined;
+  finishReason: FinishReason | undefined;
+  malformedChunks: number;
+  /** The stream was cut short and the caller got an error event. */
+  streamTruncated: boolean;
+  /** Keel wrote the end marker the upstream omitted. */
+  endSynthesized: boolean;
+}
+
+export type RequestObserver = (record: CompletedRequest) => void;

@@ -1,0 +1,12 @@
+import type { ProviderAdapter } from '../types.js';
+
+/** Anthropic Messages API: https://docs.anthropic.com/en/api/messages */
+export const anthropic = {
+  type: 'anthropic',
+  format: 'anthropic-messages',
+  defaultBaseUrl: 'https://api.anthropic.com',
+  defaultAuth: 'x-api-key',
+  chatPath: '/v1/messages',
+  // The Messages API requires a version header; 2023-06-01 is the current stable one.
+  headers: { 'anthropic-version': '2023-06-01' },
+} as const satisfies ProviderAdapter;

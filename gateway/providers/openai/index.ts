@@ -1,0 +1,11 @@
+import type { ProviderAdapter } from '../types.js';
+
+/** OpenAI's own API: https://platform.openai.com/docs/api-reference/chat */
+export const openai = {
+  type: 'openai',
+  format: 'openai-chat',
+  defaultBaseUrl: 'https://api.openai.com/v1',
+  defaultAuth: 'bearer',
+  chatPath: '/chat/completions',
+  embeddingsPath: '/embeddings',
+} as const satisfies ProviderAdapter;

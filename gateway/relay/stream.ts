@@ -1,0 +1,118 @@
+import { performance } from 'node:perf_hooks';
+import { KeelError } from '../errors.js';
+import type { SseEvent, StreamEvent } from '../formats/canonical.js';
+import type { StreamDecoder } from '../formats/types.js';
+import { readSse } from '../sse/read.js';
+import { transportError } from '../upstream/send.js';
+import type { ClientSink } from './sink.js';
+import { observe, type StreamStats } from './stats.js';
+import { Watchdog } from './watchdog.js';
+
+/** After the finish reason, how long to wait for the end marker before finalising ourselves. */
+const END_GRACE_MS = 500;
+
+export interface StreamRelayOptions {
+  body: AsyncIterable<Uint8Array>;
+  decoder: StreamDecoder;
+  /** The caller-format SSE text for one upstream event (pass-through or translated). */
+  render: (sse: SseEvent, events: StreamEvent[]) => string;
+  /** The end marker Keel writes when the upstream finished the answer but sent none. */
+  finalise: () => string;
+  sink: ClientSink;
+  stats: StreamStats;
+  ttftMs: number;
+  idleMs: number;
+  /** Aborts the upstream request with this error as the reason. */
+  abort: (err: KeelError) => void;
+  signal: AbortSignal;
+  providerName: string;
+}
+
+export type RelayOutcome = { ok: true } | { ok: false; error: KeelError; committed: boolean };
+
+/**
+ * Relays one upstream SSE stream to the caller, chunk by chunk. Output is held
+ * back until the first token (or the end), so everything before it can still
+ * fail cleanly. Never ends a truncated answer cleanly (DESIGN.md §6): the outcome
+ * says what went wrong and the caller of this function writes the error event.
+ */
+export async function relayStream(o: StreamRelayOptions): Promise<RelayOutcome> {
+  const watchdog = new Watchdog();
+  let pending = '';
+  let tokenSeen = false;
+  const timeout = (what: string, ms: number) => () =>
+    o.abort(new KeelError('KEEL_UPSTREAM_TIMEOUT', `provider ${o.providerName}: ${what} (${ms} ms)`, { upstreamCode: what.replace(/ /g, '_') }));
+  watchdog.arm(o.ttftMs, timeout('no first token in time', o.ttftMs));
+  try {
+    for await (const batch of readSse(o.body)) {
+      const at = performance.now();
+      let out = '';
+      for (const sse of batch) {
+        let events: StreamEvent[];
+        try {
+          events = o.decoder.decode(sse);
+        } catch {
+          o.stats.malformed++;
+          continue;
+        }
+        tokenSeen = observe(o.stats, events, at) || tokenSeen;
+        if (o.stats.upstreamError !== undefined && !tokenSeen) {
+          return { ok: false, committed: false, error: upstreamStreamError(o) };
+        }
+        out += o.render(sse, events);
+        if (o.stats.endSeen) break;
+      }
+      if (!tokenSeen && !o.stats.endSeen) {
+        pending += out;
+      } else {
+        await o.sink.write(pending + out);
+        pending = '';
+      }
+      if (o.stats.endSeen || o.sink.closed) break;
+      if (o.stats.finishReason !== undefined) watchdog.arm(Math.min(END_GRACE_MS, o.idleMs), () => o.abort(graceEnd));
+      else if (tokenSeen) watchdog.arm(o.idleMs, timeout('stream idle too long', o.idleMs));
+    }
+  } catch (err) {
+    if (!(o.signal.aborted && o.signal.reason === graceEnd)) {
+      return { ok: false, committed: o.sink.committed, error: streamError(err, o) };
+    }
+  } finally {
+    watchdog.cancel();
+  }
+  return finish(o, pending);
+}
+
+/** Marker reason: the post-finish grace ran out, which is a clean (if unterminated) end. */
+const graceEnd = new KeelError('KEEL_STREAM_BROKEN', 'end marker grace elapsed');
+
+async function finish(o: StreamRelayOptions, pending: string): Promise<RelayOutcome> {
+  if (o.stats.upstreamError !== undefined) {
+    await o.sink.write(pending);
+    return { ok: false, committed: o.sink.committed, error: upstreamStreamError(o) };
+  }
+  if (!o.stats.endSeen) {
+    if (o.stats.finishReason === undefined) {
+      const error = new KeelError('KEEL_STREAM_BROKEN', `provider ${o.providerName}: stream ended before the answer was complete`, {
+        upstreamCode: 'stream_truncated',
+      });
+      return { ok: false, committed: o.sink.committed, error };
+    }
+    o.stats.endSynthesized = true;
+    pending += o.finalise();
+  }
+  o.sink.end(pending);
+  return { ok: true };
+}
+
+function upstreamStreamError(o: StreamRelayOptions): KeelError {
+  return new KeelError('KEEL_UPSTREAM_ERROR', `provider ${o.providerName} reported an error mid-stream: ${o.stats.upstreamError ?? 'unknown'}`, {
+    upstreamCode: 'stream_error',
+  });
+}
+
+function streamError(err: unknown, o: StreamRelayOptions): KeelError {
+  if (o.signal.aborted && o.signal.reason instanceof KeelError) return o.signal.reason;
+  const mapped = transportError(err, o.providerName);
+  if (mapped.code !== 'KEEL_UPSTREAM_ERROR') return mapped;
+  return new KeelError('KEEL_STREAM_BROKEN', `provider ${o.providerName}: connection lost mid-stream`, { cause: err, upstreamCode: 'stream_broken' });
+}

@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import type { KeelConfig, Retries, Timeouts } from '../../config/schema.js';
+import { adapterFor, type AuthScheme, type ProviderAdapter } from '../providers/index.js';
+
+/**
+ * The gateway's view of one config snapshot, derived once per snapshot so the
+ * hot path only does map look-ups: endpoints joined, auth headers built, client
+ * keys hashed, timeouts merged with defaults.
+ */
+export interface ResolvedProvider {
+  name: string;
+  adapter: ProviderAdapter;
+  baseUrl: string;
+  /** Auth, version pins and configured extras. Holds secrets: never log it. */
+  headers: Readonly<Record<string, string>>;
+  query: string;
+}
+
+export interface ResolvedTarget {
+  provider: ResolvedProvider;
+  model: string;
+  weight: number;
+}
+
+export type EffectiveTimeouts = Required<Timeouts>;
+export type EffectiveRetries = Required<Retries>;
+
+export interface ResolvedRoute {
+  name: string;
+  targets: readonly ResolvedTarget[];
+  timeouts: EffectiveTimeouts;
+  retries: EffectiveRetries;
+}
+
+export interface ClientIdentity {
+  id: string;
+  team: string | undefined;
+}
+
+export interface Runtime {
+  config: KeelConfig;
+  version: number;
+  routes: ReadonlyMap<string, ResolvedRoute>;
+  /** sha256(key) → identity; undefined when the gateway is open. */
+  clientKeys: ReadonlyMap<string, ClientIdentity> | undefined;
+}
+
+/**
+ * Defaults for every wait. Headers cover a whole non-streaming generation (the
+ * body arrives with the headers), hence a minute; TTFT and idle are about
+ * streams, where 30 s of silence is already an outage to the caller.
+ */
+export const DEFAULT_TIMEOUTS: EffectiveTimeouts = {
+  connect_ms: 5_000,
+  headers_ms: 60_000,
+  ttft_ms: 30_000,
+  idle_ms: 30_000,
+  total_ms: 300_000,
+};
+
+export const DEFAULT_RETRIES: EffectiveRetries = {
+  attempts: 2,
+  backoff_ms: 250,
+  max_backoff_ms: 5_000,
+  max_retry_after_ms: 30_000,
+};
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+function authHeaders(scheme: AuthScheme, key: string | undefined): Record<string, string> {
+  if (key === undefined || scheme === 'none') return {};
+  switch (scheme) {
+    case 'bearer':
+      return { authorization: `Bearer ${key}` };
+    case 'api-key':
+      return { 'api-key': key };
+    case 'x-api-key':
+      return { 'x-api-key': key };
+  }
+}
+
+function resolveProvider(name: string, cfg: KeelConfig['providers'][string]): ResolvedProvider {
+  const adapter = adapterFor(cfg.type);
+  const baseUrl = (cfg.base_url ?? adapter.defaultBaseUrl ?? '').replace(/\/+$/, '');
+  const query = cfg.query === undefined ? '' : `?${new URLSearchParams(cfg.query).toString()}`;
+  const headers = {
+    ...adapter.headers,
+    ...cfg.headers,
+    ...authHeaders(cfg.auth ?? adapter.defaultAuth, cfg.api_key),
+  };
+  return Object.freeze({ name, adapter, baseUrl, headers: Object.freeze(headers), query });
+}
+
+/** The URL of one operation for one target; `{model}` in the base URL is the Azure deployment slot. */
+export function endpointUrl(target: ResolvedTarget, path: string): string {
+  const base = target.provider.baseUrl.replace('{model}', encodeURIComponent(target.model));
+  return `${base}${path}${target.provider.query}`;
+}
+
+export function buildRuntime(config: KeelConfig, version: number): Runtime {
+  const providers = new Map<string, ResolvedProvider>();
+  for (const [name, p] of Object.entries(config.providers)) providers.set(name, resolveProvider(name, p));
+  const routes = new Map<string, ResolvedRoute>();
+  for (const [name, r] of Object.entries(config.routes)) {
+    const targets = r.targets.map((t) => {
+      const provider = providers.get(t.provider);
+      if (provider === undefined) throw new Error(`route ${name} names unknown provider ${t.provider}`);
+      return Object.freeze({ provider, model: t.model, weight: t.weight });
+    });
+    routes.set(name, {
+      name,
+      targets,
+      timeouts: { ...DEFAULT_TIMEOUTS, ...config.defaults.timeouts, ...r.timeouts },
+      retries: { ...DEFAULT_RETRIES, ...config.defaults.retries, ...r.retries },
+    });
+  }
+  const clientKeys = config.auth?.keys
+    ? new Map(config.auth.keys.map((k) => [hashKey(k.key), { id: k.id, team: k.team }]))
+    : undefined;
+  return { config, version, routes, clientKeys };
+}

@@ -1,0 +1,80 @@
+import { Agent, request, type Dispatcher } from 'undici';
+import { KeelError } from '../errors.js';
+
+/**
+ * One HTTP attempt to a provider. undici pools keep-alive connections per origin;
+ * one Agent per distinct connect timeout, since undici sets it per agent.
+ */
+const agents = new Map<number, Agent>();
+
+function agentFor(connectMs: number): Agent {
+  let agent = agents.get(connectMs);
+  if (agent === undefined) {
+    agent = new Agent({ connect: { timeout: connectMs }, keepAliveTimeout: 30_000, pipelining: 1 });
+    agents.set(connectMs, agent);
+  }
+  return agent;
+}
+
+export interface UpstreamRequest {
+  url: string;
+  headers: Readonly<Record<string, string>>;
+  body: string;
+  signal: AbortSignal;
+  connectMs: number;
+  headersMs: number;
+  /** Provider name for error messages (never the URL, which may carry credentials). */
+  providerName: string;
+}
+
+export type UpstreamResponse = Dispatcher.ResponseData;
+
+export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamResponse> {
+  try {
+    return await request(req.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...req.headers },
+      body: req.body,
+      signal: req.signal,
+      dispatcher: agentFor(req.connectMs),
+      headersTimeout: req.headersMs,
+      // Stream gaps are policed by the relay (ttft/idle), which knows what a token is.
+      bodyTimeout: 0,
+    });
+  } catch (err) {
+    throw transportError(err, req.providerName, req.signal);
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Maps a transport failure to a KeelError; an abort carries its own reason. */
+export function transportError(err: unknown, provider: string, signal?: AbortSignal): KeelError {
+  if (signal?.aborted && signal.reason instanceof KeelError) return signal.reason;
+  if (err instanceof KeelError) return err;
+  const code = errorCode(err);
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new KeelError('KEEL_UPSTREAM_TIMEOUT', `provider ${provider}: connect timed out`, { cause: err, upstreamCode: 'connect_timeout' });
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new KeelError('KEEL_UPSTREAM_TIMEOUT', `provider ${provider}: no response headers in time`, { cause: err, upstreamCode: 'headers_timeout' });
+    case 'ECONNREFUSED':
+      return new KeelError('KEEL_UPSTREAM_UNAVAILABLE', `provider ${provider}: connection refused`, { cause: err, upstreamCode: 'connection_refused' });
+    default:
+      return new KeelError('KEEL_UPSTREAM_ERROR', `provider ${provider}: connection failed (${code ?? 'closed'})`, {
+        cause: err,
+        upstreamCode: 'connection_error',
+      });
+  }
+}
+
+/** Closes every pooled connection (process shutdown and tests). */
+export async function closeUpstreams(): Promise<void> {
+  const all = [...agents.values()];
+  agents.clear();
+  await Promise.all(all.map((a) => a.close()));
+}

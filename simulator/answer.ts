@@ -1,0 +1,130 @@
+/**
+ * Deterministic answers: the same request always gets the same text, tool call
+ * and usage, so tests can compare a stream with a non-stream answer, or a
+ * gateway's output with the simulator's own.
+ */
+const WORDS = (
+  'the gateway routes every request across providers and records spans with time to first token ' +
+  'inter token latency usage cost retries fallbacks budgets burn rates alerts weights canary stream ' +
+  'chunk model prompt answer token error cache key team route target slow fast healthy probe window'
+).split(' ');
+
+/** FNV-1a: a small, stable hash. */
+export function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+export function textTokens(seedText: string, count: number, fixed: string | undefined): string[] {
+  if (fixed !== undefined) {
+    const words = fixed.split(' ');
+    return words.map((w, i) => (i < words.length - 1 ? `${w} ` : w));
+  }
+  const h = hash(seedText);
+  return Array.from({ length: count }, (_, i) => {
+    const word = WORDS[(h + i * 7) % WORDS.length] ?? 'token';
+    return i < count - 1 ? `${word} ` : word;
+  });
+}
+
+/** Arguments from a JSON schema's properties: one plausible value per declared type. */
+export function toolArguments(schema: unknown): string {
+  const props = (schema as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties ?? {};
+  const args: Record<string, unknown> = {};
+  for (const [name, prop] of Object.entries(props)) {
+    switch (prop.type) {
+      case 'number':
+      case 'integer':
+        args[name] = 1;
+        break;
+      case 'boolean':
+        args[name] = true;
+        break;
+      case 'array':
+        args[name] = [];
+        break;
+      case 'object':
+        args[name] = {};
+        break;
+      default:
+        args[name] = 'sim';
+    }
+  }
+  return JSON.stringify(args);
+}
+
+/** Splits JSON text into at least two fragments, as providers stream tool arguments. */
+export function fragments(text: string): string[] {
+  if (text.length < 2) return [text, ''].filter((f) => f !== '' || text === '');
+  const size = Math.max(1, Math.ceil(text.length / 3));
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out;
+}
+
+/** Roughly 4 characters a token, the usual rule of thumb for English. */
+export function countTokens(text: string): number {
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+/** Deterministic unit vector for one input. */
+export function embedding(input: string, dims: number): number[] {
+  const v = Array.from({ length: dims }, (_, i) => (hash(`${input}#${i}`) / 0xffffffff) * 2 - 1);
+  const norm = Math.hypot(...v) || 1;
+  return v.map((x) => x / norm);
+}
+
+export function toBase64(v: number[]): string {
+  const buf = Buffer.alloc(v.length * 4);
+  v.forEach((x, i) => buf.writeFloatLE(x, i * 4));
+  return buf.toString('base64');
+}
+
+export interface ToolSpec {
+  name: string;
+  schema: unknown;
+}
+
+export interface Answer {
+  tokens: string[];
+  tool: { id: string; name: string; args: string } | undefined;
+  finish: 'stop' | 'length' | 'tool';
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface AnswerInput {
+  lastUserText: string;
+  allText: string;
+  tools: ToolSpec[];
+  forcedTool: string | undefined;
+  toolChoiceNone: boolean;
+  maxTokens: number | undefined;
+  mode: 'auto' | 'text' | 'tool';
+  tokens: number;
+  text: string | undefined;
+  toolId: string;
+}
+
+export function answerFor(a: AnswerInput): Answer {
+  const inputTokens = countTokens(a.allText);
+  const wantsTool = a.tools.length > 0 && (a.mode === 'tool' || (a.mode === 'auto' && !a.toolChoiceNone));
+  if (wantsTool) {
+    const spec = a.tools.find((t) => t.name === a.forcedTool) ?? a.tools[0];
+    if (spec !== undefined) {
+      const args = toolArguments(spec.schema);
+      return { tokens: [], tool: { id: a.toolId, name: spec.name, args }, finish: 'tool', inputTokens, outputTokens: fragments(args).length + 1 };
+    }
+  }
+  let tokens = textTokens(a.lastUserText, a.tokens, a.text);
+  let finish: Answer['finish'] = 'stop';
+  if (a.maxTokens !== undefined && a.maxTokens < tokens.length) {
+    tokens = tokens.slice(0, a.maxTokens);
+    finish = 'length';
+  }
+  return { tokens, tool: undefined, finish, inputTokens, outputTokens: tokens.length };
+}
