@@ -1,4 +1,4 @@
-import { isScalar, parse as parseYaml, visit, type Document, type LineCounter } from 'yaml';
+import { isPair, isScalar, isSeq, parse as parseYaml, visit, type Document, type LineCounter } from 'yaml';
 import { formatPath, type ConfigIssue } from './errors.js';
 
 const REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -26,8 +26,7 @@ export function interpolate(doc: Document, env: Record<string, string | undefine
       });
       for (const name of missing) {
         const pos = lines.linePos(node.range?.[0] ?? 0);
-        const keys = path.flatMap((p) => (isPairLike(p) && isScalar(p.key) ? [p.key.value as PropertyKey] : []));
-        issues.push({ file, line: pos.line, column: pos.col, path: formatPath(keys), message: `environment variable ${name} is not set` });
+        issues.push({ file, line: pos.line, column: pos.col, path: formatPath(keysOf([...path, node])), message: `environment variable ${name} is not set` });
       }
       node.value = WHOLE.test(text) ? reread(replaced) : replaced;
     },
@@ -35,8 +34,14 @@ export function interpolate(doc: Document, env: Record<string, string | undefine
   return secrets;
 }
 
-function isPairLike(p: unknown): p is { key: unknown } {
-  return typeof p === 'object' && p !== null && 'key' in p;
+/** The config path of a node from its ancestors: pair keys, and list positions. */
+function keysOf(ancestors: readonly unknown[]): PropertyKey[] {
+  const keys: PropertyKey[] = [];
+  ancestors.forEach((a, i) => {
+    if (isPair(a) && isScalar(a.key)) keys.push(a.key.value as PropertyKey);
+    else if (isSeq(a)) keys.push(a.items.indexOf(ancestors[i + 1] as never));
+  });
+  return keys;
 }
 
 /** `port: ${PORT}` should be a number: a whole-value reference is re-read as a YAML scalar, never a structure. */

@@ -50,7 +50,7 @@ function scrub(issues: ConfigIssue[], secrets: string[]): ConfigIssue[] {
 /** Parses and validates keel.yaml text. Throws ConfigError listing every problem with its line. */
 export function loadConfigText(text: string, file: string, opts: LoadOptions): KeelConfig {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   const at = (line = 1, column = 1) => ({ file, line, column, path: '' });
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => ({ ...at(e.linePos?.[0].line, e.linePos?.[0].col), message: e.message.split('\n')[0] ?? e.message })));
