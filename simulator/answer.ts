@@ -124,6 +124,7 @@ export function answerFor(a: AnswerInput): Answer {
   let finish: Answer['finish'] = 'stop';
   if (a.maxTokens !== undefined && a.maxTokens < tokens.length) {
     tokens = tokens.slice(0, a.maxTokens);
+    tokens[tokens.length - 1] = (tokens[tokens.length - 1] ?? '').trimEnd();
     finish = 'length';
   }
   return { tokens, tool: undefined, finish, inputTokens, outputTokens: tokens.length };
