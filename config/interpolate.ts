@@ -39,7 +39,7 @@ function keysOf(ancestors: readonly unknown[]): PropertyKey[] {
   const keys: PropertyKey[] = [];
   ancestors.forEach((a, i) => {
     if (isPair(a) && isScalar(a.key)) keys.push(a.key.value as PropertyKey);
-    else if (isSeq(a)) keys.push(a.items.indexOf(ancestors[i + 1] as never));
+    else if (isSeq(a)) keys.push(a.items.indexOf(ancestors[i + 1]));
   });
   return keys;
 }
