@@ -88,7 +88,13 @@ describe('simulator faults', () => {
     ant = new Anthropic({ baseURL: sim.url, apiKey: 'k', maxRetries: 0 });
   });
   afterAll(() => sim.close());
-  const ask = (model: string) => oai.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+  const ask = (model: string) =>
+    oai.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] }).then(
+      () => {
+        throw new Error(`${model} was expected to fail`);
+      },
+      (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+    );
   const post = (model: string) =>
     request(`${sim.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }) });
   const raw = async (model: string) => {
@@ -110,8 +116,8 @@ describe('simulator faults', () => {
   it('5xx, 503 and Anthropic 529', async () => {
     expect((await ask('c;fault=server_error;status=502')).status).toBe(502);
     expect((await ask('d;fault=overloaded')).status).toBe(503);
-    const err = await ant.messages.create({ model: 'e;fault=overloaded', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e as InstanceType<typeof Anthropic.APIError>);
-    expect(err.status).toBe(529);
+    const err: unknown = await ant.messages.create({ model: 'e;fault=overloaded', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(err instanceof Anthropic.APIError && err.status).toBe(529);
   });
 
   it('context length and content policy bodies carry the provider codes', async () => {
