@@ -6,11 +6,11 @@ import { ClientSink } from '../relay/sink.js';
 import { newStreamStats } from '../relay/stats.js';
 import { relayStream } from '../relay/stream.js';
 import { pickWeighted } from '../routing/weighted.js';
-import { endpointUrl, type ResolvedRoute, type ResolvedTarget } from '../runtime/resolve.js';
+import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import { writeSse } from '../sse/read.js';
-import { sendUpstream, transportError, type UpstreamResponse } from '../upstream/send.js';
+import { transportError, type UpstreamResponse } from '../upstream/send.js';
 import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
-import { attemptController, findRoute, finishRecord, newRecord, type CallContext, type CallResult } from './context.js';
+import { answerHeaders, attemptController, findRoute, finishRecord, newRecord, sendToTarget, type CallContext, type CallResult } from './context.js';
 import type { CompletedRequest, RequestObserver } from './record.js';
 
 /** One upstream attempt and everything it needs. */
@@ -55,18 +55,10 @@ async function runAttempt(ctx: CallContext, req: ChatRequest, route: ResolvedRou
   const upstream = formats[target.provider.adapter.format];
   const body = upstream.buildRequest(req, target.model, { forceStreamUsage: true });
   const { controller, dispose } = attemptController(ctx, route.timeouts.total_ms);
-  const headers = { ...ctx.baseHeaders, 'x-keel-route': route.name, 'x-keel-provider': target.provider.name, 'x-keel-model': target.model };
+  const headers = answerHeaders(ctx, route, target);
   const a: Attempt = { ctx, req, route, target, upstream, rec, headers, controller };
   try {
-    const res = await sendUpstream({
-      url: endpointUrl(target, target.provider.adapter.chatPath),
-      headers: target.provider.headers,
-      body: JSON.stringify(body),
-      signal: controller.signal,
-      connectMs: route.timeouts.connect_ms,
-      headersMs: route.timeouts.headers_ms,
-      providerName: target.provider.name,
-    });
+    const res = await sendToTarget(route, target, target.provider.adapter.chatPath, body, controller.signal);
     await rejectErrorStatus(res, a);
     return req.stream ? await relayChatStream(res, a) : await relayJson(res, a);
   } finally {

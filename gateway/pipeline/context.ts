@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { KeelError } from '../errors.js';
 import type { WireFormat } from '../formats/types.js';
-import type { ClientIdentity, ResolvedRoute, Runtime } from '../runtime/resolve.js';
+import { endpointUrl, type ClientIdentity, type ResolvedRoute, type ResolvedTarget, type Runtime } from '../runtime/resolve.js';
+import { sendUpstream, type UpstreamResponse } from '../upstream/send.js';
 import type { CompletedRequest } from './record.js';
 
 /** What the HTTP layer hands the pipeline for one request. */
@@ -95,4 +96,22 @@ export function attemptController(ctx: CallContext, totalMs: number): { controll
       ctx.clientSignal.removeEventListener('abort', onClientGone);
     },
   };
+}
+
+/** Sends one JSON body to a target's endpoint with the route's connect and header deadlines. */
+export function sendToTarget(route: ResolvedRoute, target: ResolvedTarget, path: string, body: unknown, signal: AbortSignal): Promise<UpstreamResponse> {
+  return sendUpstream({
+    url: endpointUrl(target, path),
+    headers: target.provider.headers,
+    body: JSON.stringify(body),
+    signal,
+    connectMs: route.timeouts.connect_ms,
+    headersMs: route.timeouts.headers_ms,
+    providerName: target.provider.name,
+  });
+}
+
+/** Response headers that say who answered. */
+export function answerHeaders(ctx: CallContext, route: ResolvedRoute, target: ResolvedTarget): Record<string, string> {
+  return { ...ctx.baseHeaders, 'x-keel-route': route.name, 'x-keel-provider': target.provider.name, 'x-keel-model': target.model };
 }

@@ -2,11 +2,11 @@ import { z } from 'zod';
 import { KeelError, toKeelError } from '../errors.js';
 import { formats } from '../formats/index.js';
 import { pickWeighted } from '../routing/weighted.js';
-import { endpointUrl } from '../runtime/resolve.js';
-import { sendUpstream, transportError } from '../upstream/send.js';
+import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
+import { transportError } from '../upstream/send.js';
 import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
-import { attemptController, findRoute, finishRecord, newRecord, type CallContext, type CallResult } from './context.js';
-import type { RequestObserver } from './record.js';
+import { answerHeaders, attemptController, findRoute, finishRecord, newRecord, sendToTarget, type CallContext, type CallResult } from './context.js';
+import type { CompletedRequest, RequestObserver } from './record.js';
 
 /** https://platform.openai.com/docs/api-reference/embeddings/create — unknown fields pass through. */
 const embeddingsRequest = z.looseObject({
@@ -18,8 +18,9 @@ const embeddingsRequest = z.looseObject({
     z.array(z.array(z.number().int()).min(1)).min(1),
   ]),
 });
+type EmbeddingsRequest = z.infer<typeof embeddingsRequest>;
 
-function parse(body: unknown): z.infer<typeof embeddingsRequest> {
+function parse(body: unknown): EmbeddingsRequest {
   const result = embeddingsRequest.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -28,7 +29,7 @@ function parse(body: unknown): z.infer<typeof embeddingsRequest> {
   throw new KeelError('KEEL_INVALID_REQUEST', param === undefined ? what : `${param}: ${what}`, { param });
 }
 
-const usageShape = z.object({ usage: z.object({ prompt_tokens: z.number() }).optional(), model: z.string().optional() });
+const responseMeta = z.object({ usage: z.object({ prompt_tokens: z.number() }).optional(), model: z.string().optional() });
 
 /** POST /v1/embeddings: OpenAI format in and out, to targets whose provider has embeddings. */
 export async function runEmbeddings(ctx: CallContext, observer?: RequestObserver): Promise<CallResult> {
@@ -39,45 +40,40 @@ export async function runEmbeddings(ctx: CallContext, observer?: RequestObserver
     rec.requestModel = req.model;
     const route = findRoute(ctx.runtime, req.model);
     rec.route = route.name;
-    const capable = route.targets.filter((t) => t.provider.adapter.embeddingsPath !== undefined);
-    const target = pickWeighted(capable, (t) => t.weight);
-    const path = target?.provider.adapter.embeddingsPath;
-    if (target === undefined || path === undefined) {
-      throw new KeelError('KEEL_UNSUPPORTED', `The model \`${req.model}\` has no target that serves embeddings.`, { param: 'model' });
-    }
+    const target = pickWeighted(
+      route.targets.filter((t) => t.provider.adapter.embeddingsPath !== undefined),
+      (t) => t.weight,
+    );
+    if (target === undefined) throw new KeelError('KEEL_UNSUPPORTED', `The model \`${req.model}\` has no target that serves embeddings.`, { param: 'model' });
     rec.provider = target.provider.name;
     rec.providerType = target.provider.adapter.type;
-    const { controller, dispose } = attemptController(ctx, route.timeouts.total_ms);
-    try {
-      const res = await sendUpstream({
-        url: endpointUrl(target, path),
-        headers: target.provider.headers,
-        body: JSON.stringify({ ...req, model: target.model }),
-        signal: controller.signal,
-        connectMs: route.timeouts.connect_ms,
-        headersMs: route.timeouts.headers_ms,
-        providerName: target.provider.name,
-      });
-      const text = await res.body.text().catch((err: unknown) => {
-        throw transportError(err, target.provider.name, controller.signal);
-      });
-      const format = formats[target.provider.adapter.format];
-      if (res.statusCode >= 400) {
-        throw upstreamStatusError(res.statusCode, text, format, target.provider.name, retryAfterMs(res.headers['retry-after']));
-      }
-      const meta = usageShape.safeParse(safeJson(text));
-      if (meta.success && meta.data.usage) rec.usage = { inputTokens: meta.data.usage.prompt_tokens, outputTokens: 0 };
-      rec.responseModel = meta.success ? meta.data.model : undefined;
-      const headers = { ...ctx.baseHeaders, 'x-keel-route': route.name, 'x-keel-provider': target.provider.name, 'x-keel-model': target.model };
-      return { kind: 'json', headers: { ...headers, 'content-type': 'application/json' }, body: text };
-    } finally {
-      dispose();
-    }
+    return await embed(ctx, req, route, target, rec);
   } catch (err) {
     failure = toKeelError(err);
     throw failure;
   } finally {
     observer?.(finishRecord(rec, ctx, failure));
+  }
+}
+
+async function embed(ctx: CallContext, req: EmbeddingsRequest, route: ResolvedRoute, target: ResolvedTarget, rec: CompletedRequest): Promise<CallResult> {
+  const { controller, dispose } = attemptController(ctx, route.timeouts.total_ms);
+  try {
+    const res = await sendToTarget(route, target, target.provider.adapter.embeddingsPath ?? '', { ...req, model: target.model }, controller.signal);
+    const text = await res.body.text().catch((err: unknown) => {
+      throw transportError(err, target.provider.name, controller.signal);
+    });
+    if (res.statusCode >= 400) {
+      throw upstreamStatusError(res.statusCode, text, formats[target.provider.adapter.format], target.provider.name, retryAfterMs(res.headers['retry-after']));
+    }
+    const meta = responseMeta.safeParse(safeJson(text));
+    if (meta.success) {
+      if (meta.data.usage) rec.usage = { inputTokens: meta.data.usage.prompt_tokens, outputTokens: 0 };
+      rec.responseModel = meta.data.model;
+    }
+    return { kind: 'json', headers: { ...answerHeaders(ctx, route, target), 'content-type': 'application/json' }, body: text };
+  } finally {
+    dispose();
   }
 }
 
