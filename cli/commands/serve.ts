@@ -37,10 +37,11 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   const source = await configSource(flags, mode === 'demo');
   const { server } = source.store.current.config;
   const app = buildGateway({ config: source.store, logger: { level: process.env.KEEL_LOG_LEVEL ?? 'info' } });
-  const address = await app.listen({ host: flags.host ?? server.host, port: flags.port ?? server.port });
-  log(`gateway listening on ${address}`);
   log(`using ${source.announce}`);
   if (source.store.current.config.auth === undefined) log('no client keys configured (auth.keys): the gateway accepts any caller');
+  const address = await app.listen({ host: flags.host ?? server.host, port: flags.port ?? server.port });
+  // Last, and on its own line: scripts and tests wait for it.
+  log(`gateway listening on ${address}`);
   if (mode === 'demo' || source.simulator !== undefined) printTryIt(address, [...Object.keys(source.store.current.config.routes)]);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
