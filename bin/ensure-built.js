@@ -1,7 +1,7 @@
 // Builds dist/ when it is missing or older than any TypeScript source, so `npm start`
 // and `keel` work straight after `npm ci` or a `git pull`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCE_DIRS = ['gateway', 'config', 'simulator', 'cli'];
 const entry = join(root, 'dist', 'cli', 'main.js');
+// tsc --incremental rewrites only the files that changed, so entry's mtime says nothing: a stamp does.
+const stamp = join(root, 'dist', '.built');
 
 function newestMtime(dir) {
   let newest = 0;
@@ -21,7 +23,7 @@ function newestMtime(dir) {
 }
 
 export async function ensureBuilt() {
-  const built = existsSync(entry) ? statSync(entry).mtimeMs : 0;
+  const built = existsSync(entry) && existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
   const sources = Math.max(...SOURCE_DIRS.filter((d) => existsSync(join(root, d))).map((d) => newestMtime(join(root, d))));
   if (built >= sources) return;
   let tsc;
@@ -38,5 +40,6 @@ export async function ensureBuilt() {
     process.stderr.write('failed.\n' + result.stdout + result.stderr + '\nFix the errors above, then run the command again.\n');
     process.exit(1);
   }
+  writeFileSync(stamp, new Date().toISOString());
   process.stderr.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

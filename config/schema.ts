@@ -38,14 +38,53 @@ const targetSchema = z
     provider: z.string().min(1),
     model: z.string().min(1),
     weight: z.number().min(0).default(1),
+    /** Lower goes first with the `priority` strategy. */
+    priority: z.number().int().default(0),
+    /** Tokens of context; a context-length failure moves to a target with more. */
+    context_window: z.number().int().positive().optional(),
+    /** USD per million tokens, for the `cost` strategy. */
+    price: z.object({ input: z.number().min(0), output: z.number().min(0) }).strict().optional(),
+    timeouts: timeoutsSchema.optional(),
+  })
+  .strict();
+
+export const breakerSchema = z
+  .object({
+    /** Open when failures / requests in the window reach this ratio… */
+    error_ratio: z.number().gt(0).max(1).optional(),
+    /** …and the window holds at least this many requests. */
+    min_requests: z.number().int().min(1).optional(),
+    window_s: z.number().positive().optional(),
+    /** Open after this many failures in a row, whatever the ratio. */
+    consecutive_failures: z.number().int().min(1).optional(),
+    /** How long an open breaker sends nothing before a probe. */
+    open_s: z.number().positive().optional(),
+  })
+  .strict();
+
+export const hedgeSchema = z
+  .object({
+    /** Start the next target when no first token arrived by then; `p95` uses the target's recent p95 TTFT. */
+    after_ms: z.union([z.number().int().positive(), z.literal('p95')]),
+    /** At most this share of requests may be hedged (bounds the extra cost). */
+    max_share: z.number().gt(0).max(1).default(0.1),
   })
   .strict();
 
 const routeSchema = z
   .object({
+    strategy: z.enum(['weighted', 'priority', 'latency', 'cost']).default('weighted'),
     targets: z.array(targetSchema).min(1, 'a route needs at least one target'),
+    /** Tried in order once the targets are exhausted. */
+    fallbacks: z.array(targetSchema).default([]),
     timeouts: timeoutsSchema.optional(),
     retries: retriesSchema.optional(),
+    /** Upper bound on upstream attempts for one request, all targets together. */
+    max_attempts: z.number().int().min(1).max(20).optional(),
+    breaker: breakerSchema.optional(),
+    hedge: hedgeSchema.optional(),
+    /** Continue a stream that broke after tokens on a fallback that accepts an assistant prefill. */
+    continuation: z.boolean().default(true),
   })
   .strict();
 
@@ -95,7 +134,7 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
       providers: z.record(z.string().min(1), providerSchema(providerTypes)),
       routes: z.record(z.string().min(1), routeSchema),
       defaults: z
-        .object({ timeouts: timeoutsSchema.optional(), retries: retriesSchema.optional() })
+        .object({ timeouts: timeoutsSchema.optional(), retries: retriesSchema.optional(), breaker: breakerSchema.optional() })
         .strict()
         .default({}),
     })
@@ -107,15 +146,17 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
         }
       }
       for (const [name, route] of Object.entries(cfg.routes)) {
-        route.targets.forEach((t, i) => {
-          if (!(t.provider in cfg.providers)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['routes', name, 'targets', i, 'provider'],
-              message: `unknown provider "${t.provider}" (declared: ${Object.keys(cfg.providers).join(', ') || 'none'})`,
-            });
-          }
-        });
+        for (const list of ['targets', 'fallbacks'] as const) {
+          route[list].forEach((t, i) => {
+            if (!(t.provider in cfg.providers)) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['routes', name, list, i, 'provider'],
+                message: `unknown provider "${t.provider}" (declared: ${Object.keys(cfg.providers).join(', ') || 'none'})`,
+              });
+            }
+          });
+        }
       }
     });
 }
@@ -126,3 +167,5 @@ export type RouteConfig = KeelConfig['routes'][string];
 export type TargetConfig = RouteConfig['targets'][number];
 export type Timeouts = z.infer<typeof timeoutsSchema>;
 export type Retries = z.infer<typeof retriesSchema>;
+export type BreakerConfig = z.infer<typeof breakerSchema>;
+export type HedgeConfig = z.infer<typeof hedgeSchema>;

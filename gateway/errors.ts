@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   KEEL_UPSTREAM_REJECTED: { status: 400, kind: 'invalid_request' },
   KEEL_UPSTREAM_RATE_LIMITED: { status: 429, kind: 'rate_limit' },
   KEEL_UPSTREAM_ERROR: { status: 502, kind: 'api_error' },
+  /** The provider refused Keel's configured key: the operator's problem, not the caller's. */
+  KEEL_UPSTREAM_AUTH: { status: 502, kind: 'api_error' },
   KEEL_UPSTREAM_UNAVAILABLE: { status: 503, kind: 'overloaded' },
   KEEL_UPSTREAM_TIMEOUT: { status: 504, kind: 'timeout' },
   KEEL_UPSTREAM_BAD_RESPONSE: { status: 502, kind: 'api_error' },

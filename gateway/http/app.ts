@@ -6,9 +6,11 @@ import { KeelError } from '../errors.js';
 import type { FormatId } from '../formats/canonical.js';
 import { formats } from '../formats/index.js';
 import { runChat } from '../pipeline/chat.js';
-import type { CallContext, CallResult } from '../pipeline/context.js';
+import type { CallContext, CallResult, RoutingDeps } from '../pipeline/context.js';
 import { runEmbeddings } from '../pipeline/embeddings.js';
 import type { RequestObserver } from '../pipeline/record.js';
+import { HealthRegistry } from '../routing/health.js';
+import { NO_WEIGHTS, type WeightsSnapshot } from '../routing/weights.js';
 import { buildRuntime, type Runtime } from '../runtime/resolve.js';
 import { authenticate } from './auth.js';
 import { formatForUrl, fromFramework, sendError } from './errors.js';
@@ -23,6 +25,11 @@ export interface GatewayOptions {
   config: ConfigSource;
   observer?: RequestObserver;
   logger?: FastifyServerOptions['logger'];
+  /** Externally computed weight multipliers (the SLO engine's); static weights when absent. */
+  weights?: { readonly current: WeightsSnapshot };
+  /** Clock for breakers (tests compress time with it). */
+  now?: () => number;
+  random?: () => number;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -43,6 +50,12 @@ function runtimeCache(source: ConfigSource): () => Runtime {
 
 export function buildGateway(opts: GatewayOptions): FastifyInstance {
   const runtime = runtimeCache(opts.config);
+  const weights = opts.weights;
+  const routing: RoutingDeps = {
+    health: new HealthRegistry(opts.now),
+    weights: weights === undefined ? () => NO_WEIGHTS : () => weights.current,
+    random: opts.random ?? Math.random,
+  };
   const bodyLimit = opts.config.current.config.server.body_limit_bytes;
   const app = Fastify({
     logger: opts.logger ?? false,
@@ -82,7 +95,7 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
     async (request: FastifyRequest, reply: FastifyReply) => {
       const rt = runtime();
       const client = authenticate(request, rt);
-      const result = await run(callContext(request, reply, rt, client, format), opts.observer);
+      const result = await run(callContext(request, reply, rt, client, format, routing), opts.observer);
       if (result.kind === 'streamed') return reply;
       return reply.code(200).headers(result.headers).send(result.body);
     };
@@ -93,7 +106,14 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   return app;
 }
 
-function callContext(request: FastifyRequest, reply: FastifyReply, runtime: Runtime, client: CallContext['client'], format: FormatId): CallContext {
+function callContext(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  runtime: Runtime,
+  client: CallContext['client'],
+  format: FormatId,
+  routing: RoutingDeps,
+): CallContext {
   const gone = new AbortController();
   const res = reply.raw;
   res.once('close', () => {
@@ -113,6 +133,7 @@ function callContext(request: FastifyRequest, reply: FastifyReply, runtime: Runt
     },
     baseHeaders: { 'x-request-id': request.id },
     receivedAt: performance.now(),
+    routing,
   };
 }
 

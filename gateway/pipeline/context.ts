@@ -4,7 +4,16 @@ import { KeelError } from '../errors.js';
 import type { WireFormat } from '../formats/types.js';
 import { endpointUrl, type ClientIdentity, type ResolvedRoute, type ResolvedTarget, type Runtime } from '../runtime/resolve.js';
 import { sendUpstream, type UpstreamResponse } from '../upstream/send.js';
+import type { HealthRegistry } from '../routing/health.js';
+import type { WeightsSnapshot } from '../routing/weights.js';
 import type { CompletedRequest } from './record.js';
+
+/** Routing state shared by all requests of one gateway. */
+export interface RoutingDeps {
+  health: HealthRegistry;
+  weights: () => WeightsSnapshot;
+  random: () => number;
+}
 
 /** What the HTTP layer hands the pipeline for one request. */
 export interface CallContext {
@@ -23,6 +32,7 @@ export interface CallContext {
   baseHeaders: Readonly<Record<string, string>>;
   /** performance.now() at arrival. */
   receivedAt: number;
+  routing: RoutingDeps;
 }
 
 export type CallResult = { kind: 'json'; headers: Record<string, string>; body: string } | { kind: 'streamed' };
@@ -61,6 +71,10 @@ export function newRecord(ctx: CallContext, operation: CompletedRequest['operati
     malformedChunks: 0,
     streamTruncated: false,
     endSynthesized: false,
+    attempts: [],
+    fallbacks: 0,
+    retries: 0,
+    weightsVersion: ctx.routing.weights().version,
   };
 }
 
@@ -99,14 +113,14 @@ export function attemptController(ctx: CallContext, totalMs: number): { controll
 }
 
 /** Sends one JSON body to a target's endpoint with the route's connect and header deadlines. */
-export function sendToTarget(route: ResolvedRoute, target: ResolvedTarget, path: string, body: unknown, signal: AbortSignal): Promise<UpstreamResponse> {
+export function sendToTarget(target: ResolvedTarget, path: string, body: unknown, signal: AbortSignal): Promise<UpstreamResponse> {
   return sendUpstream({
     url: endpointUrl(target, path),
     headers: target.provider.headers,
     body: JSON.stringify(body),
     signal,
-    connectMs: route.timeouts.connect_ms,
-    headersMs: route.timeouts.headers_ms,
+    connectMs: target.timeouts.connect_ms,
+    headersMs: target.timeouts.headers_ms,
     providerName: target.provider.name,
   });
 }

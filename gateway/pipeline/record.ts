@@ -6,6 +6,24 @@ import type { ErrorCode } from '../errors.js';
  * telemetry (spans, metrics) plugs in. Emitted once per request, after the
  * response is complete, from a single exit point.
  */
+export type AttemptReason = 'primary' | 'retry' | 'fallback' | 'hedge' | 'continuation';
+
+/** One upstream attempt, as the request's record keeps it. */
+export interface AttemptInfo {
+  provider: string;
+  providerType: string;
+  model: string;
+  reason: AttemptReason;
+  /** ms from request arrival. */
+  startMs: number;
+  durationMs: number;
+  /** ms from the attempt's start to its first token (streams). */
+  ttftMs: number | undefined;
+  ok: boolean;
+  errorCode: ErrorCode | undefined;
+  failureClass: string | undefined;
+}
+
 export interface CompletedRequest {
   requestId: string;
   operation: 'chat' | 'embeddings';
@@ -36,6 +54,11 @@ export interface CompletedRequest {
   streamTruncated: boolean;
   /** Keel wrote the end marker the upstream omitted. */
   endSynthesized: boolean;
+  attempts: AttemptInfo[];
+  /** Targets beyond the first that were tried. */
+  fallbacks: number;
+  retries: number;
+  weightsVersion: string;
 }
 
 export type RequestObserver = (record: CompletedRequest) => void;

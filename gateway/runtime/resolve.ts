@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { KeelConfig, Retries, Timeouts } from '../../config/schema.js';
+import type { BreakerConfig, HedgeConfig, KeelConfig, Retries, RouteConfig, Timeouts } from '../../config/schema.js';
 import { adapterFor, type AuthScheme, type ProviderAdapter } from '../providers/index.js';
 
 /**
@@ -20,6 +20,12 @@ export interface ResolvedTarget {
   provider: ResolvedProvider;
   model: string;
   weight: number;
+  priority: number;
+  contextWindow: number | undefined;
+  /** USD per million tokens. */
+  price: { input: number; output: number } | undefined;
+  /** The route's timeouts with this target's overrides. */
+  timeouts: EffectiveTimeouts;
 }
 
 export type EffectiveTimeouts = Required<Timeouts>;
@@ -27,9 +33,15 @@ export type EffectiveRetries = Required<Retries>;
 
 export interface ResolvedRoute {
   name: string;
+  strategy: RouteConfig['strategy'];
   targets: readonly ResolvedTarget[];
+  fallbacks: readonly ResolvedTarget[];
   timeouts: EffectiveTimeouts;
   retries: EffectiveRetries;
+  maxAttempts: number;
+  breaker: BreakerConfig;
+  hedge: HedgeConfig | undefined;
+  continuation: boolean;
 }
 
 export interface ClientIdentity {
@@ -99,23 +111,43 @@ export function endpointUrl(target: ResolvedTarget, path: string): string {
   return `${base}${path}${target.provider.query}`;
 }
 
+/** Enough for two retries on the primary and two fallbacks; bounded so one request never storms. */
+const DEFAULT_MAX_ATTEMPTS = 5;
+
+function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, providers: Map<string, ResolvedProvider>): ResolvedRoute {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...config.defaults.timeouts, ...r.timeouts };
+  const target = (t: RouteConfig['targets'][number]): ResolvedTarget => {
+    const provider = providers.get(t.provider);
+    if (provider === undefined) throw new Error(`route ${name} names unknown provider ${t.provider}`);
+    return Object.freeze({
+      provider,
+      model: t.model,
+      weight: t.weight,
+      priority: t.priority,
+      contextWindow: t.context_window,
+      price: t.price,
+      timeouts: { ...timeouts, ...t.timeouts },
+    });
+  };
+  return {
+    name,
+    strategy: r.strategy,
+    targets: r.targets.map(target),
+    fallbacks: r.fallbacks.map(target),
+    timeouts,
+    retries: { ...DEFAULT_RETRIES, ...config.defaults.retries, ...r.retries },
+    maxAttempts: r.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
+    breaker: { ...config.defaults.breaker, ...r.breaker },
+    hedge: r.hedge,
+    continuation: r.continuation,
+  };
+}
+
 export function buildRuntime(config: KeelConfig, version: number): Runtime {
   const providers = new Map<string, ResolvedProvider>();
   for (const [name, p] of Object.entries(config.providers)) providers.set(name, resolveProvider(name, p));
   const routes = new Map<string, ResolvedRoute>();
-  for (const [name, r] of Object.entries(config.routes)) {
-    const targets = r.targets.map((t) => {
-      const provider = providers.get(t.provider);
-      if (provider === undefined) throw new Error(`route ${name} names unknown provider ${t.provider}`);
-      return Object.freeze({ provider, model: t.model, weight: t.weight });
-    });
-    routes.set(name, {
-      name,
-      targets,
-      timeouts: { ...DEFAULT_TIMEOUTS, ...config.defaults.timeouts, ...r.timeouts },
-      retries: { ...DEFAULT_RETRIES, ...config.defaults.retries, ...r.retries },
-    });
-  }
+  for (const [name, r] of Object.entries(config.routes)) routes.set(name, resolveRoute(name, r, config, providers));
   const clientKeys = config.auth?.keys
     ? new Map(config.auth.keys.map((k) => [hashKey(k.key), { id: k.id, team: k.team }]))
     : undefined;

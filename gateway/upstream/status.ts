@@ -19,7 +19,7 @@ export function upstreamStatusError(
   const reason = detail.message ?? `HTTP ${status}`;
   const upstreamCode = detail.code ?? detail.type;
   if (status === 401 || status === 403) {
-    return new KeelError('KEEL_UPSTREAM_ERROR', `provider ${provider} refused Keel's credentials (HTTP ${status}); check providers.${provider}.api_key`, {
+    return new KeelError('KEEL_UPSTREAM_AUTH', `provider ${provider} refused Keel's credentials (HTTP ${status}); check providers.${provider}.api_key`, {
       upstreamCode,
     });
   }

@@ -1,0 +1,121 @@
+import { performance } from 'node:perf_hooks';
+import { KeelError, toKeelError } from '../errors.js';
+import type { ChatRequest } from '../formats/canonical.js';
+import { formats } from '../formats/index.js';
+import type { StreamEncoder, WireFormat } from '../formats/types.js';
+import type { ClientSink } from '../relay/sink.js';
+import { newStreamStats, type StreamStats } from '../relay/stats.js';
+import { relayStream } from '../relay/stream.js';
+import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
+import { writeSse } from '../sse/read.js';
+import { transportError, type UpstreamResponse } from '../upstream/send.js';
+import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
+import { attemptController, sendToTarget, type CallContext, type CallResult } from './context.js';
+import type { CompletedRequest } from './record.js';
+
+/** What a streaming request shares across its attempts: one caller connection, one encoder. */
+export interface StreamSession {
+  sink: ClientSink;
+  encoder: StreamEncoder;
+}
+
+export type AttemptOutcome =
+  | { ok: true; result: CallResult; ttftMs: number | undefined; stats: StreamStats | undefined }
+  | { ok: false; error: KeelError; committed: boolean; stats: StreamStats | undefined };
+
+export interface AttemptInput {
+  ctx: CallContext;
+  req: ChatRequest;
+  route: ResolvedRoute;
+  target: ResolvedTarget;
+  rec: CompletedRequest;
+  /** Response headers, read when the answer starts (so they name the attempt that answered). */
+  headers: () => Record<string, string>;
+  session: StreamSession | undefined;
+  /** Aborts this attempt from outside (a hedge that lost). */
+  cancel?: AbortSignal;
+}
+
+/** One upstream attempt: translate, send, then relay the JSON body or the stream. Never throws. */
+export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
+  const upstream = formats[a.target.provider.adapter.format];
+  const started = performance.now();
+  const { controller, dispose } = attemptController(a.ctx, a.route.timeouts.total_ms);
+  const onCancel = () => controller.abort(new KeelError('KEEL_CLIENT_CLOSED', 'attempt cancelled: another attempt answered first'));
+  a.cancel?.addEventListener('abort', onCancel, { once: true });
+  try {
+    const body = upstream.buildRequest(a.req, a.target.model, { forceStreamUsage: true });
+    const res = await sendToTarget(a.target, a.target.provider.adapter.chatPath, body, controller.signal);
+    await rejectErrorStatus(res, upstream, a.target);
+    if (a.session === undefined) return { ok: true, result: await relayJson(res, upstream, a, controller.signal), ttftMs: performance.now() - started, stats: undefined };
+    return await relayChatStream(res, upstream, a, a.session, controller, started);
+  } catch (err) {
+    const error = err instanceof KeelError ? err : transportError(err, a.target.provider.name, controller.signal);
+    return { ok: false, error: controller.signal.reason instanceof KeelError ? controller.signal.reason : toKeelError(error), committed: false, stats: undefined };
+  } finally {
+    a.cancel?.removeEventListener('abort', onCancel);
+    dispose();
+  }
+}
+
+async function rejectErrorStatus(res: UpstreamResponse, upstream: WireFormat, target: ResolvedTarget): Promise<void> {
+  if (res.statusCode < 400) return;
+  const text = await res.body.text().catch(() => '');
+  throw upstreamStatusError(res.statusCode, text, upstream, target.provider.name, retryAfterMs(res.headers['retry-after']));
+}
+
+async function relayJson(res: UpstreamResponse, upstream: WireFormat, a: AttemptInput, signal: AbortSignal): Promise<CallResult> {
+  let text: string;
+  try {
+    text = await res.body.text();
+  } catch (err) {
+    throw transportError(err, a.target.provider.name, signal);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new KeelError('KEEL_UPSTREAM_BAD_RESPONSE', `provider ${a.target.provider.name} returned a body that is not JSON`);
+  }
+  const parsed = upstream.parseResponse(json);
+  a.rec.usage = parsed.usage;
+  a.rec.responseModel = parsed.model;
+  a.rec.finishReason = parsed.choices[0]?.finishReason;
+  // Same format: the provider's bytes as they came, so fields Keel does not model survive.
+  const out = upstream.id === a.ctx.ingress.id ? text : JSON.stringify(a.ctx.ingress.renderResponse(parsed));
+  return { kind: 'json', headers: { ...a.headers(), 'content-type': 'application/json' }, body: out };
+}
+
+async function relayChatStream(
+  res: UpstreamResponse,
+  upstream: WireFormat,
+  a: AttemptInput,
+  s: StreamSession,
+  controller: AbortController,
+  started: number,
+): Promise<AttemptOutcome> {
+  const sameFormat = upstream.id === a.ctx.ingress.id;
+  const stats = newStreamStats(started);
+  const outcome = await relayStream({
+    body: res.body,
+    decoder: upstream.createStreamDecoder(),
+    // Keel always asks for stream usage; a caller who did not gets no usage-only chunk.
+    render: sameFormat
+      ? (sse, events) => (!a.req.streamUsage && events.length > 0 && events.every((e) => e.type === 'usage') ? '' : writeSse(sse))
+      : (_sse, events) => events.map((e) => s.encoder.encode(e)).join(''),
+    finalise: sameFormat ? () => s.encoder.terminator() : () => s.encoder.encode({ type: 'end' }),
+    sink: s.sink,
+    stats,
+    ttftMs: a.target.timeouts.ttft_ms,
+    idleMs: a.target.timeouts.idle_ms,
+    abort: (err) => controller.abort(err),
+    signal: controller.signal,
+    providerName: a.target.provider.name,
+  });
+  const ttftMs = stats.firstTokenAt === undefined ? undefined : stats.firstTokenAt - started;
+  if (!outcome.ok) {
+    res.body.destroy();
+    return { ok: false, error: outcome.error, committed: outcome.committed, stats };
+  }
+  return { ok: true, result: { kind: 'streamed' }, ttftMs, stats };
+}
