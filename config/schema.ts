@@ -103,6 +103,8 @@ function providerSchema(types: readonly [string, ...string[]]) {
       query: z.record(z.string(), z.string()).optional(),
       /** How the key is sent; defaults to the provider type's own scheme. */
       auth: z.enum(['bearer', 'api-key', 'x-api-key', 'none']).optional(),
+      /** The endpoint continues a trailing assistant message (stream continuation may use it); defaults to the type's. */
+      prefill: z.boolean().optional(),
     })
     .strict();
 }

@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   KEEL_INTERNAL: { status: 500, kind: 'api_error' },
   /** The caller went away; 499 as nginx logs it. Not an error of Keel's or the provider's. */
   KEEL_CLIENT_CLOSED: { status: 499, kind: 'invalid_request' },
+  /** Never reaches a caller: an attempt Keel stopped itself (the losing side of a hedge). */
+  KEEL_ATTEMPT_CANCELLED: { status: 499, kind: 'invalid_request' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -99,6 +99,8 @@ export interface Answer {
 
 export interface AnswerInput {
   lastUserText: string;
+  /** Text of a trailing assistant message: the answer continues from it (Anthropic prefill). */
+  prefill: string;
   allText: string;
   tools: ToolSpec[];
   forcedTool: string | undefined;
@@ -120,7 +122,7 @@ export function answerFor(a: AnswerInput): Answer {
       return { tokens: [], tool: { id: a.toolId, name: spec.name, args }, finish: 'tool', inputTokens, outputTokens: fragments(args).length + 1 };
     }
   }
-  let tokens = textTokens(a.lastUserText, a.tokens, a.text);
+  let tokens = continueAfter(textTokens(a.lastUserText, a.tokens, a.text), a.prefill);
   let finish: Answer['finish'] = 'stop';
   if (a.maxTokens !== undefined && a.maxTokens < tokens.length) {
     tokens = tokens.slice(0, a.maxTokens);
@@ -128,4 +130,24 @@ export function answerFor(a: AnswerInput): Answer {
     finish = 'length';
   }
   return { tokens, tool: undefined, finish, inputTokens, outputTokens: tokens.length };
+}
+
+/**
+ * The tokens left once a prefill is taken as already said: the same prompt gives the
+ * same answer, so a prefill that is a prefix of it is completed exactly (whitespace the
+ * prefill could not end with comes first); any other prefill is answered in full.
+ */
+export function continueAfter(tokens: string[], prefill: string): string[] {
+  if (prefill === '') return tokens;
+  let said = '';
+  for (let i = 0; i <= tokens.length; i++) {
+    if (said === prefill) return tokens.slice(i);
+    if (said.trimEnd() === prefill) {
+      const [first = '', ...rest] = tokens.slice(i);
+      return [said.slice(prefill.length) + first, ...rest];
+    }
+    said += tokens[i] ?? '';
+    if (!said.startsWith(prefill) && !prefill.startsWith(said.trimEnd())) return tokens;
+  }
+  return tokens;
 }

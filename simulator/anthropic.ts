@@ -19,6 +19,10 @@ function read(raw: unknown): ParsedRequest {
   const messages = body.messages as { role?: unknown; content?: unknown }[];
   const users = messages.filter((m) => m.role === 'user');
   const choice = body.tool_choice;
+  const last = messages[messages.length - 1];
+  const prefill = last?.role === 'assistant' ? contentText(last.content) : '';
+  // The real API's rule: a prefill cannot end in whitespace.
+  if (prefill !== prefill.trimEnd()) throw new BadRequest('messages: final assistant content cannot end with trailing whitespace');
   return {
     model: body.model,
     stream: body.stream === true,
@@ -26,6 +30,7 @@ function read(raw: unknown): ParsedRequest {
     includeUsage: true,
     answer: {
       lastUserText: contentText(users[users.length - 1]?.content),
+      prefill,
       allText: [contentText(body.system), ...messages.map((m) => contentText(m.content))].join('\n'),
       tools: (body.tools ?? []).flatMap((t) => (typeof t.name === 'string' ? [{ name: t.name, schema: t.input_schema }] : [])),
       forcedTool: choice?.type === 'tool' && typeof choice.name === 'string' ? choice.name : undefined,

@@ -10,8 +10,10 @@ import { z } from 'zod';
  * - cut: a stream sends `after_tokens` tokens, then the socket is destroyed (non-stream: reset after headers)
  * - malformed: one unparsable `data:` line after `after_tokens` tokens, then a normal end
  * - no_done: the complete answer without the end marker (`[DONE]` / `message_stop`)
+ * - reject_prefill: a request ending in an assistant message (a prefill) gets 400; others are answered
+ * `times` limits the fault to the model's first N requests, then it answers normally.
  */
-export const FAULTS = ['none', 'rate_limit', 'server_error', 'overloaded', 'reset', 'hang', 'stall', 'cut', 'malformed', 'no_done', 'context_length', 'content_policy'] as const;
+export const FAULTS = ['none', 'rate_limit', 'server_error', 'overloaded', 'reset', 'hang', 'stall', 'cut', 'malformed', 'no_done', 'context_length', 'content_policy', 'reject_prefill'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 const base = z
@@ -29,6 +31,7 @@ const base = z
     after_tokens: z.number().int().min(0).optional(),
     error_rate: z.number().min(0).max(1).optional(),
     error_status: z.number().int().min(400).max(599).optional(),
+    times: z.number().int().min(0).optional(),
   })
   .strict();
 

@@ -4,7 +4,7 @@ import type { Behaviour } from './behaviour.js';
 import type { Exchange } from './exchange.js';
 
 /** Request-level faults: an error response (or none) before any answer is produced. */
-export async function requestFault(api: SimApi, ex: Exchange, b: Behaviour, failNow: boolean): Promise<boolean> {
+export async function requestFault(api: SimApi, ex: Exchange, b: Behaviour, failNow: boolean, prefill = ''): Promise<boolean> {
   const retry: Record<string, string> = b.retry_after_s === undefined ? {} : { 'retry-after': String(b.retry_after_s) };
   if (failNow) {
     ex.error(api, 'server_error', b.error_status ?? 500, 'The simulated server had an error while processing your request.');
@@ -26,6 +26,10 @@ export async function requestFault(api: SimApi, ex: Exchange, b: Behaviour, fail
       return true;
     case 'content_policy':
       ex.error(api, 'content_policy', 400, 'Your request was rejected as a result of our safety system (content policy violation, simulated).');
+      return true;
+    case 'reject_prefill':
+      if (prefill === '') return false;
+      ex.error(api, 'bad_request', 400, 'This model does not support assistant message prefill. The conversation must end with a user message.');
       return true;
     case 'reset':
       ex.destroy('reset');

@@ -28,6 +28,8 @@ function read(raw: unknown): ParsedRequest {
     includeUsage: body.stream_options?.include_usage === true,
     answer: {
       lastUserText: contentText(users[users.length - 1]?.content),
+      // Chat Completions has no prefill: a trailing assistant message gets a fresh answer.
+      prefill: '',
       allText: messages.map((m) => contentText(m.content)).join('\n'),
       tools: (body.tools ?? []).flatMap((t) => (typeof t.function?.name === 'string' ? [{ name: t.function.name, schema: t.function.parameters }] : [])),
       forcedTool: typeof choice === 'object' ? choice.function?.name : undefined,

@@ -63,8 +63,8 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const now = opts.now ?? Date.now;
   const random = seeded(opts.seed ?? 1);
-  const models = new Map<string, { spec: BehaviourSpec; since: number }>();
-  for (const [name, spec] of Object.entries(opts.behaviours ?? {})) models.set(name, { spec: validateBehaviour(spec, name), since: now() });
+  const models = new Map<string, { spec: BehaviourSpec; since: number; served: number }>();
+  for (const [name, spec] of Object.entries(opts.behaviours ?? {})) models.set(name, { spec: validateBehaviour(spec, name), since: now(), served: 0 });
   const fallback = validateBehaviour(opts.defaultBehaviour ?? {}, 'default');
   const started = now();
   const attempts: AttemptRecord[] = [];
@@ -76,10 +76,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     let entry = models.get(model);
     if (entry === undefined) {
       const parsed = parseModelName(model, fallback);
-      entry = parsed === undefined ? { spec: fallback, since: started } : { spec: parsed, since: now() };
+      entry = parsed === undefined ? { spec: fallback, since: started, served: 0 } : { spec: parsed, since: now(), served: 0 };
       if (parsed !== undefined) models.set(model, entry);
     }
-    return behaviourAt(entry.spec, now() - entry.since);
+    const b = behaviourAt(entry.spec, now() - entry.since);
+    // `times`: the fault hits only the model's first N requests.
+    if (b.times !== undefined && entry.served++ >= b.times) return { ...b, fault: undefined, error_rate: undefined };
+    return b;
   };
 
   async function chat(api: SimApi, req: IncomingMessage, ex: Exchange, body: unknown): Promise<void> {
@@ -92,7 +95,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const b = behaviourOf(parsed.model);
     await ex.sleep(b.headers_delay_ms);
     const failNow = b.error_rate !== undefined && random() < b.error_rate;
-    if (await requestFault(api, ex, b, failNow)) return;
+    if (await requestFault(api, ex, b, failNow, parsed.answer.prefill)) return;
     const answer = produceAnswer(api, parsed, b, ex.record.seq);
     const ctx = { seq: ex.record.seq, model: parsed.model, created: Math.floor(now() / 1000), includeUsage: parsed.includeUsage, n: parsed.n };
     return parsed.stream ? sendStream(api, ex, answer, ctx, b) : sendJson(api, ex, answer, ctx, b);
@@ -157,7 +160,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     attempts: () => attempts,
     attemptsFor: (model) => attempts.filter((a) => a.model === model),
     clearAttempts: () => void attempts.splice(0),
-    setBehaviour: (model, spec) => void models.set(model, { spec: validateBehaviour(spec, model), since: now() }),
+    setBehaviour: (model, spec) => void models.set(model, { spec: validateBehaviour(spec, model), since: now(), served: 0 }),
     close: async () => {
       shutdown.abort();
       for (const s of sockets) s.destroy();

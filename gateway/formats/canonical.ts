@@ -69,6 +69,11 @@ export interface ChatRequest {
   /** OpenAI `response_format`, carried as given. */
   responseFormat?: Record<string, unknown>;
   user?: string;
+  /**
+   * Text the answer must continue from, sent as a trailing assistant message (an
+   * assistant prefill). Set only by Keel's stream continuation, never by a caller.
+   */
+  prefill?: string;
   /** The caller's body as received, for same-format pass-through. */
   original: { format: FormatId; body: Record<string, unknown> };
 }

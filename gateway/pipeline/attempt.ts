@@ -1,9 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { KeelError, toKeelError } from '../errors.js';
-import type { ChatRequest } from '../formats/canonical.js';
+import type { ChatRequest, StreamEvent } from '../formats/canonical.js';
 import { formats } from '../formats/index.js';
-import type { StreamEncoder, WireFormat } from '../formats/types.js';
-import type { ClientSink } from '../relay/sink.js';
+import type { WireFormat } from '../formats/types.js';
 import { newStreamStats, type StreamStats } from '../relay/stats.js';
 import { relayStream } from '../relay/stream.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
@@ -12,12 +11,7 @@ import { transportError, type UpstreamResponse } from '../upstream/send.js';
 import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
 import { attemptController, sendToTarget, type CallContext, type CallResult } from './context.js';
 import type { CompletedRequest } from './record.js';
-
-/** What a streaming request shares across its attempts: one caller connection, one encoder. */
-export interface StreamSession {
-  sink: ClientSink;
-  encoder: StreamEncoder;
-}
+import { newAnswer, observeAnswer, type AnswerSoFar, type StreamSession } from './session.js';
 
 export type AttemptOutcome =
   | { ok: true; result: CallResult; ttftMs: number | undefined; stats: StreamStats | undefined }
@@ -32,6 +26,8 @@ export interface AttemptInput {
   /** Response headers, read when the answer starts (so they name the attempt that answered). */
   headers: () => Record<string, string>;
   session: StreamSession | undefined;
+  /** May this attempt answer? Asked once, when its answer would start (see relayStream). */
+  claim: () => boolean;
   /** Aborts this attempt from outside (a hedge that lost). */
   cancel?: AbortSignal;
 }
@@ -41,7 +37,8 @@ export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
   const upstream = formats[a.target.provider.adapter.format];
   const started = performance.now();
   const { controller, dispose } = attemptController(a.ctx, a.route.timeouts.total_ms);
-  const onCancel = () => controller.abort(new KeelError('KEEL_CLIENT_CLOSED', 'attempt cancelled: another attempt answered first'));
+  const onCancel = () => controller.abort(new KeelError('KEEL_ATTEMPT_CANCELLED', `provider ${a.target.provider.name}: another attempt answered first`));
+  if (a.cancel?.aborted === true) onCancel();
   a.cancel?.addEventListener('abort', onCancel, { once: true });
   try {
     const body = upstream.buildRequest(a.req, a.target.model, { forceStreamUsage: true });
@@ -50,8 +47,8 @@ export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
     if (a.session === undefined) return { ok: true, result: await relayJson(res, upstream, a, controller.signal), ttftMs: performance.now() - started, stats: undefined };
     return await relayChatStream(res, upstream, a, a.session, controller, started);
   } catch (err) {
-    const error = err instanceof KeelError ? err : transportError(err, a.target.provider.name, controller.signal);
-    return { ok: false, error: controller.signal.reason instanceof KeelError ? controller.signal.reason : toKeelError(error), committed: false, stats: undefined };
+    const error = controller.signal.reason instanceof KeelError ? controller.signal.reason : err instanceof KeelError ? err : transportError(err, a.target.provider.name, controller.signal);
+    return { ok: false, error: toKeelError(error), committed: false, stats: undefined };
   } finally {
     a.cancel?.removeEventListener('abort', onCancel);
     dispose();
@@ -78,12 +75,31 @@ async function relayJson(res: UpstreamResponse, upstream: WireFormat, a: Attempt
     throw new KeelError('KEEL_UPSTREAM_BAD_RESPONSE', `provider ${a.target.provider.name} returned a body that is not JSON`);
   }
   const parsed = upstream.parseResponse(json);
+  if (!a.claim()) throw new KeelError('KEEL_ATTEMPT_CANCELLED', `provider ${a.target.provider.name}: another attempt answered first`);
   a.rec.usage = parsed.usage;
   a.rec.responseModel = parsed.model;
   a.rec.finishReason = parsed.choices[0]?.finishReason;
   // Same format: the provider's bytes as they came, so fields Keel does not model survive.
   const out = upstream.id === a.ctx.ingress.id ? text : JSON.stringify(a.ctx.ingress.renderResponse(parsed));
   return { kind: 'json', headers: { ...a.headers(), 'content-type': 'application/json' }, body: out };
+}
+
+/**
+ * The caller-format text for one upstream event. Pass-through keeps the provider's
+ * bytes; a translated stream, or a continuation (which must read as the same answer),
+ * goes through the caller's encoder. In pass-through the encoder is still fed when a
+ * continuation may follow, so it knows what the caller has already seen.
+ */
+function renderer(a: AttemptInput, answer: AnswerSoFar, sameFormat: boolean, continuing: boolean) {
+  const viaEncoder = !sameFormat || continuing;
+  return (sse: Parameters<typeof writeSse>[0], raw: StreamEvent[]): string => {
+    const events = continuing ? answer.continuation(raw) : raw;
+    observeAnswer(answer, events);
+    if (viaEncoder) return events.map((e) => answer.encoder.encode(e)).join('');
+    if (answer.shadow) for (const e of events) answer.encoder.encode(e);
+    // Keel always asks for stream usage; a caller who did not gets no usage-only chunk.
+    return !a.req.streamUsage && events.length > 0 && events.every((e) => e.type === 'usage') ? '' : writeSse(sse);
+  };
 }
 
 async function relayChatStream(
@@ -95,15 +111,15 @@ async function relayChatStream(
   started: number,
 ): Promise<AttemptOutcome> {
   const sameFormat = upstream.id === a.ctx.ingress.id;
+  // A continuation extends the answer the caller already has; any other attempt starts its own.
+  const continuing = s.answer !== undefined && a.req.prefill !== undefined;
+  const answer = continuing && s.answer !== undefined ? s.answer : newAnswer(a.ctx.ingress.createStreamEncoder(a.req), s.shadow);
   const stats = newStreamStats(started);
   const outcome = await relayStream({
     body: res.body,
     decoder: upstream.createStreamDecoder(),
-    // Keel always asks for stream usage; a caller who did not gets no usage-only chunk.
-    render: sameFormat
-      ? (sse, events) => (!a.req.streamUsage && events.length > 0 && events.every((e) => e.type === 'usage') ? '' : writeSse(sse))
-      : (_sse, events) => events.map((e) => s.encoder.encode(e)).join(''),
-    finalise: sameFormat ? () => s.encoder.terminator() : () => s.encoder.encode({ type: 'end' }),
+    render: renderer(a, answer, sameFormat, continuing),
+    finalise: sameFormat && !continuing ? () => answer.encoder.terminator() : () => answer.encoder.encode({ type: 'end' }),
     sink: s.sink,
     stats,
     ttftMs: a.target.timeouts.ttft_ms,
@@ -111,6 +127,11 @@ async function relayChatStream(
     abort: (err) => controller.abort(err),
     signal: controller.signal,
     providerName: a.target.provider.name,
+    claim: () => {
+      if (!a.claim()) return false;
+      s.answer = answer;
+      return true;
+    },
   });
   const ttftMs = stats.firstTokenAt === undefined ? undefined : stats.firstTokenAt - started;
   if (!outcome.ok) {

@@ -3,73 +3,34 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KeelError } from '../errors.js';
 import type { ChatRequest } from '../formats/canonical.js';
 import { ClientSink } from '../relay/sink.js';
-import type { StreamStats } from '../relay/stats.js';
 import { retryDelay } from '../routing/backoff.js';
-import { classify, countsAgainstTarget, decide, type FailureClass } from '../routing/classify.js';
+import { decide } from '../routing/classify.js';
+import { HealthRegistry } from '../routing/health.js';
+import { hedgeDelay } from '../routing/hedge.js';
 import { planTargets } from '../routing/plan.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
-import { attemptOnce, type AttemptOutcome, type StreamSession } from './attempt.js';
-import { answerHeaders, type CallContext, type CallResult } from './context.js';
+import type { CallContext, CallResult } from './context.js';
 import type { AttemptReason, CompletedRequest } from './record.js';
+import { headersOf, startAttempt, type Loop, type Settled } from './running.js';
+import { prefillOf } from './session.js';
 
-interface Loop {
-  ctx: CallContext;
-  req: ChatRequest;
-  route: ResolvedRoute;
-  rec: CompletedRequest;
-  session: StreamSession | undefined;
-  /** The target currently answering, for the response headers. */
-  current: ResolvedTarget | undefined;
-  targetsTried: number;
+function budgetLeft(loop: Loop): number {
+  return loop.route.timeouts.total_ms - (performance.now() - loop.ctx.receivedAt);
 }
 
-/** Headers read when the answer starts: who answered and how many attempts it took. */
-function headersOf(loop: Loop): Record<string, string> {
-  const base = loop.current === undefined ? { ...loop.ctx.baseHeaders } : answerHeaders(loop.ctx, loop.route, loop.current);
-  return { ...base, 'x-keel-attempts': String(loop.rec.attempts.length), 'x-keel-fallbacks': String(loop.rec.fallbacks), 'x-keel-retries': String(loop.rec.retries) };
+/** Not tried yet and, after a context-length failure, with a larger window. Breakers are asked separately. */
+function untried(loop: Loop, t: ResolvedTarget): boolean {
+  if (loop.tried.has(HealthRegistry.key(t))) return false;
+  return loop.minContext === undefined || (t.contextWindow ?? 0) > loop.minContext;
 }
 
-async function tryTarget(loop: Loop, target: ResolvedTarget, reason: AttemptReason): Promise<{ outcome: AttemptOutcome; cls: FailureClass | undefined }> {
-  const { ctx, route, rec } = loop;
-  const startMs = performance.now() - ctx.receivedAt;
-  loop.current = target;
-  const outcome = await attemptOnce({ ctx, req: loop.req, route, target, rec, headers: () => headersOf(loop), session: loop.session });
-  const cls = outcome.ok ? undefined : classify(outcome.error);
-  const health = ctx.routing.health.get(target, route.breaker);
-  health.breaker.record(cls === undefined || !countsAgainstTarget(cls));
-  if (outcome.ok && outcome.ttftMs !== undefined) ctx.routing.health.observeLatency(health, outcome.ttftMs);
-  const stats = outcome.stats;
-  if (stats !== undefined && (outcome.ok || outcome.committed)) recordStream(rec, stats, ctx.receivedAt);
-  rec.attempts.push({
-    provider: target.provider.name,
-    providerType: target.provider.adapter.type,
-    model: target.model,
-    reason,
-    startMs,
-    durationMs: performance.now() - ctx.receivedAt - startMs,
-    ttftMs: outcome.ok ? outcome.ttftMs : outcome.stats?.firstTokenAt === undefined ? undefined : outcome.stats.firstTokenAt - outcome.stats.startedAt,
-    ok: outcome.ok,
-    errorCode: outcome.ok ? undefined : outcome.error.code,
-    failureClass: cls,
-  });
-  return { outcome, cls };
-}
-
-/** The stream that reached the caller is the one the record describes. */
-function recordStream(rec: CompletedRequest, stats: StreamStats, receivedAt: number): void {
-  rec.usage = stats.usage;
-  rec.responseModel = stats.responseModel;
-  rec.finishReason = stats.finishReason;
-  rec.ttftMs = stats.firstTokenAt === undefined ? undefined : stats.firstTokenAt - receivedAt;
-  rec.interTokenMs = stats.gaps;
-  rec.malformedChunks = stats.malformed;
-  rec.endSynthesized = stats.endSynthesized;
+function breakerAllows(loop: Loop, t: ResolvedTarget): boolean {
+  return loop.ctx.routing.health.get(t, loop.route.breaker).breaker.allow();
 }
 
 /** A wait that ends early (false) when the caller leaves or the budget would be overrun. */
 async function waitToRetry(loop: Loop, ms: number): Promise<boolean> {
-  const left = loop.route.timeouts.total_ms - (performance.now() - loop.ctx.receivedAt);
-  if (ms >= left) return false;
+  if (ms >= budgetLeft(loop)) return false;
   try {
     await sleep(ms, undefined, { signal: loop.ctx.clientSignal });
     return true;
@@ -85,37 +46,97 @@ async function waitToRetry(loop: Loop, ms: number): Promise<boolean> {
  * stops for what cannot succeed anywhere (caller faults, content policy).
  */
 export async function runAttempts(ctx: CallContext, req: ChatRequest, route: ResolvedRoute, rec: CompletedRequest): Promise<CallResult> {
-  const loop: Loop = { ctx, req, route, rec, session: undefined, current: undefined, targetsTried: 0 };
-  if (req.stream) loop.session = { sink: new ClientSink(ctx.res, () => headersOf(loop), ctx.hijack), encoder: ctx.ingress.createStreamEncoder(req) };
-  const plan = planTargets(route, { health: ctx.routing.health, weights: ctx.routing.weights(), random: ctx.routing.random });
-  let last: KeelError | undefined;
-  let minContext: number | undefined;
-  for (const target of plan) {
-    if (minContext !== undefined && (target.contextWindow ?? 0) <= minContext) continue;
-    if (!ctx.routing.health.get(target, route.breaker).breaker.allow()) continue;
-    if (loop.targetsTried++ > 0) rec.fallbacks++;
-    for (let retry = 0; rec.attempts.length < route.maxAttempts; retry++) {
-      const reason: AttemptReason = rec.attempts.length === 0 ? 'primary' : retry > 0 ? 'retry' : 'fallback';
-      if (retry > 0) rec.retries++;
-      const { outcome, cls } = await tryTarget(loop, target, reason);
-      if (outcome.ok) return outcome.result;
-      last = outcome.error;
-      if (outcome.committed) return finishBroken(loop, outcome.error);
-      const decision = decide(cls ?? 'unknown');
-      if (decision === 'stop') throw outcome.error;
-      if (decision === 'larger_context') minContext = Math.max(minContext ?? 0, target.contextWindow ?? 0);
-      if (decision !== 'retry_same' || retry >= route.retries.attempts) break;
-      const delay = retryDelay(retry, route.retries, outcome.error.retryAfterMs, ctx.routing.random);
-      if (delay === undefined || !(await waitToRetry(loop, delay))) break;
-    }
-    if (rec.attempts.length >= route.maxAttempts) break;
+  const weights = ctx.routing.weights();
+  rec.weightsVersion = weights.version;
+  const plan = planTargets(route, { health: ctx.routing.health, weights, random: ctx.routing.random });
+  const loop: Loop = { ctx, req, route, rec, session: undefined, plan, owner: undefined, current: undefined, started: 0, running: new Map(), tried: new Set(), last: undefined, minContext: undefined };
+  if (req.stream) {
+    // Pass-through streams feed the caller's encoder only when a continuation could follow.
+    const shadow = route.continuation && plan.some((t) => t.provider.prefill);
+    loop.session = { sink: new ClientSink(ctx.res, () => headersOf(loop), ctx.hijack), shadow, answer: undefined };
   }
-  throw last ?? new KeelError('KEEL_UPSTREAM_UNAVAILABLE', `every target of \`${route.name}\` is unavailable right now (circuit open); retry shortly.`);
+  if (route.hedge !== undefined) ctx.routing.health.hedgeGate(route.name).request();
+  for (const target of plan) {
+    if (!untried(loop, target) || !breakerAllows(loop, target)) continue;
+    if (loop.tried.size > 0) rec.fallbacks++;
+    const answered = await onTarget(loop, target);
+    if (answered !== undefined) return answered;
+    if (loop.started >= route.maxAttempts || budgetLeft(loop) <= 0) break;
+  }
+  throw loop.last ?? new KeelError('KEEL_UPSTREAM_UNAVAILABLE', `every target of \`${route.name}\` is unavailable right now (circuit open); retry shortly.`);
 }
 
-/** Tokens already reached the caller: end with an explicit error event, never a clean end. */
+/** Attempts on one target, with retries. Returns the answer, or undefined to move on. */
+async function onTarget(loop: Loop, target: ResolvedTarget): Promise<CallResult | undefined> {
+  const { route, rec } = loop;
+  for (let retry = 0; loop.started < route.maxAttempts; retry++) {
+    const reason: AttemptReason = loop.started === 0 ? 'primary' : retry > 0 ? 'retry' : 'fallback';
+    if (retry > 0) rec.retries++;
+    const s = reason === 'primary' && route.hedge !== undefined ? await hedged(loop, target) : await startAttempt(loop, target, reason).promise;
+    if (s.outcome.ok) return s.outcome.result;
+    if (s.outcome.committed) return afterBreak(loop, s);
+    const decision = decide(s.cls ?? 'unknown');
+    if (decision === 'stop') throw s.outcome.error;
+    if (decision === 'larger_context') loop.minContext = Math.max(loop.minContext ?? 0, target.contextWindow ?? 0);
+    if (decision !== 'retry_same' || retry >= route.retries.attempts) return undefined;
+    const delay = retryDelay(retry, route.retries, s.outcome.error.retryAfterMs, loop.ctx.routing.random);
+    if (delay === undefined || !(await waitToRetry(loop, delay))) return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Hedging: when the primary has not answered (first token, or whole body) within the
+ * hedge delay, the same request also goes to the next target; the first to answer
+ * wins and the other is cancelled. Both failing returns the primary's failure.
+ */
+async function hedged(loop: Loop, primary: ResolvedTarget): Promise<Settled> {
+  const a = startAttempt(loop, primary, 'primary');
+  const cfg = loop.route.hedge;
+  const delay = cfg === undefined ? undefined : hedgeDelay(cfg, loop.ctx.routing.health.get(primary, loop.route.breaker));
+  if (cfg === undefined || delay === undefined) return a.promise;
+  const timer = new AbortController();
+  const due = await Promise.race([
+    a.promise.then(() => false),
+    a.claimed.then(() => false),
+    sleep(delay, true, { signal: timer.signal }).catch(() => false),
+  ]);
+  timer.abort();
+  const partner = due ? loop.plan.find((t) => untried(loop, t)) : undefined;
+  if (partner === undefined || !loop.ctx.routing.health.hedgeGate(loop.route.name).tryHedge(cfg.max_share) || !breakerAllows(loop, partner)) return a.promise;
+  loop.rec.hedged = true;
+  const b = startAttempt(loop, partner, 'hedge');
+  const both = await Promise.all([a.promise, b.promise]);
+  return both.find((s) => s.outcome.ok || s.outcome.committed) ?? both[0];
+}
+
+/**
+ * Tokens already reached the caller and the stream broke. Continue the answer on
+ * another target that accepts an assistant prefill; when none can, or it fails
+ * before adding a token (a rejected prefill, say), end with the original failure
+ * as an in-band error event. Never a clean end on a truncated answer.
+ */
+async function afterBreak(loop: Loop, broken: Settled): Promise<CallResult> {
+  const answer = loop.session?.answer;
+  const error = broken.outcome.ok ? undefined : broken.outcome.error;
+  if (error === undefined) throw new KeelError('KEEL_INTERNAL', 'afterBreak called on a success');
+  if (broken.cls === 'client_closed' || !loop.route.continuation || answer === undefined || loop.started >= loop.route.maxAttempts) return finishBroken(loop, error);
+  const next = loop.plan.find((t) => t !== broken.target && t.provider.prefill && HealthRegistry.key(t) !== HealthRegistry.key(broken.target));
+  const prefill = prefillOf(answer);
+  if (next === undefined || prefill === undefined || budgetLeft(loop) <= 0 || !breakerAllows(loop, next)) return finishBroken(loop, error);
+  loop.owner = undefined;
+  const cont = await startAttempt(loop, next, 'continuation', { ...loop.req, prefill }).promise;
+  if (cont.outcome.ok) {
+    loop.rec.continued = true;
+    return cont.outcome.result;
+  }
+  return finishBroken(loop, cont.outcome.committed ? cont.outcome.error : error);
+}
+
+/** Ends a broken stream with an explicit error event (DESIGN.md §6). */
 function finishBroken(loop: Loop, error: KeelError): CallResult {
-  loop.session?.sink.end(loop.session.encoder.error(error));
+  const answer = loop.session?.answer;
+  if (answer !== undefined) loop.session?.sink.end(answer.encoder.error(error));
   loop.rec.streamTruncated = error.code !== 'KEEL_CLIENT_CLOSED';
   loop.rec.errorCode = error.code;
   loop.rec.upstreamCode = error.upstreamCode;

@@ -74,6 +74,8 @@ export function newRecord(ctx: CallContext, operation: CompletedRequest['operati
     attempts: [],
     fallbacks: 0,
     retries: 0,
+    hedged: false,
+    continued: false,
     weightsVersion: ctx.routing.weights().version,
   };
 }

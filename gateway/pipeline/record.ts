@@ -58,6 +58,10 @@ export interface CompletedRequest {
   /** Targets beyond the first that were tried. */
   fallbacks: number;
   retries: number;
+  /** A hedge attempt was started for this request. */
+  hedged: boolean;
+  /** A broken stream was completed by a continuation on another target. */
+  continued: boolean;
   weightsVersion: string;
 }
 

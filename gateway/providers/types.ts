@@ -19,6 +19,11 @@ export interface ProviderAdapter {
   readonly chatPath: string;
   /** Appended to the base URL for embeddings; absent means the provider has none. */
   readonly embeddingsPath?: string;
+  /**
+   * The API continues a trailing assistant message (a prefill) instead of answering
+   * anew, so a stream that broke mid-answer can be completed there. Overridable per provider.
+   */
+  readonly supportsPrefill: boolean;
   /** Headers every request needs (API version pins). */
   readonly headers?: Readonly<Record<string, string>>;
 }

@@ -26,8 +26,14 @@ export interface StreamRelayOptions {
   abort: (err: KeelError) => void;
   signal: AbortSignal;
   providerName: string;
+  /**
+   * Asked once, before the first byte would reach the caller: may this attempt answer?
+   * False when a concurrent attempt (a hedge) already does; this one then stops.
+   */
+  claim: () => boolean;
 }
 
+/** `committed`: this relay wrote to the caller, so its failure can no longer be a clean error response. */
 export type RelayOutcome = { ok: true } | { ok: false; error: KeelError; committed: boolean };
 
 /**
@@ -40,6 +46,7 @@ export async function relayStream(o: StreamRelayOptions): Promise<RelayOutcome> 
   const watchdog = new Watchdog();
   let pending = '';
   let tokenSeen = false;
+  let claimed = false;
   const timeout = (what: string, ms: number) => () =>
     o.abort(new KeelError('KEEL_UPSTREAM_TIMEOUT', `provider ${o.providerName}: ${what} (${ms} ms)`, { upstreamCode: what.replace(/ /g, '_') }));
   watchdog.arm(o.ttftMs, timeout('no first token in time', o.ttftMs));
@@ -65,6 +72,7 @@ export async function relayStream(o: StreamRelayOptions): Promise<RelayOutcome> 
       if (!tokenSeen && !o.stats.endSeen) {
         pending += out;
       } else {
+        if (!claimed && !(claimed = o.claim())) return { ok: false, committed: false, error: lost(o) };
         await o.sink.write(pending + out);
         pending = '';
       }
@@ -74,28 +82,35 @@ export async function relayStream(o: StreamRelayOptions): Promise<RelayOutcome> 
     }
   } catch (err) {
     if (!(o.signal.aborted && o.signal.reason === graceEnd)) {
-      return { ok: false, committed: o.sink.committed, error: streamError(err, o) };
+      return { ok: false, committed: claimed, error: streamError(err, o) };
     }
   } finally {
     watchdog.cancel();
   }
-  return finish(o, pending);
+  // An answer with no token at all (empty text) still needs the right to answer before it ends.
+  const completes = o.stats.upstreamError === undefined && (o.stats.endSeen || o.stats.finishReason !== undefined);
+  if (completes && !claimed && !o.claim()) return { ok: false, committed: false, error: lost(o) };
+  return finish(o, pending, claimed);
+}
+
+function lost(o: StreamRelayOptions): KeelError {
+  return new KeelError('KEEL_ATTEMPT_CANCELLED', `provider ${o.providerName}: another attempt answered first`);
 }
 
 /** Marker reason: the post-finish grace ran out, which is a clean (if unterminated) end. */
 const graceEnd = new KeelError('KEEL_STREAM_BROKEN', 'end marker grace elapsed');
 
-async function finish(o: StreamRelayOptions, pending: string): Promise<RelayOutcome> {
+async function finish(o: StreamRelayOptions, pending: string, claimed: boolean): Promise<RelayOutcome> {
   if (o.stats.upstreamError !== undefined) {
     await o.sink.write(pending);
-    return { ok: false, committed: o.sink.committed, error: upstreamStreamError(o) };
+    return { ok: false, committed: claimed, error: upstreamStreamError(o) };
   }
   if (!o.stats.endSeen) {
     if (o.stats.finishReason === undefined) {
       const error = new KeelError('KEEL_STREAM_BROKEN', `provider ${o.providerName}: stream ended before the answer was complete`, {
         upstreamCode: 'stream_truncated',
       });
-      return { ok: false, committed: o.sink.committed, error };
+      return { ok: false, committed: claimed, error };
     }
     o.stats.endSynthesized = true;
     pending += o.finalise();

@@ -15,6 +15,8 @@ export type FailureClass =
   | 'context_length'
   | 'content_policy'
   | 'client_closed'
+  /** Keel stopped the attempt itself (a hedge that lost): says nothing about the target. */
+  | 'cancelled'
   | 'unknown';
 
 export type Decision = 'retry_same' | 'fall_back' | 'larger_context' | 'stop';
@@ -26,6 +28,8 @@ export function classify(err: KeelError): FailureClass {
   switch (err.code) {
     case 'KEEL_CLIENT_CLOSED':
       return 'client_closed';
+    case 'KEEL_ATTEMPT_CANCELLED':
+      return 'cancelled';
     case 'KEEL_UPSTREAM_REJECTED':
       if (err.upstreamCode === 'context_length_exceeded' || CONTEXT.test(err.message)) return 'context_length';
       if (err.upstreamCode === 'content_policy_violation' || err.upstreamCode === 'content_filter' || POLICY.test(err.message)) return 'content_policy';
@@ -56,6 +60,7 @@ export function decide(cls: FailureClass): Decision {
     case 'caller_fault':
     case 'content_policy':
     case 'client_closed':
+    case 'cancelled':
       return 'stop';
     case 'context_length':
       return 'larger_context';
@@ -70,7 +75,12 @@ export function decide(cls: FailureClass): Decision {
   }
 }
 
+/** Attempts that ended without a verdict on the target: a half-open probe slot is freed, not judged. */
+export function isVerdictless(cls: FailureClass): boolean {
+  return cls === 'client_closed' || cls === 'cancelled';
+}
+
 /** Failures that say something about the target's health (breaker input, SLO "bad" events). */
 export function countsAgainstTarget(cls: FailureClass): boolean {
-  return cls !== 'caller_fault' && cls !== 'content_policy' && cls !== 'context_length' && cls !== 'client_closed';
+  return cls !== 'caller_fault' && cls !== 'content_policy' && cls !== 'context_length' && cls !== 'client_closed' && cls !== 'cancelled';
 }

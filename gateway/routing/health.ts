@@ -1,6 +1,7 @@
 import type { BreakerConfig } from '../../config/schema.js';
 import type { ResolvedTarget } from '../runtime/resolve.js';
 import { CircuitBreaker } from './breaker.js';
+import { HedgeGate } from './hedge.js';
 
 /** EWMA weight of the newest TTFT sample: ~the last 5 samples dominate, so a recovering target is noticed fast. */
 const ALPHA = 0.3;
@@ -21,6 +22,7 @@ export interface TargetHealth {
  */
 export class HealthRegistry {
   readonly #targets = new Map<string, TargetHealth>();
+  readonly #hedges = new Map<string, HedgeGate>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -41,15 +43,19 @@ export class HealthRegistry {
     return h;
   }
 
+  /** The hedge budget of one route (by name). */
+  hedgeGate(route: string): HedgeGate {
+    let gate = this.#hedges.get(route);
+    if (gate === undefined) {
+      gate = new HedgeGate(this.#now);
+      this.#hedges.set(route, gate);
+    }
+    return gate;
+  }
+
   observeLatency(h: TargetHealth, ms: number): void {
     h.ttftEwma = h.ttftEwma === undefined ? ms : ALPHA * ms + (1 - ALPHA) * h.ttftEwma;
     h.recent.push(ms);
     if (h.recent.length > RECENT) h.recent.shift();
   }
-}
-
-export function p95(samples: readonly number[]): number | undefined {
-  if (samples.length < 5) return undefined;
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))];
 }

@@ -14,6 +14,8 @@ export interface ResolvedProvider {
   /** Auth, version pins and configured extras. Holds secrets: never log it. */
   headers: Readonly<Record<string, string>>;
   query: string;
+  /** Continues a trailing assistant message (adapter default or config). */
+  prefill: boolean;
 }
 
 export interface ResolvedTarget {
@@ -102,7 +104,7 @@ function resolveProvider(name: string, cfg: KeelConfig['providers'][string]): Re
     ...cfg.headers,
     ...authHeaders(cfg.auth ?? adapter.defaultAuth, cfg.api_key),
   };
-  return Object.freeze({ name, adapter, baseUrl, headers: Object.freeze(headers), query });
+  return Object.freeze({ name, adapter, baseUrl, headers: Object.freeze(headers), query, prefill: cfg.prefill ?? adapter.supportsPrefill });
 }
 
 /** The URL of one operation for one target; `{model}` in the base URL is the Azure deployment slot. */

@@ -64,13 +64,13 @@ function rejectInexpressible(req: ChatRequest): void {
 
 /** The upstream body for an Anthropic-format target. Same-format requests keep the caller's body. */
 export function buildRequest(req: ChatRequest, upstreamModel: string): Json {
-  if (req.original.format === 'anthropic-messages') return { ...req.original.body, model: upstreamModel };
+  if (req.original.format === 'anthropic-messages') return withPrefill({ ...req.original.body, model: upstreamModel }, req.prefill);
   rejectInexpressible(req);
   const body: Json = {
     model: upstreamModel,
     max_tokens: req.maxTokens ?? DEFAULT_MAX_TOKENS,
     system: req.system,
-    messages: messagesOut(req.messages),
+    messages: messagesOut(req.prefill === undefined ? req.messages : [...req.messages, { role: 'assistant', content: [{ type: 'text', text: req.prefill }] }]),
     // OpenAI allows temperature up to 2, Anthropic up to 1.
     temperature: req.temperature === undefined ? undefined : Math.min(1, req.temperature),
     top_p: req.topP,
@@ -83,4 +83,10 @@ export function buildRequest(req: ChatRequest, upstreamModel: string): Json {
   };
   for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];
   return body;
+}
+
+function withPrefill(body: Json, prefill: string | undefined): Json {
+  if (prefill === undefined) return body;
+  const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
+  return { ...body, messages: [...messages, { role: 'assistant', content: prefill }] };
 }

@@ -41,10 +41,12 @@ export function buildRequest(req: ChatRequest, upstreamModel: string, opts: { fo
   if (req.original.format === 'openai-chat') {
     const body: Json = { ...req.original.body, model: upstreamModel };
     if (streamOptions) body.stream_options = { ...(body.stream_options as Json | undefined), ...streamOptions };
+    if (req.prefill !== undefined) body.messages = [...(Array.isArray(body.messages) ? (body.messages as unknown[]) : []), { role: 'assistant', content: req.prefill }];
     return body;
   }
   const messages: Json[] = req.system === undefined ? [] : [{ role: 'system', content: req.system }];
   for (const m of req.messages) messages.push(...messageOut(m));
+  if (req.prefill !== undefined) messages.push({ role: 'assistant', content: req.prefill });
   const body: Json = {
     model: upstreamModel,
     messages,

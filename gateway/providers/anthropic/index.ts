@@ -6,6 +6,8 @@ export const anthropic = {
   format: 'anthropic-messages',
   defaultBaseUrl: 'https://api.anthropic.com',
   defaultAuth: 'x-api-key',
+  // https://docs.anthropic.com/en/docs/build-with-claude/prompt-engineering/prefill-claudes-response
+  supportsPrefill: true,
   chatPath: '/v1/messages',
   // The Messages API requires a version header; 2023-06-01 is the current stable one.
   headers: { 'anthropic-version': '2023-06-01' },

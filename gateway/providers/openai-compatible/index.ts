@@ -10,6 +10,8 @@ export const openaiCompatible = {
   type: 'openai-compatible',
   format: 'openai-chat',
   defaultAuth: 'bearer',
+  // Some servers continue a final assistant message (vLLM `continue_final_message`), most do not: opt in per provider.
+  supportsPrefill: false,
   chatPath: '/chat/completions',
   embeddingsPath: '/embeddings',
 } as const satisfies ProviderAdapter;

@@ -6,6 +6,8 @@ export const openai = {
   format: 'openai-chat',
   defaultBaseUrl: 'https://api.openai.com/v1',
   defaultAuth: 'bearer',
+  // Chat Completions answers a trailing assistant message anew rather than continuing it.
+  supportsPrefill: false,
   chatPath: '/chat/completions',
   embeddingsPath: '/embeddings',
 } as const satisfies ProviderAdapter;
