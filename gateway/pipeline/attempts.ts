@@ -81,6 +81,8 @@ async function onTarget(loop: Loop, target: ResolvedTarget): Promise<CallResult 
     if (decision !== 'retry_same' || retry >= route.retries.attempts) return undefined;
     const delay = retryDelay(retry, route.retries, s.outcome.error.retryAfterMs, loop.ctx.routing.random);
     if (delay === undefined || !(await waitToRetry(loop, delay))) return undefined;
+    // A failed half-open probe re-opened the breaker: no retry into it.
+    if (!breakerAllows(loop, target)) return undefined;
   }
   return undefined;
 }

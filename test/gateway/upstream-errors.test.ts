@@ -31,6 +31,8 @@ describe('upstream errors in the caller format', () => {
           badkey: { type: 'openai-compatible', base_url: `${url}/v1`, api_key: 'wrong' },
         },
         routes: { ...routesFor('oai'), ...routesFor('ant') },
+        // Retrying is tested in test/routing; here the final error's shape is, so keep the waits short.
+        defaults: { retries: { backoff_ms: 10, max_backoff_ms: 20, max_retry_after_ms: 1000 } },
       }),
     });
     oai = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'k', maxRetries: 0 });
@@ -59,7 +61,7 @@ describe('upstream errors in the caller format', () => {
     expect((err as Error).message).toMatch(/prompt is too long/);
   });
 
-  it('rate limit: 429 with Retry-After relayed', async () => {
+  it('rate limit whose Retry-After exceeds the retry cap: 429 at once, Retry-After relayed', async () => {
     const err = await ask('oai-limited');
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect((err as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')).toBe('3');

@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildConfigSchema, type KeelConfig } from '../../config/schema.js';
-import { buildGateway, type ConfigSource } from '../../gateway/index.js';
+import { buildGateway, type ConfigSource, type GatewayOptions } from '../../gateway/index.js';
 import type { CompletedRequest } from '../../gateway/pipeline/record.js';
 import { providerRules } from '../../gateway/providers/index.js';
-import { startSimulator, type BehaviourSpec, type Simulator } from '../../simulator/index.js';
+import { startSimulator, type BehaviourSpec, type Simulator, type SimulatorOptions } from '../../simulator/index.js';
 
 /** The provider keys Keel is configured with; tests assert these (and only these) reach the simulator. */
 export const OPENAI_KEY = 'sk-provider-openai-secret';
@@ -45,13 +45,16 @@ export interface HarnessOptions {
   config?: (simUrl: string) => Record<string, unknown>;
   /** Overrides the config source (e.g. a file-backed ConfigStore). */
   source?: (simUrl: string) => ConfigSource;
+  /** Clock, randomness, weights for the gateway (tests compress time with these). */
+  gateway?: Omit<GatewayOptions, 'config' | 'observer'>;
+  simulator?: Omit<SimulatorOptions, 'behaviours'>;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const sim = await startSimulator({ behaviours: opts.behaviours ?? {}, requireKey: undefined });
+  const sim = await startSimulator({ requireKey: undefined, ...opts.simulator, behaviours: opts.behaviours ?? {} });
   const source = opts.source?.(sim.url) ?? { current: { config: parseConfig((opts.config ?? baseConfig)(sim.url)), version: 1 } };
   const records: CompletedRequest[] = [];
-  const app = buildGateway({ config: source, observer: (r) => records.push(r) });
+  const app = buildGateway({ ...opts.gateway, config: source, observer: (r) => records.push(r) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   return {
