@@ -48,7 +48,8 @@ export function simulatedConfig(simulatorUrl: string, port: number): KeelConfig 
       'gpt-4o-mini': { targets: [{ provider: 'sim-openai', model: 'sim-gpt' }] },
       'claude-haiku-4-5': { targets: [{ provider: 'sim-anthropic', model: 'sim-claude' }] },
       'text-embedding-3-small': { targets: [{ provider: 'sim-openai', model: 'sim-embed' }] },
-      flaky: { targets: [{ provider: 'sim-openai', model: 'sim-flaky' }] },
+      // 20 % of sim-flaky's answers fail: retries and the fallback hide that from callers.
+      flaky: { targets: [{ provider: 'sim-openai', model: 'sim-flaky' }], fallbacks: [{ provider: 'sim-anthropic', model: 'sim-claude' }] },
     },
   });
 }
