@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { priceSchema, telemetrySchema } from './telemetry-schema.js';
 
 /**
  * The keel.yaml schema. Strict everywhere: an unknown key is a typo until proven
@@ -42,8 +43,8 @@ const targetSchema = z
     priority: z.number().int().default(0),
     /** Tokens of context; a context-length failure moves to a target with more. */
     context_window: z.number().int().positive().optional(),
-    /** USD per million tokens, for the `cost` strategy. */
-    price: z.object({ input: z.number().min(0), output: z.number().min(0) }).strict().optional(),
+    /** USD per million tokens: the `cost` strategy and cost attribution (else `prices`, else built-in). */
+    price: priceSchema.optional(),
     timeouts: timeoutsSchema.optional(),
   })
   .strict();
@@ -139,6 +140,9 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
         .object({ timeouts: timeoutsSchema.optional(), retries: retriesSchema.optional(), breaker: breakerSchema.optional() })
         .strict()
         .default({}),
+      telemetry: telemetrySchema.default(() => telemetrySchema.parse({})),
+      /** USD per million tokens by upstream model name; adds to and overrides the built-in table. */
+      prices: z.record(z.string().min(1), priceSchema).default({}),
     })
     .strict()
     .superRefine((cfg, ctx) => {

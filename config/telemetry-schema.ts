@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/** USD per million tokens. */
+export const priceSchema = z.object({ input: z.number().min(0), output: z.number().min(0), cache_read: z.number().min(0).optional() }).strict();
+
+const exportSchema = z
+  .object({
+    /** OTLP/HTTP base URL (…:4318); `/v1/traces` and `/v1/metrics` are appended. */
+    endpoint: z.url({ protocol: /^https?$/ }),
+    /** Sent with every export (an APM's API key). Never logged. */
+    headers: z.record(z.string(), z.string()).optional(),
+    /** Share of traces sent to this endpoint (by trace id, so a trace is whole or absent). */
+    sample: z.number().min(0).max(1).default(1),
+  })
+  .strict();
+
+/**
+ * Where telemetry goes and how long it stays. The collector and its ClickHouse
+ * store are always fed, never sampled (SLOs need every request); `export` adds
+ * APMs with their own sampling.
+ */
+export const telemetrySchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    service_name: z.string().min(1).default('keel'),
+    /** The collector the gateway sends to; `keel start` runs it on this port. */
+    collector: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(4318),
+        /** Rows held in memory before the collector answers 429/503 (back-pressure to exporters). */
+        max_queue_rows: z.number().int().positive().default(200_000),
+        batch_rows: z.number().int().positive().default(5_000),
+        flush_ms: z.number().int().positive().default(1_000),
+        /** Batches that ClickHouse did not take wait here and are replayed. */
+        spool_dir: z.string().default('./.keel/spool'),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 4318, max_queue_rows: 200_000, batch_rows: 5_000, flush_ms: 1_000, spool_dir: './.keel/spool' }),
+    store: z
+      .object({
+        /** A ClickHouse server (`http://host:8123`); absent means embedded chDB in `path`. */
+        url: z.url({ protocol: /^https?$/ }).optional(),
+        path: z.string().default('./.keel/data'),
+        database: z.string().default('default'),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        /** Days kept per table family; 0 keeps forever. */
+        ttl_days: z
+          .object({ traces: z.number().int().min(0).default(7), metrics: z.number().int().min(0).default(7), requests: z.number().int().min(0).default(30), sli: z.number().int().min(0).default(400) })
+          .strict()
+          .default({ traces: 7, metrics: 7, requests: 30, sli: 400 }),
+      })
+      .strict()
+      .default({ path: './.keel/data', database: 'default', ttl_days: { traces: 7, metrics: 7, requests: 30, sli: 400 } }),
+    export: z.array(exportSchema).default([]),
+    /** Record prompts and completions on spans (gen_ai.input.messages / output.messages). Off by default: PII. */
+    capture_content: z.boolean().default(false),
+    /** Max spans waiting to be sent per destination; beyond it spans are dropped and counted. */
+    max_queue_spans: z.number().int().positive().default(20_000),
+  })
+  .strict();
+
+export type TelemetryConfig = z.infer<typeof telemetrySchema>;
+export type StoreConfig = TelemetryConfig['store'];
+export type CollectorConfig = TelemetryConfig['collector'];
+export type PriceConfig = z.infer<typeof priceSchema>;

@@ -1,0 +1,42 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import type { StoreConfig } from '../config/telemetry-schema.js';
+
+export interface Store {
+  client: ClickHouseClient;
+  /** What the store is, for logs: a server URL (without credentials) or the embedded folder. */
+  describe: string;
+  database: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The one way to reach ClickHouse: `@clickhouse/client` over HTTP to a server, or
+ * over embedded chDB (same SQL, same code path) when no URL is configured.
+ * chDB binds one data folder per process (DESIGN.md §3), so only the collector
+ * process (or `keel query` when none runs) opens it.
+ */
+/** The same JSON from a server and from chDB: 64-bit integers as numbers (counts stay far below 2^53). */
+const SETTINGS = { output_format_json_quote_64bit_integers: 0 } as const;
+
+export function openStore(cfg: Pick<StoreConfig, 'url' | 'path' | 'database' | 'username' | 'password'>): Store {
+  if (cfg.url !== undefined) {
+    const client = createClient({ url: cfg.url, database: cfg.database, username: cfg.username, password: cfg.password, clickhouse_settings: SETTINGS });
+    const shown = new URL(cfg.url);
+    shown.username = '';
+    shown.password = '';
+    return { client, describe: shown.toString(), database: cfg.database, close: () => client.close() };
+  }
+  const path = resolve(cfg.path);
+  mkdirSync(path, { recursive: true });
+  const client = createClient({ connection: createChdbConnection({ path }), clickhouse_settings: SETTINGS });
+  return { client, describe: `embedded chDB at ${path}`, database: cfg.database, close: () => client.close() };
+}
+
+/** Rows of a query as objects (JSONEachRow). */
+export async function queryRows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  const rs = await client.query({ query, format: 'JSONEachRow', query_params: params });
+  return rs.json<T>();
+}

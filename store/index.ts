@@ -1,0 +1,8 @@
+/**
+ * The one ClickHouse layer (DESIGN.md §3): a client over a server URL or embedded
+ * chDB, numbered idempotent migrations (the OTel Collector exporter's tables, the
+ * typed llm_* views and the sli_1m rollup), and typed queries.
+ */
+export { openStore, queryRows, type Store } from './client.js';
+export { migrate, applyTtl, type TtlDays } from './migrate.js';
+export { MIGRATIONS, type Migration } from './migrations.js';

@@ -1,0 +1,17 @@
+import { LLM_ATTEMPTS, LLM_ATTEMPTS_MV, LLM_REQUESTS, LLM_REQUESTS_MV, SLI_1M, SLI_1M_MV } from './llm-ddl.js';
+import { OTEL_METRICS, OTEL_TRACES, OTEL_TRACES_TRACE_ID_TS, OTEL_TRACES_TRACE_ID_TS_MV } from './otel-ddl.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** Each statement is idempotent (IF NOT EXISTS), so a migration cut short can run again. */
+  statements: string[];
+}
+
+/** Numbered, append-only: a shipped migration never changes; a change is a new one. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'otel traces (clickhouseexporter schema)', statements: [OTEL_TRACES, OTEL_TRACES_TRACE_ID_TS, OTEL_TRACES_TRACE_ID_TS_MV] },
+  { version: 2, name: 'otel metrics (clickhouseexporter schema)', statements: OTEL_METRICS },
+  { version: 3, name: 'llm_requests and llm_attempts views', statements: [LLM_REQUESTS, LLM_ATTEMPTS, LLM_REQUESTS_MV, LLM_ATTEMPTS_MV] },
+  { version: 4, name: 'sli_1m rollup', statements: [SLI_1M, SLI_1M_MV] },
+];
