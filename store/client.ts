@@ -23,7 +23,7 @@ const SETTINGS = { output_format_json_quote_64bit_integers: 0 } as const;
 
 export function openStore(cfg: Pick<StoreConfig, 'url' | 'path' | 'database' | 'username' | 'password'>): Store {
   if (cfg.url !== undefined) {
-    const client = createClient({ url: cfg.url, database: cfg.database, username: cfg.username, password: cfg.password, clickhouse_settings: SETTINGS });
+    const client = createClient({ url: cfg.url, database: cfg.database, username: cfg.username, password: cfg.password });
     const shown = new URL(cfg.url);
     shown.username = '';
     shown.password = '';
@@ -31,12 +31,23 @@ export function openStore(cfg: Pick<StoreConfig, 'url' | 'path' | 'database' | '
   }
   const path = resolve(cfg.path);
   mkdirSync(path, { recursive: true });
-  const client = createClient({ connection: createChdbConnection({ path }), clickhouse_settings: SETTINGS });
+  const client = createClient({ connection: chdbConnection(path) });
   return { client, describe: `embedded chDB at ${path}`, database: cfg.database, close: () => client.close() };
+}
+
+type Connection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
+
+/**
+ * chdb implements the Connection interface against its own copy of
+ * @clickhouse/client-common, which TypeScript sees as a different (identical)
+ * declaration than the one @clickhouse/client bundles; the runtime contract is the same.
+ */
+function chdbConnection(path: string): Connection {
+  return createChdbConnection({ path }) as unknown as Connection;
 }
 
 /** Rows of a query as objects (JSONEachRow). */
 export async function queryRows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
-  const rs = await client.query({ query, format: 'JSONEachRow', query_params: params });
+  const rs = await client.query({ query, format: 'JSONEachRow', query_params: params, clickhouse_settings: SETTINGS });
   return rs.json<T>();
 }
