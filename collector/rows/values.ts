@@ -1,0 +1,61 @@
+import type { AnyValue, Id, KeyValue, Nanos } from '../otlp/types.js';
+
+/**
+ * Attribute values as the clickhouseexporter stores them (pdata `Value.AsString`,
+ * standards.md §2.4): strings as they are, numbers and booleans as text, bytes as
+ * base64, arrays and maps as JSON.
+ */
+export function asString(v: AnyValue | undefined): string {
+  if (v === undefined) return '';
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.boolValue !== undefined) return String(v.boolValue);
+  if (v.intValue !== undefined) return String(v.intValue);
+  if (v.doubleValue !== undefined) return doubleText(v.doubleValue);
+  if (v.bytesValue !== undefined) return typeof v.bytesValue === 'string' ? v.bytesValue : Buffer.from(v.bytesValue).toString('base64');
+  if (v.arrayValue !== undefined || v.kvlistValue !== undefined) return JSON.stringify(asJson(v));
+  return '';
+}
+
+function doubleText(d: number): string {
+  if (Number.isNaN(d)) return 'NaN';
+  if (!Number.isFinite(d)) return d > 0 ? '+Inf' : '-Inf';
+  return String(d);
+}
+
+function asJson(v: AnyValue | undefined): unknown {
+  if (v === undefined) return null;
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.boolValue !== undefined) return v.boolValue;
+  if (v.intValue !== undefined) return Number(v.intValue);
+  if (v.doubleValue !== undefined) return v.doubleValue;
+  if (v.bytesValue !== undefined) return asString(v);
+  if (v.arrayValue !== undefined) return (v.arrayValue.values ?? []).map(asJson);
+  if (v.kvlistValue !== undefined) return Object.fromEntries((v.kvlistValue.values ?? []).map((kv) => [kv.key ?? '', asJson(kv.value)]));
+  return null;
+}
+
+export function attributeMap(kvs: readonly KeyValue[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of kvs ?? []) if (kv.key !== undefined) out[kv.key] = asString(kv.value);
+  return out;
+}
+
+/** Trace and span ids: protobuf bytes or OTLP/JSON hex, both to lowercase hex ('' when empty). */
+export function hexId(id: Id | undefined): string {
+  if (id === undefined) return '';
+  if (typeof id === 'string') return id.toLowerCase();
+  return Buffer.from(id).toString('hex');
+}
+
+/** Unix nanoseconds → the decimal seconds text ClickHouse reads into DateTime64(9), exactly. */
+export function nanosToDateTime64(n: Nanos | undefined): string {
+  const big = BigInt(n ?? 0);
+  const s = big / 1_000_000_000n;
+  const frac = (big % 1_000_000_000n).toString().padStart(9, '0');
+  return `${s}.${frac}`;
+}
+
+export function nanosDiff(end: Nanos | undefined, start: Nanos | undefined): string {
+  const d = BigInt(end ?? 0) - BigInt(start ?? 0);
+  return (d < 0n ? 0n : d).toString();
+}
