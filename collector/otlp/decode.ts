@@ -41,7 +41,7 @@ export function decodeRequest(signal: Signal, body: Buffer, encoding: Encoding, 
   const type = otlpType(REQUEST_TYPE[signal]);
   try {
     // Longs as decimal strings (nanosecond times overflow doubles); enums as numbers, like OTLP/JSON.
-    return type.toObject(type.decode(raw), { longs: String, enums: Number, defaults: false, oneofs: false }) as TracesRequest | MetricsRequest;
+    return type.toObject(type.decode(raw), { longs: String, enums: Number, defaults: false, oneofs: false });
   } catch {
     throw new OtlpDecodeError(`the body is not a valid ${REQUEST_TYPE[signal]} protobuf message`);
   }
