@@ -44,8 +44,9 @@ export class Batcher {
   #queued = 0;
   #timer: NodeJS.Timeout | undefined;
   #replayTimer: NodeJS.Timeout | undefined;
-  #flushing: Promise<void> = Promise.resolve();
-  #replaying: Promise<void> | undefined;
+  /** Every write (flushes and replays) goes through this one chain: one insert at a time. */
+  #chain: Promise<void> = Promise.resolve();
+  #replayQueued = false;
   readonly stats: BatcherStats = { queuedRows: 0, insertedRows: 0, spooledBatches: 0, replayedBatches: 0 };
 
   constructor(insert: InsertBatch, spool: Spool, o: BatcherOptions) {
@@ -81,8 +82,13 @@ export class Batcher {
   flush(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#flushing = this.#flushing.then(() => this.#flushAll());
-    return this.#flushing;
+    return this.#serial(() => this.#flushAll());
+  }
+
+  #serial(work: () => Promise<void>): Promise<void> {
+    const next = this.#chain.then(work);
+    this.#chain = next.catch(() => undefined);
+    return next;
   }
 
   async #flushAll(): Promise<void> {
@@ -124,29 +130,26 @@ export class Batcher {
 
   /** Retries spooled batches in order; stops at the first that ClickHouse still refuses. */
   replay(): Promise<void> {
-    this.#replaying ??= (async () => {
-      try {
-        for (const name of await this.#spool.list()) {
-          const b = await this.#spool.read(name);
-          try {
-            await this.#insert(b.table, b.rows, b.token);
-          } catch {
-            return;
-          }
-          await this.#spool.remove(name);
-          this.stats.replayedBatches++;
-          this.stats.insertedRows += b.rows.length;
+    if (this.#replayQueued) return this.#chain;
+    this.#replayQueued = true;
+    return this.#serial(async () => {
+      this.#replayQueued = false;
+      for (const name of await this.#spool.list()) {
+        const b = await this.#spool.read(name);
+        try {
+          await this.#insert(b.table, b.rows, b.token);
+        } catch {
+          return;
         }
-      } finally {
-        this.#replaying = undefined;
+        await this.#spool.remove(name);
+        this.stats.replayedBatches++;
+        this.stats.insertedRows += b.rows.length;
       }
-    })();
-    return this.#replaying;
+    });
   }
 
   async close(): Promise<void> {
     if (this.#replayTimer !== undefined) clearInterval(this.#replayTimer);
     await this.flush();
-    await this.#replaying;
   }
 }

@@ -53,7 +53,10 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     store,
     batcher,
     async close() {
-      await app.close();
+      // In-flight exports finish (their rows become durable) before the server stops; keep-alive
+      // connections that turn idle after close began are closed as they do.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 20);
+      await app.close().finally(() => clearInterval(sweep));
       await batcher.close();
       await store.close();
     },
