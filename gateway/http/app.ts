@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
@@ -29,6 +30,10 @@ export interface GatewayOptions {
   weights?: { readonly current: WeightsSnapshot };
   /** Clock for breakers (tests compress time with it). */
   now?: () => number;
+  /** Per-target health (breakers, latency); pass one to observe it (telemetry's breaker gauge). */
+  health?: HealthRegistry;
+  /** Serves GET /metrics (Prometheus text) when given. */
+  metrics?: (req: IncomingMessage, res: ServerResponse) => void;
   random?: () => number;
 }
 
@@ -52,7 +57,7 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   const runtime = runtimeCache(opts.config);
   const weights = opts.weights;
   const routing: RoutingDeps = {
-    health: new HealthRegistry(opts.now),
+    health: opts.health ?? new HealthRegistry(opts.now),
     weights: weights === undefined ? () => NO_WEIGHTS : () => weights.current,
     random: opts.random ?? Math.random,
   };
@@ -103,6 +108,13 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   app.post('/v1/messages', serve(runChat, 'anthropic-messages'));
   app.post('/v1/embeddings', serve(runEmbeddings, 'openai-chat'));
   registerInfoRoutes(app, runtime);
+  const metrics = opts.metrics;
+  if (metrics !== undefined) {
+    app.get('/metrics', (request, reply) => {
+      reply.hijack();
+      metrics(request.raw, reply.raw);
+    });
+  }
   return app;
 }
 
@@ -133,8 +145,14 @@ function callContext(
     },
     baseHeaders: { 'x-request-id': request.id },
     receivedAt: performance.now(),
+    traceparent: headerText(request.headers.traceparent),
+    tracestate: headerText(request.headers.tracestate),
     routing,
   };
+}
+
+function headerText(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 export { formatForUrl };

@@ -32,6 +32,9 @@ export interface CallContext {
   baseHeaders: Readonly<Record<string, string>>;
   /** performance.now() at arrival. */
   receivedAt: number;
+  /** W3C trace context the caller sent, so Keel's spans join its trace. */
+  traceparent: string | undefined;
+  tracestate: string | undefined;
   routing: RoutingDeps;
 }
 
@@ -50,6 +53,9 @@ export function newRecord(ctx: CallContext, operation: CompletedRequest['operati
   return {
     requestId: ctx.requestId,
     operation,
+    startedAtMs: performance.timeOrigin + ctx.receivedAt,
+    traceparent: ctx.traceparent,
+    tracestate: ctx.tracestate,
     ingressFormat: ctx.ingress.id,
     route: undefined,
     provider: undefined,

@@ -1,6 +1,8 @@
+import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { KeelError, toKeelError } from '../errors.js';
 import { formats } from '../formats/index.js';
+import { classify } from '../routing/classify.js';
 import { pickWeighted } from '../routing/weighted.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import { transportError } from '../upstream/send.js';
@@ -47,7 +49,7 @@ export async function runEmbeddings(ctx: CallContext, observer?: RequestObserver
     if (target === undefined) throw new KeelError('KEEL_UNSUPPORTED', `The model \`${req.model}\` has no target that serves embeddings.`, { param: 'model' });
     rec.provider = target.provider.name;
     rec.providerType = target.provider.adapter.type;
-    return await embed(ctx, req, route, target, rec);
+    return await recordAttempt(ctx, rec, target, () => embed(ctx, req, route, target, rec));
   } catch (err) {
     failure = toKeelError(err);
     throw failure;
@@ -74,6 +76,36 @@ async function embed(ctx: CallContext, req: EmbeddingsRequest, route: ResolvedRo
     return { kind: 'json', headers: { ...answerHeaders(ctx, route, target), 'content-type': 'application/json' }, body: text };
   } finally {
     dispose();
+  }
+}
+
+/** Embeddings make one attempt (no retries yet); it is recorded like a chat attempt for telemetry. */
+async function recordAttempt(ctx: CallContext, rec: CompletedRequest, target: ResolvedTarget, run: () => Promise<CallResult>): Promise<CallResult> {
+  const startMs = performance.now() - ctx.receivedAt;
+  let error: KeelError | undefined;
+  try {
+    return await run();
+  } catch (err) {
+    error = toKeelError(err);
+    throw error;
+  } finally {
+    rec.attempts.push({
+      provider: target.provider.name,
+      genAiProvider: target.provider.genAiName,
+      providerType: target.provider.adapter.type,
+      model: target.model,
+      reason: 'primary',
+      startMs,
+      durationMs: performance.now() - ctx.receivedAt - startMs,
+      ttftMs: undefined,
+      ok: error === undefined,
+      errorCode: error?.code,
+      upstreamCode: error?.upstreamCode,
+      failureClass: error === undefined ? undefined : classify(error),
+      serverAddress: target.provider.address,
+      serverPort: target.provider.port,
+      price: target.price,
+    });
   }
 }
 

@@ -11,6 +11,8 @@ export type AttemptReason = 'primary' | 'retry' | 'fallback' | 'hedge' | 'contin
 /** One upstream attempt, as the request's record keeps it. */
 export interface AttemptInfo {
   provider: string;
+  /** OTel gen_ai.provider.name of that provider. */
+  genAiProvider: string;
   providerType: string;
   model: string;
   reason: AttemptReason;
@@ -21,12 +23,29 @@ export interface AttemptInfo {
   ttftMs: number | undefined;
   ok: boolean;
   errorCode: ErrorCode | undefined;
+  /** The provider's own error code or type, when it sent one. */
+  upstreamCode: string | undefined;
   failureClass: string | undefined;
+  /** Host and port the attempt went to (OTel server.address / server.port). */
+  serverAddress: string;
+  serverPort: number;
+  /** USD per million tokens for this target, when known. */
+  price: Price | undefined;
+}
+
+export interface Price {
+  input: number;
+  output: number;
+  cache_read?: number;
 }
 
 export interface CompletedRequest {
   requestId: string;
   operation: 'chat' | 'embeddings';
+  /** Wall-clock arrival, ms since the epoch (sub-ms precision from the monotonic clock). */
+  startedAtMs: number;
+  traceparent: string | undefined;
+  tracestate: string | undefined;
   ingressFormat: string;
   route: string | undefined;
   provider: string | undefined;

@@ -89,6 +89,7 @@ function note(loop: Loop, target: ResolvedTarget, reason: AttemptReason, startMs
   const stats = outcome.stats;
   rec.attempts.push({
     provider: target.provider.name,
+    genAiProvider: target.provider.genAiName,
     providerType: target.provider.adapter.type,
     model: target.model,
     reason,
@@ -97,7 +98,11 @@ function note(loop: Loop, target: ResolvedTarget, reason: AttemptReason, startMs
     ttftMs: outcome.ok ? outcome.ttftMs : stats?.firstTokenAt === undefined ? undefined : stats.firstTokenAt - stats.startedAt,
     ok: outcome.ok,
     errorCode: outcome.ok ? undefined : outcome.error.code,
+    upstreamCode: outcome.ok ? undefined : outcome.error.upstreamCode,
     failureClass: cls,
+    serverAddress: target.provider.address,
+    serverPort: target.provider.port,
+    price: target.price,
   });
   if (!outcome.ok && cls !== 'cancelled') loop.last = outcome.error;
   return { target, outcome, cls };

@@ -24,6 +24,8 @@ export interface ProviderAdapter {
    * anew, so a stream that broke mid-answer can be completed there. Overridable per provider.
    */
   readonly supportsPrefill: boolean;
+  /** OTel `gen_ai.provider.name` (semconv well-known value); absent: the provider's config name. */
+  readonly genAiName?: string;
   /** Headers every request needs (API version pins). */
   readonly headers?: Readonly<Record<string, string>>;
 }

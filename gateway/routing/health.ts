@@ -8,6 +8,8 @@ const ALPHA = 0.3;
 const RECENT = 50;
 
 export interface TargetHealth {
+  provider: string;
+  model: string;
   breaker: CircuitBreaker;
   /** EWMA of time to first token (streams) or duration (non-stream), ms. */
   ttftEwma: number | undefined;
@@ -37,10 +39,15 @@ export class HealthRegistry {
     const key = HealthRegistry.key(t);
     let h = this.#targets.get(key);
     if (h === undefined) {
-      h = { breaker: new CircuitBreaker(breaker, this.#now), ttftEwma: undefined, recent: [] };
+      h = { provider: t.provider.name, model: t.model, breaker: new CircuitBreaker(breaker, this.#now), ttftEwma: undefined, recent: [] };
       this.#targets.set(key, h);
     }
     return h;
+  }
+
+  /** Every known target's breaker state, for the keel.breaker.state gauge. */
+  breakers(): { provider: string; model: string; state: CircuitBreaker['state'] }[] {
+    return [...this.#targets.values()].map((h) => ({ provider: h.provider, model: h.model, state: h.breaker.state }));
   }
 
   /** The hedge budget of one route (by name). */

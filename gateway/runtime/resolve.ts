@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { Price } from '../pipeline/record.js';
+import { BUILTIN_PRICES } from './prices.js';
 import type { BreakerConfig, HedgeConfig, KeelConfig, Retries, RouteConfig, Timeouts } from '../../config/schema.js';
 import { adapterFor, type AuthScheme, type ProviderAdapter } from '../providers/index.js';
 
@@ -16,6 +18,11 @@ export interface ResolvedProvider {
   query: string;
   /** Continues a trailing assistant message (adapter default or config). */
   prefill: boolean;
+  /** Host and port of the base URL (OTel server.address / server.port). */
+  address: string;
+  port: number;
+  /** gen_ai.provider.name: the adapter's well-known value, else the provider's config name. */
+  genAiName: string;
 }
 
 export interface ResolvedTarget {
@@ -25,7 +32,7 @@ export interface ResolvedTarget {
   priority: number;
   contextWindow: number | undefined;
   /** USD per million tokens. */
-  price: { input: number; output: number } | undefined;
+  price: Price | undefined;
   /** The route's timeouts with this target's overrides. */
   timeouts: EffectiveTimeouts;
 }
@@ -104,7 +111,19 @@ function resolveProvider(name: string, cfg: KeelConfig['providers'][string]): Re
     ...cfg.headers,
     ...authHeaders(cfg.auth ?? adapter.defaultAuth, cfg.api_key),
   };
-  return Object.freeze({ name, adapter, baseUrl, headers: Object.freeze(headers), query, prefill: cfg.prefill ?? adapter.supportsPrefill });
+  const url = new URL(baseUrl.replace('{model}', 'm'));
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  return Object.freeze({
+    name,
+    adapter,
+    baseUrl,
+    headers: Object.freeze(headers),
+    query,
+    prefill: cfg.prefill ?? adapter.supportsPrefill,
+    address: url.hostname,
+    port,
+    genAiName: adapter.genAiName ?? name,
+  });
 }
 
 /** The URL of one operation for one target; `{model}` in the base URL is the Azure deployment slot. */
@@ -127,7 +146,7 @@ function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, provider
       weight: t.weight,
       priority: t.priority,
       contextWindow: t.context_window,
-      price: t.price,
+      price: t.price ?? config.prices[t.model] ?? BUILTIN_PRICES[t.model],
       timeouts: { ...timeouts, ...t.timeouts },
     });
   };

@@ -48,13 +48,18 @@ export interface HarnessOptions {
   /** Clock, randomness, weights for the gateway (tests compress time with these). */
   gateway?: Omit<GatewayOptions, 'config' | 'observer'>;
   simulator?: Omit<SimulatorOptions, 'behaviours'>;
+  /** Also sees every finished request (telemetry under test). */
+  observe?: (r: CompletedRequest) => void;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const sim = await startSimulator({ requireKey: undefined, ...opts.simulator, behaviours: opts.behaviours ?? {} });
   const source = opts.source?.(sim.url) ?? { current: { config: parseConfig((opts.config ?? baseConfig)(sim.url)), version: 1 } };
   const records: CompletedRequest[] = [];
-  const app = buildGateway({ ...opts.gateway, config: source, observer: (r) => records.push(r) });
+  const app = buildGateway({ ...opts.gateway, config: source, observer: (r) => {
+    records.push(r);
+    opts.observe?.(r);
+  } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   return {

@@ -7,6 +7,7 @@ export const anthropic = {
   defaultBaseUrl: 'https://api.anthropic.com',
   defaultAuth: 'x-api-key',
   // https://docs.anthropic.com/en/docs/build-with-claude/prompt-engineering/prefill-claudes-response
+  genAiName: 'anthropic',
   supportsPrefill: true,
   chatPath: '/v1/messages',
   // The Messages API requires a version header; 2023-06-01 is the current stable one.

@@ -7,6 +7,7 @@ export const openai = {
   defaultBaseUrl: 'https://api.openai.com/v1',
   defaultAuth: 'bearer',
   // Chat Completions answers a trailing assistant message anew rather than continuing it.
+  genAiName: 'openai',
   supportsPrefill: false,
   chatPath: '/chat/completions',
   embeddingsPath: '/embeddings',

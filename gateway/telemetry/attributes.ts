@@ -1,0 +1,150 @@
+import type { Attributes } from '@opentelemetry/api';
+import { costUsd } from '../runtime/prices.js';
+import type { AttemptInfo, CompletedRequest } from '../pipeline/record.js';
+
+/**
+ * CompletedRequest → span attributes: OTel GenAI v1.41.0 names where a convention
+ * exists (standards.md §1.2), `keel.*` for the rest. Pure: the README's attribute
+ * table documents exactly what this file writes.
+ */
+
+/** DESIGN.md §4 error classes: who is at fault decides whether an SLO budget pays. */
+const ERROR_CLASS: Record<string, string> = {
+  caller_fault: 'caller_invalid',
+  context_length: 'caller_context_length',
+  client_closed: 'caller_closed',
+  content_policy: 'policy_content',
+  rate_limit: 'provider_rate_limit',
+  transient: 'provider_error',
+  timeout: 'provider_timeout',
+  quota: 'provider_quota',
+  credential: 'gateway_credential',
+  cancelled: 'gateway_cancelled',
+  unknown: 'provider_unknown',
+};
+
+export function errorClass(failureClass: string | undefined, errorCode: string | undefined): string | undefined {
+  if (failureClass !== undefined) return ERROR_CLASS[failureClass] ?? 'provider_unknown';
+  if (errorCode === undefined) return undefined;
+  // Failures before any attempt: the caller's request or Keel itself.
+  if (errorCode === 'KEEL_INTERNAL') return 'gateway_internal';
+  if (errorCode === 'KEEL_CLIENT_CLOSED') return 'caller_closed';
+  return 'caller_invalid';
+}
+
+export interface ItlStats {
+  mean: number;
+  p50: number;
+  p95: number;
+  max: number;
+  count: number;
+}
+
+export function itlStats(gaps: readonly number[]): ItlStats | undefined {
+  if (gaps.length === 0) return undefined;
+  const sorted = [...gaps].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { mean: sorted.reduce((a, b) => a + b, 0) / sorted.length, p50: at(0.5), p95: at(0.95), max: sorted[sorted.length - 1] ?? 0, count: sorted.length };
+}
+
+const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** The attempt that answered (its usage and price are the request's). */
+export function answering(rec: CompletedRequest): AttemptInfo | undefined {
+  for (let i = rec.attempts.length - 1; i >= 0; i--) if (rec.attempts[i]?.ok === true) return rec.attempts[i];
+  return undefined;
+}
+
+export function requestCost(rec: CompletedRequest): number | undefined {
+  const a = answering(rec);
+  return rec.usage === undefined || a?.price === undefined ? undefined : costUsd(rec.usage, a.price);
+}
+
+function usageAttributes(rec: CompletedRequest): Attributes {
+  const u = rec.usage;
+  if (u === undefined) return {};
+  return {
+    'gen_ai.usage.input_tokens': u.inputTokens,
+    'gen_ai.usage.output_tokens': u.outputTokens,
+    ...(u.cacheReadTokens === undefined ? {} : { 'gen_ai.usage.cache_read.input_tokens': u.cacheReadTokens }),
+    ...(u.cacheWriteTokens === undefined ? {} : { 'gen_ai.usage.cache_creation.input_tokens': u.cacheWriteTokens }),
+  };
+}
+
+function defined(attrs: Record<string, Attributes[string] | undefined>): Attributes {
+  const out: Attributes = {};
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** The SERVER span: the request as the caller saw it. */
+export function requestAttributes(rec: CompletedRequest, genAiProvider: string | undefined): Attributes {
+  const itl = itlStats(rec.interTokenMs);
+  const cost = requestCost(rec);
+  const answered = answering(rec);
+  const failure = rec.errorCode === undefined ? undefined : rec.attempts[rec.attempts.length - 1];
+  return defined({
+    'gen_ai.operation.name': rec.operation,
+    'gen_ai.provider.name': genAiProvider,
+    'gen_ai.request.model': rec.requestModel,
+    'gen_ai.response.model': rec.responseModel ?? answered?.model,
+    'gen_ai.request.stream': rec.stream ? true : undefined,
+    'gen_ai.response.time_to_first_chunk': rec.ttftMs === undefined ? undefined : round(rec.ttftMs / 1000, 6),
+    'gen_ai.response.finish_reasons': rec.finishReason === undefined ? (rec.streamTruncated ? ['error'] : undefined) : [rec.finishReason],
+    ...usageAttributes(rec),
+    'error.type': rec.errorCode === undefined ? undefined : (rec.upstreamCode ?? rec.errorCode),
+    'http.response.status_code': rec.status,
+    'keel.request_id': rec.requestId,
+    'keel.route': rec.route,
+    'keel.ingress': rec.ingressFormat,
+    'keel.provider': rec.provider,
+    'keel.error.code': rec.errorCode,
+    'keel.error.class': rec.errorCode === undefined ? undefined : errorClass(failure?.failureClass, rec.errorCode),
+    'keel.attempts': rec.attempts.length,
+    'keel.fallbacks': rec.fallbacks,
+    'keel.retries': rec.retries,
+    'keel.fallback_used': rec.fallbacks > 0,
+    'keel.hedged': rec.hedged,
+    'keel.continued': rec.continued,
+    'keel.stream.truncated': rec.stream ? rec.streamTruncated : undefined,
+    'keel.stream.end_synthesized': rec.endSynthesized ? true : undefined,
+    'keel.stream.malformed_chunks': rec.malformedChunks > 0 ? rec.malformedChunks : undefined,
+    'keel.itl.mean_ms': itl === undefined ? undefined : round(itl.mean),
+    'keel.itl.p50_ms': itl === undefined ? undefined : round(itl.p50),
+    'keel.itl.p95_ms': itl === undefined ? undefined : round(itl.p95),
+    'keel.itl.max_ms': itl === undefined ? undefined : round(itl.max),
+    'keel.itl.count': itl?.count,
+    'keel.cost_usd': cost === undefined ? undefined : round(cost, 9),
+    'keel.cache.status': 'miss',
+    'keel.key_id': rec.clientId,
+    'keel.team': rec.team,
+    'keel.weights_version': rec.weightsVersion,
+    'keel.config_version': rec.configVersion,
+  });
+}
+
+/** One CLIENT span per upstream attempt. Usage and cost go only on the attempt that answered. */
+export function attemptAttributes(rec: CompletedRequest, a: AttemptInfo, index: number): Attributes {
+  const isAnswer = a === answering(rec);
+  const cost = isAnswer ? requestCost(rec) : undefined;
+  return defined({
+    'gen_ai.operation.name': rec.operation,
+    'gen_ai.provider.name': a.genAiProvider,
+    'gen_ai.request.model': a.model,
+    'gen_ai.response.model': isAnswer ? rec.responseModel : undefined,
+    'gen_ai.request.stream': rec.stream ? true : undefined,
+    'gen_ai.response.time_to_first_chunk': a.ttftMs === undefined ? undefined : round(a.ttftMs / 1000, 6),
+    ...(isAnswer ? usageAttributes(rec) : {}),
+    'server.address': a.serverAddress,
+    'server.port': a.serverPort,
+    'error.type': a.ok ? undefined : (a.upstreamCode ?? a.errorCode ?? '_OTHER'),
+    'keel.request_id': rec.requestId,
+    'keel.route': rec.route,
+    'keel.provider': a.provider,
+    'keel.attempt.index': index,
+    'keel.attempt.reason': a.reason,
+    'keel.failure_class': a.failureClass,
+    'keel.error.class': a.ok ? undefined : errorClass(a.failureClass, a.errorCode),
+    'keel.cost_usd': cost === undefined ? undefined : round(cost, 9),
+  });
+}

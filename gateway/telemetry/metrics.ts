@@ -1,0 +1,73 @@
+import type { Attributes, Meter } from '@opentelemetry/api';
+import type { CompletedRequest } from '../pipeline/record.js';
+import type { BreakerState } from '../routing/breaker.js';
+import { answering, errorClass, requestCost } from './attributes.js';
+
+/** Advised bucket boundaries (standards.md §1.7): DUR in seconds, TOK in tokens. */
+const DUR = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+const TOK = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+export interface BreakerView {
+  provider: string;
+  model: string;
+  state: BreakerState;
+}
+
+export interface GatewayMetrics {
+  record(rec: CompletedRequest): void;
+  dropped(destination: string, count: number): void;
+}
+
+/**
+ * The GenAI client metrics per upstream attempt (a gateway is the provider's client),
+ * and keel_* counters per request. Exported on /metrics and over OTLP by the
+ * MeterProvider's readers; instrument names are OTel's, Prometheus gets them
+ * with `_` and the usual suffixes.
+ */
+export function createMetrics(meter: Meter, breakers: () => BreakerView[]): GatewayMetrics {
+  const duration = meter.createHistogram('gen_ai.client.operation.duration', { unit: 's', description: 'GenAI operation duration', advice: { explicitBucketBoundaries: DUR } });
+  const tokens = meter.createHistogram('gen_ai.client.token.usage', { unit: '{token}', description: 'Tokens used per operation', advice: { explicitBucketBoundaries: TOK } });
+  const ttfc = meter.createHistogram('gen_ai.client.operation.time_to_first_chunk', { unit: 's', description: 'Time to the first chunk of a stream', advice: { explicitBucketBoundaries: DUR } });
+  const tpoc = meter.createHistogram('gen_ai.client.operation.time_per_output_chunk', { unit: 's', description: 'Time between chunks of a stream', advice: { explicitBucketBoundaries: DUR } });
+  const requests = meter.createCounter('keel.requests', { description: 'Requests handled, by route, status and error class' });
+  const fallbacks = meter.createCounter('keel.fallbacks', { description: 'Fallback targets tried' });
+  const retries = meter.createCounter('keel.retries', { description: 'Retries on the same target' });
+  const hedges = meter.createCounter('keel.hedges', { description: 'Requests hedged to a second target' });
+  const cacheHits = meter.createCounter('keel.cache.hits', { description: 'Requests answered from cache' });
+  const cost = meter.createCounter('keel.cost', { unit: 'USD', description: 'Cost of answered requests' });
+  const drops = meter.createCounter('keel.telemetry.dropped', { description: 'Spans dropped because a destination could not keep up' });
+  meter.createObservableGauge('keel.breaker.state', { description: 'Circuit breaker per target: 0 closed, 1 half-open, 2 open' }).addCallback((obs) => {
+    for (const b of breakers()) obs.observe(BREAKER_VALUE[b.state], { 'keel.provider': b.provider, 'gen_ai.request.model': b.model });
+  });
+
+  return {
+    record(rec) {
+      const route = rec.route ?? '';
+      const last = rec.attempts[rec.attempts.length - 1];
+      requests.add(1, { 'keel.route': route, 'http.response.status_code': rec.status, 'keel.error.class': rec.errorCode === undefined ? 'none' : (errorClass(last?.failureClass, rec.errorCode) ?? 'none') });
+      if (rec.fallbacks > 0) fallbacks.add(rec.fallbacks, { 'keel.route': route });
+      if (rec.retries > 0) retries.add(rec.retries, { 'keel.route': route });
+      if (rec.hedged) hedges.add(1, { 'keel.route': route });
+      cacheHits.add(0, { 'keel.route': route });
+      const usd = requestCost(rec);
+      if (usd !== undefined) cost.add(usd, { 'keel.route': route });
+      const answer = answering(rec);
+      for (const a of rec.attempts) {
+        const attrs: Attributes = { 'gen_ai.operation.name': rec.operation, 'gen_ai.provider.name': a.genAiProvider, 'gen_ai.request.model': a.model, 'server.address': a.serverAddress, 'server.port': a.serverPort };
+        if (a === answer && rec.responseModel !== undefined) attrs['gen_ai.response.model'] = rec.responseModel;
+        duration.record(a.durationMs / 1000, a.ok ? attrs : { ...attrs, 'error.type': a.upstreamCode ?? a.errorCode ?? '_OTHER' });
+        if (a === answer && rec.usage !== undefined) {
+          tokens.record(rec.usage.inputTokens, { ...attrs, 'gen_ai.token.type': 'input' });
+          tokens.record(rec.usage.outputTokens, { ...attrs, 'gen_ai.token.type': 'output' });
+        }
+        if (rec.stream && a.ttftMs !== undefined) ttfc.record(a.ttftMs / 1000, attrs);
+        if (rec.stream && a === answer) for (const gap of rec.interTokenMs) tpoc.record(gap / 1000, attrs);
+      }
+    },
+    dropped(destination, count) {
+      drops.add(count, { destination });
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import type { Context } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
+import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+export interface QueueOptions {
+  /** Spans waiting beyond this are dropped and counted, never buffered without bound. */
+  maxQueue: number;
+  batchSize: number;
+  flushMs: number;
+  /** Share of traces sent (by trace id, so a trace is whole or absent); 1 for the collector. */
+  sample: number;
+  onDrop: (count: number) => void;
+}
+
+/** Keeps a trace or not from its id alone, so every span of it gets the same answer. */
+export function sampledTrace(traceId: string, ratio: number): boolean {
+  if (ratio >= 1) return true;
+  if (ratio <= 0) return false;
+  return Number.parseInt(traceId.slice(-8), 16) / 0x1_0000_0000 < ratio;
+}
+
+/**
+ * A batching span processor that never blocks a request and counts what it drops
+ * (the SDK's BatchSpanProcessor drops silently). One export in flight at a time;
+ * the exporter's own retries handle transient collector failures.
+ */
+export class QueueingSpanProcessor implements SpanProcessor {
+  readonly #exporter: SpanExporter;
+  readonly #o: QueueOptions;
+  #queue: ReadableSpan[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(exporter: SpanExporter, o: QueueOptions) {
+    this.#exporter = exporter;
+    this.#o = o;
+  }
+
+  onStart(_span: Span, _ctx: Context): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (this.#closed || !sampledTrace(span.spanContext().traceId, this.#o.sample)) return;
+    if (this.#queue.length >= this.#o.maxQueue) {
+      this.#o.onDrop(1);
+      return;
+    }
+    this.#queue.push(span);
+    if (this.#queue.length >= this.#o.batchSize) void this.#drain();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => void this.#drain(), this.#o.flushMs);
+      this.#timer.unref();
+    }
+  }
+
+  #drain(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#inFlight === undefined) {
+      const run = this.#exportAll();
+      this.#inFlight = run;
+      // Cleared only once the run is over (never from inside it, which could finish synchronously).
+      void run.finally(() => {
+        if (this.#inFlight === run) this.#inFlight = undefined;
+      });
+    }
+    return this.#inFlight;
+  }
+
+  async #exportAll(): Promise<void> {
+    await Promise.resolve();
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#o.batchSize);
+      const ok = await new Promise<boolean>((resolve) => this.#exporter.export(batch, (r) => resolve(r.code === ExportResultCode.SUCCESS)));
+      if (!ok) this.#o.onDrop(batch.length);
+    }
+  }
+
+  async forceFlush(): Promise<void> {
+    await this.#inFlight;
+    await this.#drain();
+  }
+
+  async shutdown(): Promise<void> {
+    await this.forceFlush();
+    this.#closed = true;
+    await this.#exporter.shutdown();
+  }
+}

@@ -1,0 +1,41 @@
+import { context, defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { CompletedRequest } from '../pipeline/record.js';
+import { answering, attemptAttributes, requestAttributes } from './attributes.js';
+
+const propagator = new W3CTraceContextPropagator();
+
+/** The caller's W3C trace context (traceparent/tracestate), so Keel's spans join its trace. */
+function parentContext(rec: CompletedRequest) {
+  if (rec.traceparent === undefined) return ROOT_CONTEXT;
+  const carrier: Record<string, string> = { traceparent: rec.traceparent };
+  if (rec.tracestate !== undefined) carrier.tracestate = rec.tracestate;
+  return propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+}
+
+/**
+ * Writes one finished request as spans, after the fact, with the times it had:
+ * a SERVER span for the request and a CLIENT child per upstream attempt
+ * (DESIGN.md §4). Span names follow GenAI: `{operation} {model}`.
+ */
+export function recordSpans(tracer: Tracer, rec: CompletedRequest): void {
+  const start = rec.startedAtMs;
+  const server = tracer.startSpan(
+    `${rec.operation} ${rec.requestModel ?? 'unknown'}`,
+    { kind: SpanKind.SERVER, startTime: start, attributes: requestAttributes(rec, (answering(rec) ?? rec.attempts[rec.attempts.length - 1])?.genAiProvider) },
+    parentContext(rec),
+  );
+  if (rec.errorCode !== undefined) server.setStatus({ code: SpanStatusCode.ERROR, message: rec.errorCode });
+  const parent = trace.setSpan(context.active(), server);
+  rec.attempts.forEach((a, i) => {
+    const span = tracer.startSpan(
+      `${rec.operation} ${a.model}`,
+      { kind: SpanKind.CLIENT, startTime: start + a.startMs, attributes: attemptAttributes(rec, a, i) },
+      parent,
+    );
+    // A hedge that lost was stopped by Keel: not an error of the provider's.
+    if (!a.ok && a.failureClass !== 'cancelled') span.setStatus({ code: SpanStatusCode.ERROR, message: a.errorCode ?? 'error' });
+    span.end(start + a.startMs + a.durationMs);
+  });
+  server.end(start + rec.durationMs);
+}
