@@ -32,14 +32,16 @@ export interface TelemetryOptions {
   breakers: () => BreakerView[];
   metricExportMs?: number;
   spanFlushMs?: number;
+  /** Per export attempt, including the exporter's own retries (OTLP default 10 s). */
+  exportTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }
 
 function destinations(cfg: TelemetryConfig, o: TelemetryOptions): { name: string; exporter: OTLPTraceExporter; sample: number }[] {
   const out: { name: string; exporter: OTLPTraceExporter; sample: number }[] = [];
-  if (cfg.enabled && o.collectorUrl !== undefined) out.push({ name: 'collector', exporter: new OTLPTraceExporter({ url: `${o.collectorUrl}/v1/traces` }), sample: 1 });
+  if (cfg.enabled && o.collectorUrl !== undefined) out.push({ name: 'collector', exporter: new OTLPTraceExporter({ url: `${o.collectorUrl}/v1/traces`, timeoutMillis: o.exportTimeoutMs }), sample: 1 });
   cfg.export.forEach((e, i) => {
-    out.push({ name: `export[${i}]`, exporter: new OTLPTraceExporter({ url: `${e.endpoint.replace(/\/+$/, '')}/v1/traces`, headers: e.headers }), sample: e.sample });
+    out.push({ name: `export[${i}]`, exporter: new OTLPTraceExporter({ url: `${e.endpoint.replace(/\/+$/, '')}/v1/traces`, headers: e.headers, timeoutMillis: o.exportTimeoutMs }), sample: e.sample });
   });
   // The standard variables name one more destination; the exporter reads endpoint and headers itself.
   const env = o.env ?? process.env;
@@ -58,7 +60,11 @@ export function createTelemetry(cfg: TelemetryConfig, o: TelemetryOptions): Tele
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   const readers: MetricReader[] = [prometheus];
   if (cfg.enabled && o.collectorUrl !== undefined) {
-    readers.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${o.collectorUrl}/v1/metrics` }), exportIntervalMillis: o.metricExportMs ?? 10_000 }));
+    readers.push(new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter({ url: `${o.collectorUrl}/v1/metrics`, timeoutMillis: o.exportTimeoutMs }),
+        exportIntervalMillis: o.metricExportMs ?? 10_000,
+        exportTimeoutMillis: o.exportTimeoutMs,
+      }));
   }
   const meterProvider = new MeterProvider({ resource, readers });
   const metrics = createMetrics(meterProvider.getMeter('keel'), o.breakers);
