@@ -1,13 +1,18 @@
 import { parseCommon } from './args.js';
 import { check } from './commands/check.js';
+import { collector } from './commands/collector.js';
+import { query } from './commands/query.js';
 import { serve } from './commands/serve.js';
 import { simulator } from './commands/simulator.js';
 
-const USAGE = `Usage: keel <command> [--config keel.yaml] [--port N] [--host H]
+const USAGE = `Usage: keel <command> [--config keel.yaml] [--port N] [--host H] [--collector-port N]
 
 Commands:
-  start       gateway (simulated providers when there is no keel.yaml and no provider keys)
-  gateway     the gateway alone
+  start       gateway + collector with embedded ClickHouse (simulated providers when there is
+              no keel.yaml and no provider keys)
+  gateway     the gateway alone, sending telemetry to the configured collector
+  collector   the OTLP collector alone, writing to ClickHouse (embedded or telemetry.store.url)
+  query SQL   read-only SQL over Keel's ClickHouse (llm_requests, llm_attempts, sli_1m, otel_traces)
   demo        gateway + simulated providers, with examples to try
   simulator   simulated OpenAI/Anthropic-compatible providers
   check       validate a config file (file:line:col: reason for each problem)
@@ -36,6 +41,10 @@ export async function main(argv: string[]): Promise<number> {
       return serve(flags, command);
     case 'simulator':
       return simulator(flags);
+    case 'collector':
+      return collector(flags);
+    case 'query':
+      return query(flags);
     case 'check':
       return check(flags);
     default:

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { CollectorConfig, StoreConfig } from '../config/telemetry-schema.js';
-import { migrate, openStore, type Store } from '../store/index.js';
+import { migrate, openStore, queryText, type Store } from '../store/index.js';
 import { Batcher, type InsertBatch } from './batcher.js';
 import { buildCollectorServer } from './server.js';
 import { Spool } from './spool.js';
@@ -44,7 +44,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     replayMs: o.replayMs ?? 2_000,
   });
   await batcher.replay();
-  const app = buildCollectorServer({ batcher });
+  const app = buildCollectorServer({ batcher, query: (sql) => queryText(store.reader(), sql) });
   await app.listen({ host: o.collector.host, port: o.collector.port });
   const { port } = app.server.address() as AddressInfo;
   return {

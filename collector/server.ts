@@ -12,6 +12,8 @@ const UNAVAILABLE = 14;
 
 export interface CollectorServerOptions {
   batcher: Batcher;
+  /** Runs a read-only query for `keel query` (loopback callers only). */
+  query?: (sql: string) => Promise<string>;
   bodyLimit?: number;
 }
 
@@ -59,5 +61,18 @@ export function buildCollectorServer(o: CollectorServerOptions): FastifyInstance
   app.post('/v1/traces', (req, reply) => handle('traces', req, reply, o.batcher));
   app.post('/v1/metrics', (req, reply) => handle('metrics', req, reply, o.batcher));
   app.get('/healthz', () => ({ status: 'ok', ...o.batcher.stats }));
+  const query = o.query;
+  if (query !== undefined) {
+    // chDB binds its folder to one process, so `keel query` asks the running collector.
+    app.post('/query', async (req, reply) => {
+      const from = req.socket.remoteAddress ?? '';
+      if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(from)) return reply.code(403).send('keel query is answered on loopback only\n');
+      try {
+        return reply.type('text/plain; charset=utf-8').send(await query((req.body as Buffer).toString('utf8')));
+      } catch (err) {
+        return reply.code(400).type('text/plain; charset=utf-8').send(`${err instanceof Error ? err.message : String(err)}\n`);
+      }
+    });
+  }
   return app;
 }

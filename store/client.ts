@@ -6,6 +6,12 @@ import type { StoreConfig } from '../config/telemetry-schema.js';
 
 export interface Store {
   client: ClickHouseClient;
+  /**
+   * For users' read-only queries. chDB keeps per-query settings in its session, so
+   * `readonly` on the writer's connection would make every later insert fail: the
+   * embedded store reads through a second connection to the same folder.
+   */
+  reader(): ClickHouseClient;
   /** What the store is, for logs: a server URL (without credentials) or the embedded folder. */
   describe: string;
   database: string;
@@ -27,12 +33,22 @@ export function openStore(cfg: Pick<StoreConfig, 'url' | 'path' | 'database' | '
     const shown = new URL(cfg.url);
     shown.username = '';
     shown.password = '';
-    return { client, describe: shown.toString(), database: cfg.database, close: () => client.close() };
+    return { client, reader: () => client, describe: shown.toString(), database: cfg.database, close: () => client.close() };
   }
   const path = resolve(cfg.path);
   mkdirSync(path, { recursive: true });
   const client = createClient({ connection: chdbConnection(path) });
-  return { client, describe: `embedded chDB at ${path}`, database: cfg.database, close: () => client.close() };
+  let reader: ClickHouseClient | undefined;
+  return {
+    client,
+    reader: () => (reader ??= createClient({ connection: chdbConnection(path) })),
+    describe: `embedded chDB at ${path}`,
+    database: cfg.database,
+    close: async () => {
+      await reader?.close();
+      await client.close();
+    },
+  };
 }
 
 type Connection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
@@ -50,4 +66,13 @@ function chdbConnection(path: string): Connection {
 export async function queryRows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
   const rs = await client.query({ query, format: 'JSONEachRow', query_params: params, clickhouse_settings: SETTINGS });
   return rs.json<T>();
+}
+
+/** A user's query, read-only, as an aligned text table (`keel query`). */
+export async function queryText(client: ClickHouseClient, query: string): Promise<string> {
+  const rs = await client.query({ query, format: 'JSONCompactEachRowWithNames', clickhouse_settings: { ...SETTINGS, readonly: '1' } });
+  const [names = [], ...rows] = (await rs.json<unknown[]>()).map((r) => r.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))));
+  const widths = names.map((n, i) => Math.max(n.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(names), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`, ''].join('\n');
 }

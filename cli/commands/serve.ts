@@ -2,6 +2,9 @@ import { ConfigStore, resolveConfigPath } from '../../config/index.js';
 import { buildGateway } from '../../gateway/index.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import { closeUpstreams } from '../../gateway/upstream/send.js';
+import { HealthRegistry } from '../../gateway/routing/health.js';
+import { createTelemetry, type Telemetry } from '../../gateway/telemetry/index.js';
+import { startChildCollector, type ChildCollector } from './child-collector.js';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
 import type { CommonFlags } from '../args.js';
 import { realProvidersConfig, SIMULATED_MODELS, simulatedConfig } from '../default-config.js';
@@ -9,6 +12,8 @@ import { printTryIt } from '../try-it.js';
 
 interface Source {
   store: ConfigStore;
+  /** The config file, when there is one (the child collector reads the same). */
+  path: string | undefined;
   simulator: Simulator | undefined;
   announce: string;
 }
@@ -20,23 +25,66 @@ async function configSource(flags: CommonFlags, forceSimulated: boolean): Promis
   if (path !== undefined) {
     const store = ConfigStore.fromFile(path, { ...providerRules, log });
     store.watch();
-    return { store, simulator: undefined, announce: `config ${path} (hot reload on change and SIGHUP)` };
+    return { store, path, simulator: undefined, announce: `config ${path} (hot reload on change and SIGHUP)` };
   }
   const real = forceSimulated ? undefined : realProvidersConfig(process.env);
   if (real !== undefined) {
-    return { store: ConfigStore.fromValue(real, 'environment'), simulator: undefined, announce: 'real providers from OPENAI_API_KEY / ANTHROPIC_API_KEY (no keel.yaml)' };
+    return { store: ConfigStore.fromValue(real, 'environment'), path: undefined, simulator: undefined, announce: 'real providers from OPENAI_API_KEY / ANTHROPIC_API_KEY (no keel.yaml)' };
   }
   const simulator = await startSimulator({ behaviours: SIMULATED_MODELS });
   const store = ConfigStore.fromValue(simulatedConfig(simulator.url, flags.port ?? 8080), 'built-in demo');
   const announce = `SIMULATED providers at ${simulator.url} — no keel.yaml and no provider keys found.\n      Answers are generated locally; set OPENAI_API_KEY / ANTHROPIC_API_KEY or write keel.yaml for real providers.`;
-  return { store, simulator, announce };
+  return { store, path: undefined, simulator, announce };
+}
+
+/**
+ * Where spans go: `keel start`/`demo` run their own collector as a child process;
+ * `keel gateway` sends to the configured one (scale-out: collectors run apart).
+ */
+async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'demo', source: Source): Promise<{ telemetry: Telemetry; health: HealthRegistry; collector: ChildCollector | undefined }> {
+  const cfg = source.store.current.config.telemetry;
+  const health = new HealthRegistry();
+  let collector: ChildCollector | undefined;
+  let collectorUrl: string | undefined;
+  if (cfg.enabled && mode !== 'gateway') {
+    const args = [...(source.path === undefined ? [] : ['--config', source.path]), ...(flags.collectorPort === undefined ? [] : ['--collector-port', String(flags.collectorPort)])];
+    log('starting the collector (embedded ClickHouse)…');
+    collector = await startChildCollector(args);
+    collectorUrl = collector.url;
+  } else if (cfg.enabled) {
+    collectorUrl = `http://${cfg.collector.host}:${cfg.collector.port}`;
+  }
+  let telemetry: Telemetry;
+  try {
+    telemetry = createTelemetry(cfg, { collectorUrl, breakers: () => health.breakers() });
+  } catch (err) {
+    await collector?.stop();
+    throw err;
+  }
+  if (collectorUrl !== undefined) log(`telemetry to ${collectorUrl}${cfg.export.length > 0 ? ` and ${cfg.export.length} more endpoint(s)` : ''}; metrics on /metrics`);
+  return { telemetry, health, collector };
 }
 
 /** `keel start` / `keel gateway` / `keel demo`: serve until SIGINT or SIGTERM, then drain and exit. */
 export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'demo'): Promise<number> {
   const source = await configSource(flags, mode === 'demo');
   const { server } = source.store.current.config;
-  const app = buildGateway({ config: source.store, logger: { level: process.env.KEEL_LOG_LEVEL ?? 'info' } });
+  let t: Awaited<ReturnType<typeof telemetryFor>>;
+  try {
+    t = await telemetryFor(flags, mode, source);
+  } catch (err) {
+    log(err instanceof Error ? err.message : String(err));
+    source.store.close();
+    await source.simulator?.close();
+    return 1;
+  }
+  const app = buildGateway({
+    config: source.store,
+    logger: { level: process.env.KEEL_LOG_LEVEL ?? 'info' },
+    health: t.health,
+    observer: t.telemetry.observer,
+    metrics: t.telemetry.metricsHandler,
+  });
   log(`using ${source.announce}`);
   if (source.store.current.config.auth === undefined) log('no client keys configured (auth.keys): the gateway accepts any caller');
   const address = await app.listen({ host: flags.host ?? server.host, port: flags.port ?? server.port });
@@ -49,6 +97,9 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   });
   log('shutting down: finishing in-flight requests…');
   await app.close();
+  log('flushing telemetry…');
+  await t.telemetry.shutdown();
+  await t.collector?.stop();
   source.store.close();
   await closeUpstreams();
   await source.simulator?.close();

@@ -59,11 +59,12 @@ export function createTelemetry(cfg: TelemetryConfig, o: TelemetryOptions): Tele
   const tracer = tracerProvider.getTracer('keel');
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   const readers: MetricReader[] = [prometheus];
+  const interval = o.metricExportMs ?? 10_000;
   if (cfg.enabled && o.collectorUrl !== undefined) {
     readers.push(new PeriodicExportingMetricReader({
         exporter: new OTLPMetricExporter({ url: `${o.collectorUrl}/v1/metrics`, timeoutMillis: o.exportTimeoutMs }),
-        exportIntervalMillis: o.metricExportMs ?? 10_000,
-        exportTimeoutMillis: o.exportTimeoutMs,
+        exportIntervalMillis: interval,
+        exportTimeoutMillis: Math.min(interval, o.exportTimeoutMs ?? interval),
       }));
   }
   const meterProvider = new MeterProvider({ resource, readers });

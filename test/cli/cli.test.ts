@@ -52,7 +52,7 @@ describe('keel CLI', () => {
     let stderr = '';
     let url = '';
     beforeAll(async () => {
-      child = spawn(process.execPath, [keel, 'start', '--port', '0'], { cwd: dir, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(process.execPath, [keel, 'start', '--port', '0', '--collector-port', '0'], { cwd: dir, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
       url = await new Promise<string>((resolveUrl, reject) => {
         const timer = setTimeout(() => reject(new Error(`keel start did not come up:\n${stderr}`)), 60_000);
@@ -86,11 +86,34 @@ describe('keel CLI', () => {
       expect(msg.content[0]?.type).toBe('text');
     });
 
-    it('stops cleanly on Ctrl-C', async () => {
+    const countRequests = (route: string) => {
+      const res = run(['query', `SELECT count() AS n FROM llm_requests WHERE route = '${route}'`], dir);
+      return { ...res, n: Number(/^(\d+)$/m.exec(res.stdout)?.[1] ?? -1) };
+    };
+
+    it('keel query reads what the running collector stored', async () => {
+      expect(stderr).toMatch(/collector: migration: otel traces/);
+      // One streamed request went to `chat` above; spans reach the store within a couple of seconds.
+      let n = -1;
+      for (let i = 0; i < 10 && n < 1; i++) {
+        n = countRequests('chat').n;
+        if (n < 1) await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(n).toBe(1);
+    }, 30_000);
+
+    it('stops cleanly on Ctrl-C, flushing telemetry into the store first', async () => {
+      const oai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'any', maxRetries: 0 });
+      await oai.chat.completions.create({ model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'last one' }] });
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGINT');
       expect(await exited).toBe(0);
-      expect(stderr).toMatch(/stopped/);
-    });
+      expect(stderr).toMatch(/collector: stopped/);
+      expect(stderr).toMatch(/keel: stopped/);
+      // No collector now: keel query opens the embedded store itself.
+      const after = countRequests('claude-haiku-4-5');
+      expect(after.stderr, stderr).toBe('');
+      expect(after.n).toBe(2);
+    }, 30_000);
   });
 });

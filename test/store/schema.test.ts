@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openStore, queryRows, type Store } from '../../store/index.js';
+import { migrate, openStore, queryRows, queryText, type Store } from '../../store/index.js';
 
 /**
  * The OpenTelemetry Collector clickhouseexporter's otel_traces columns and types
@@ -82,6 +82,13 @@ describe('store schema', () => {
       expect(names.slice(0, METRIC_COMMON.length)).toEqual(METRIC_COMMON);
       expect(names).toEqual(expect.arrayContaining([...own]));
     }
+  });
+
+  it('a read-only user query leaves the writer able to insert (chDB keeps settings per session)', async () => {
+    expect(await queryText(store.reader(), 'SELECT 1 AS one')).toMatch(/^one\n─+\n1\n\(1 row\)/);
+    await expect(store.reader().command({ query: 'CREATE TABLE nope (x UInt8) ENGINE = Memory' })).rejects.toThrow(/readonly/);
+    await store.client.insert({ table: 'keel_migrations', values: [{ version: 999, name: 'probe' }], format: 'JSONEachRow' });
+    await store.client.command({ query: 'ALTER TABLE keel_migrations DELETE WHERE version = 999 SETTINGS mutations_sync = 1' });
   });
 
   it('migrations are recorded and idempotent', async () => {

@@ -1,0 +1,52 @@
+import { openStore, queryText } from '../../store/index.js';
+import type { CommonFlags } from '../args.js';
+import { readFileSync } from 'node:fs';
+import type { TelemetryConfig } from '../../config/telemetry-schema.js';
+import { collectorFile, telemetryConfig } from './collector.js';
+
+function runningCollector(cfg: TelemetryConfig): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(collectorFile(cfg), 'utf8')) as { url?: string }).url;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `keel query "SQL"`: read-only SQL over Keel's ClickHouse. The embedded folder
+ * belongs to the running collector (chDB binds one folder per process), so the
+ * query goes to it; with none running, the folder is opened here.
+ */
+export async function query(flags: CommonFlags): Promise<number> {
+  const sql = flags.positionals.join(' ').trim();
+  if (sql === '') {
+    process.stderr.write('keel query: give the SQL to run, e.g. keel query "SELECT route, count() FROM llm_requests GROUP BY route"\n');
+    return 2;
+  }
+  const cfg = telemetryConfig(flags);
+  const url = runningCollector(cfg) ?? `http://${cfg.collector.host === '0.0.0.0' ? '127.0.0.1' : cfg.collector.host}:${flags.collectorPort ?? cfg.collector.port}`;
+  try {
+    const res = await fetch(`${url}/query`, { method: 'POST', body: sql, signal: AbortSignal.timeout(60_000) });
+    const text = await res.text();
+    (res.ok ? process.stdout : process.stderr).write(res.ok ? text : `keel query: ${text}`);
+    return res.ok ? 0 : 1;
+  } catch {
+    // No collector running: read the store directly.
+  }
+  let store;
+  try {
+    store = openStore(cfg.store);
+  } catch (err) {
+    process.stderr.write(`keel query: cannot open ${cfg.store.path} (${err instanceof Error ? err.message : String(err)}). Is a collector using it on another port? Pass --collector-port.\n`);
+    return 1;
+  }
+  try {
+    process.stdout.write(await queryText(store.reader(), sql));
+    return 0;
+  } catch (err) {
+    process.stderr.write(`keel query: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  } finally {
+    await store.close();
+  }
+}
