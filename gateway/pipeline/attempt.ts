@@ -7,6 +7,7 @@ import { newStreamStats, type StreamStats } from '../relay/stats.js';
 import { relayStream } from '../relay/stream.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import { writeSse } from '../sse/read.js';
+import { outputOfResponse, outputOfText } from '../telemetry/content.js';
 import { transportError, type UpstreamResponse } from '../upstream/send.js';
 import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
 import { attemptController, sendToTarget, type CallContext, type CallResult } from './context.js';
@@ -79,6 +80,7 @@ async function relayJson(res: UpstreamResponse, upstream: WireFormat, a: Attempt
   a.rec.usage = parsed.usage;
   a.rec.responseModel = parsed.model;
   a.rec.finishReason = parsed.choices[0]?.finishReason;
+  if (a.rec.content !== undefined) a.rec.content.output = outputOfResponse(parsed);
   // Same format: the provider's bytes as they came, so fields Keel does not model survive.
   const out = upstream.id === a.ctx.ingress.id ? text : JSON.stringify(a.ctx.ingress.renderResponse(parsed));
   return { kind: 'json', headers: { ...a.headers(), 'content-type': 'application/json' }, body: out };
@@ -138,5 +140,6 @@ async function relayChatStream(
     res.body.destroy();
     return { ok: false, error: outcome.error, committed: outcome.committed, stats };
   }
+  if (a.rec.content !== undefined) a.rec.content.output = outputOfText(answer.text, stats.finishReason);
   return { ok: true, result: { kind: 'streamed' }, ttftMs, stats };
 }

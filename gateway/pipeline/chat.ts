@@ -1,4 +1,5 @@
 import { KeelError, toKeelError } from '../errors.js';
+import { captureInput } from '../telemetry/content.js';
 import { runAttempts } from './attempts.js';
 import { findRoute, finishRecord, newRecord, type CallContext, type CallResult } from './context.js';
 import type { RequestObserver } from './record.js';
@@ -14,6 +15,7 @@ export async function runChat(ctx: CallContext, observer?: RequestObserver): Pro
     const req = ctx.ingress.parseRequest(ctx.body);
     rec.requestModel = req.model;
     rec.stream = req.stream;
+    if (ctx.runtime.config.telemetry.capture_content) rec.content = captureInput(req);
     const route = findRoute(ctx.runtime, req.model);
     rec.route = route.name;
     const result = await runAttempts(ctx, req, route, rec);

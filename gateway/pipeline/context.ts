@@ -83,6 +83,7 @@ export function newRecord(ctx: CallContext, operation: CompletedRequest['operati
     hedged: false,
     continued: false,
     weightsVersion: ctx.routing.weights().version,
+    content: undefined,
   };
 }
 

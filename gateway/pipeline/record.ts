@@ -1,5 +1,6 @@
 import type { FinishReason, Usage } from '../formats/canonical.js';
 import type { ErrorCode } from '../errors.js';
+import type { CapturedContent } from '../telemetry/content.js';
 
 /**
  * Everything the gateway knows about one finished request: the seam where
@@ -82,6 +83,8 @@ export interface CompletedRequest {
   /** A broken stream was completed by a continuation on another target. */
   continued: boolean;
   weightsVersion: string;
+  /** Prompt and answer, only when telemetry.capture_content is on. */
+  content: CapturedContent | undefined;
 }
 
 export type RequestObserver = (record: CompletedRequest) => void;

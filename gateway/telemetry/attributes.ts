@@ -120,7 +120,18 @@ export function requestAttributes(rec: CompletedRequest, genAiProvider: string |
     'keel.team': rec.team,
     'keel.weights_version': rec.weightsVersion,
     'keel.config_version': rec.configVersion,
+    ...contentAttributes(rec),
   });
+}
+
+/** Opt-in content as JSON strings (the exporter stores attribute values as text anyway). */
+function contentAttributes(rec: CompletedRequest): Attributes {
+  const c = rec.content;
+  if (c === undefined) return {};
+  const out: Attributes = { 'gen_ai.input.messages': JSON.stringify(c.input) };
+  if (c.system !== undefined) out['gen_ai.system_instructions'] = JSON.stringify(c.system);
+  if (c.output !== undefined) out['gen_ai.output.messages'] = JSON.stringify(c.output);
+  return out;
 }
 
 /** One CLIENT span per upstream attempt. Usage and cost go only on the attempt that answered. */

@@ -39,7 +39,7 @@ describe('telemetry end to end', () => {
       gateway: { health, metrics: t.metricsHandler },
       observe: t.observer,
       config: (url) => ({
-        providers: { oai: { type: 'openai-compatible', base_url: `${url}/v1`, api_key: 'k' } },
+        providers: { oai: { type: 'openai-compatible', base_url: `${url}/v1`, api_key: 'sk-e2e-provider-secret' } },
         routes: {
           's-stream': { targets: [{ provider: 'oai', model: 'e2e-stream' }] },
           's-retry': { targets: [{ provider: 'oai', model: 'e2e-retry' }], retries: { backoff_ms: 10, max_backoff_ms: 20 } },
@@ -48,7 +48,7 @@ describe('telemetry end to end', () => {
         prices: { 'e2e-stream': PRICE, 'e2e-retry': PRICE, 'e2e-fb': PRICE },
       }),
     });
-    client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'k', maxRetries: 0 });
+    client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'sk-e2e-client-secret', maxRetries: 0 });
   }, 60_000);
   afterAll(async () => {
     await h.close();
@@ -127,6 +127,18 @@ describe('telemetry end to end', () => {
     const spans = await rowsFor<{ SpanKind: string; ParentSpanId: string }>(`SELECT SpanKind, ParentSpanId FROM otel_traces WHERE TraceId = '${traceId}' ORDER BY SpanKind DESC`, 2);
     expect(spans.map((s) => s.SpanKind)).toEqual(['Server', 'Client']);
     expect(spans[0]?.ParentSpanId).toBe(parent);
+  });
+
+  it('records no prompt, no completion and no key unless asked', async () => {
+    const [leaks] = await rowsFor<{ secrets: number; content: number; spans: number }>(
+      `SELECT countIf(arrayExists(v -> v LIKE '%secret%', arrayConcat(mapValues(SpanAttributes), mapValues(ResourceAttributes)))) AS secrets,
+              countIf(mapContains(SpanAttributes, 'gen_ai.input.messages') OR mapContains(SpanAttributes, 'gen_ai.output.messages')) AS content,
+              count() AS spans
+       FROM otel_traces`,
+      1,
+    );
+    expect(leaks?.spans).toBeGreaterThan(5);
+    expect(leaks).toMatchObject({ secrets: 0, content: 0 });
   });
 
   it('/metrics shows the GenAI histograms and keel counters with the right values', async () => {
