@@ -129,6 +129,16 @@ describe('telemetry end to end', () => {
     expect(spans[0]?.ParentSpanId).toBe(parent);
   });
 
+  it('metrics reach the clickhouseexporter metrics tables over OTLP', async () => {
+    const rows = await rowsFor<{ MetricName: string; n: number }>(
+      "SELECT MetricName, count() AS n FROM otel_metrics_histogram WHERE MetricName IN ('gen_ai.client.operation.duration', 'gen_ai.client.token.usage') GROUP BY MetricName ORDER BY MetricName",
+      2,
+    );
+    expect(rows.map((r) => r.MetricName)).toEqual(['gen_ai.client.operation.duration', 'gen_ai.client.token.usage']);
+    const [sum] = await rowsFor<{ v: number }>("SELECT max(Value) AS v FROM otel_metrics_sum WHERE MetricName = 'keel.requests' AND Attributes['keel.route'] = 's-stream'", 1);
+    expect(sum?.v).toBeGreaterThanOrEqual(1);
+  });
+
   it('records no prompt, no completion and no key unless asked', async () => {
     const [leaks] = await rowsFor<{ secrets: number; content: number; spans: number }>(
       `SELECT countIf(arrayExists(v -> v LIKE '%secret%', arrayConcat(mapValues(SpanAttributes), mapValues(ResourceAttributes)))) AS secrets,
