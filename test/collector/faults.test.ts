@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Spool, startCollector, storeInsert, traceRows, type RunningCollector } from '../../collector/index.js';
+import { Batcher, buildCollectorServer, Spool, startCollector, storeInsert, traceRows, type RunningCollector } from '../../collector/index.js';
 import { queryRows } from '../../store/index.js';
 
 /**
@@ -71,6 +71,24 @@ describe('collector faults', () => {
     await c.batcher.replay();
     expect(await count(c, 'otel_traces')).toBe(before + 3);
     expect(await count(c, 'llm_requests')).toBe(before + 3);
+  });
+
+  it('a full queue answers 429 with Retry-After (the exporter backs off), and accepts again once drained', async () => {
+    const small = new Batcher(storeInsert(c.store), new Spool(config.collector.spool_dir), { batchRows: 100, flushMs: 10, maxQueueRows: 15, replayMs: 60_000 });
+    const app = buildCollectorServer({ batcher: small });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/v1/traces`;
+      const send = (n: number) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(n) });
+      const full = await send(20);
+      expect(full.status).toBe(429);
+      expect(full.headers.get('retry-after')).toBe('1');
+      expect(((await full.json()) as { message: string }).message).toMatch(/queue full/);
+      expect((await send(10)).status).toBe(200);
+    } finally {
+      await app.close();
+      await small.close();
+    }
   });
 
   it('collector restarted mid-load: everything acknowledged before the stop is there after the restart', async () => {

@@ -5,6 +5,9 @@ import type { BehaviourSpec } from '../../simulator/index.js';
 import { textTokens } from '../../simulator/answer.js';
 import { eventually, startHarness, type Harness } from '../helpers/harness.js';
 
+/** Upper time bounds allow for a loaded 2-core CI machine (timers fire late, never early); lower bounds are exact. */
+const within = (ms: number): number => ms * 3;
+
 /**
  * Streams that break after tokens reached the caller: completed on a target that
  * accepts an assistant prefill, or ended with an explicit error; never a clean end
@@ -102,7 +105,7 @@ describe('streaming-safe failover', () => {
     const sent = textTokens(prompt, TOKENS, undefined).slice(0, 4).join('').trimEnd();
     expect(lastMessage(seen('cont-cut')[0]?.body)).toEqual({ role: 'assistant', content: [{ type: 'text', text: sent }] });
     expect(seen('cont-cut')[0]?.at).toBeGreaterThanOrEqual(seen('cut')[0]?.at ?? Infinity);
-    expect(ms).toBeLessThan(1500);
+    expect(ms).toBeLessThan(within(1500));
     const rec = await eventually(() => h.records[0]);
     expect(rec.continued).toBe(true);
     expect(rec.streamTruncated).toBe(false);
@@ -119,7 +122,7 @@ describe('streaming-safe failover', () => {
     expect(seen('cont-stall')).toHaveLength(1);
     const gap = (seen('cont-stall')[0]?.at ?? 0) - (seen('stall')[0]?.at ?? 0);
     expect(gap).toBeGreaterThanOrEqual(290);
-    expect(ms).toBeLessThan(1500);
+    expect(ms).toBeLessThan(within(1500));
   });
 
   it('an Anthropic caller on an Anthropic route gets one message, continued in the same content block', async () => {
@@ -154,12 +157,12 @@ describe('streaming-safe failover', () => {
     const { text, served, ms } = await stream('r-hedge');
     expect(text).toBe(fullAnswer);
     expect(served).toBe('hedge-fast');
-    expect(ms).toBeLessThan(1000);
+    expect(ms).toBeLessThan(within(1000));
     const primary = await eventually(() => seen('slow-primary').find((a) => a.endedAt !== undefined));
     expect(primary.outcome).toBe('client_aborted');
     const hedgeStart = (seen('hedge-fast')[0]?.at ?? 0) - primary.at;
     expect(hedgeStart).toBeGreaterThanOrEqual(190);
-    expect(hedgeStart).toBeLessThan(500);
+    expect(hedgeStart).toBeLessThan(within(500));
     const rec = await eventually(() => h.records[0]);
     expect(rec.hedged).toBe(true);
     expect(rec.attempts.map((a) => `${a.model}:${a.reason}:${a.failureClass ?? 'ok'}`).sort()).toEqual(['hedge-fast:hedge:ok', 'slow-primary:primary:cancelled']);

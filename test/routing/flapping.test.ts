@@ -66,10 +66,12 @@ describe('flapping primary', () => {
       // A failed probe may be retried once at once; otherwise probes are open_s apart.
       if (gap > 500) expect(gap).toBeGreaterThanOrEqual(OPEN_S * 1000 * 0.9);
     }
-    // Back on the primary within open_s (plus one request interval and scheduling slack) of recovery.
+    // Back on the primary within open_s of recovery, plus slack: on this clock 100 ms of a loaded
+    // machine's scheduling delay is 2 simulated seconds.
+    const soon = OPEN_S * 1000 + 10_000;
     const firstBack = served.find((s) => s.at >= recovery && s.model === 'flappy');
     expect(firstBack).toBeDefined();
-    expect((firstBack?.at ?? Infinity) - recovery).toBeLessThan(OPEN_S * 1000 + 3000);
-    expect(served.filter((s) => s.at > recovery + OPEN_S * 1000 + 3000).every((s) => s.model === 'flappy')).toBe(true);
+    expect((firstBack?.at ?? Infinity) - recovery).toBeLessThan(soon);
+    expect(served.filter((s) => s.at > recovery + soon).every((s) => s.model === 'flappy')).toBe(true);
   }, 20_000);
 });
