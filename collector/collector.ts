@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { CollectorConfig, StoreConfig } from '../config/telemetry-schema.js';
-import { migrate, openStore, queryText, type Store } from '../store/index.js';
+import { insertRows, migrate, openStore, queryText, type Store } from '../store/index.js';
 import { Batcher, type InsertBatch } from './batcher.js';
 import { buildCollectorServer } from './server.js';
 import { Spool } from './spool.js';
@@ -23,14 +23,7 @@ export interface CollectorOptions {
 
 /** Inserts that ClickHouse deduplicates by token, in the table and in every view it feeds. */
 export function storeInsert(store: Store): InsertBatch {
-  return async (table, rows, token) => {
-    await store.client.insert({
-      table,
-      values: rows,
-      format: 'JSONEachRow',
-      clickhouse_settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
-    });
-  };
+  return (table, rows, token) => insertRows(store.client, table, rows, token);
 }
 
 /** Opens the store, applies migrations, replays any spool left by a previous run, and listens. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sloBlockSchema } from './slo-schema.js';
 import { priceSchema, telemetrySchema } from './telemetry-schema.js';
 
 /**
@@ -141,6 +142,7 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
         .strict()
         .default({}),
       telemetry: telemetrySchema.default(() => telemetrySchema.parse({})),
+      slo: sloBlockSchema.default(() => sloBlockSchema.parse({})),
       /** USD per million tokens by upstream model name; adds to and overrides the built-in table. */
       prices: z.record(z.string().min(1), priceSchema).default({}),
     })

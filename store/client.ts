@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
@@ -75,4 +76,18 @@ export async function queryText(client: ClickHouseClient, query: string): Promis
   const widths = names.map((n, i) => Math.max(n.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return [line(names), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`, ''].join('\n');
+}
+
+/**
+ * The one way Keel writes rows. Every insert names its own dedup token: a replay with the
+ * same token is dropped by ClickHouse (in the table and the views it feeds), and, since chDB
+ * keeps settings per session, no insert may inherit the previous insert's token.
+ */
+export async function insertRows(client: ClickHouseClient, table: string, values: readonly Record<string, unknown>[], token: string = randomUUID()): Promise<void> {
+  await client.insert({
+    table,
+    values: [...values],
+    format: 'JSONEachRow',
+    clickhouse_settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
+  });
 }

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { queryRows } from './client.js';
+import { insertRows, queryRows } from './client.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type TtlDays = Record<'traces' | 'metrics' | 'requests' | 'sli', number>;
@@ -27,7 +27,7 @@ export async function migrate(client: ClickHouseClient, ttl: TtlDays, onStep: (m
     if (done.has(m.version)) continue;
     onStep(m);
     for (const sql of m.statements) await client.command({ query: applyTtl(sql, ttl) });
-    await client.insert({ table: 'keel_migrations', values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' });
+    await insertRows(client, 'keel_migrations', [{ version: m.version, name: m.name }]);
     applied.push(m.version);
   }
   return applied;

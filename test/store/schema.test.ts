@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openStore, queryRows, queryText, type Store } from '../../store/index.js';
+import { insertRows, migrate, openStore, queryRows, queryText, type Store } from '../../store/index.js';
 
 /**
  * The OpenTelemetry Collector clickhouseexporter's otel_traces columns and types
@@ -87,14 +87,15 @@ describe('store schema', () => {
   it('a read-only user query leaves the writer able to insert (chDB keeps settings per session)', async () => {
     expect(await queryText(store.reader(), 'SELECT 1 AS one')).toMatch(/^one\n─+\n1\n\(1 row\)/);
     await expect(store.reader().command({ query: 'CREATE TABLE nope (x UInt8) ENGINE = Memory' })).rejects.toThrow(/readonly/);
-    await store.client.insert({ table: 'keel_migrations', values: [{ version: 999, name: 'probe' }], format: 'JSONEachRow' });
+    await insertRows(store.client, 'keel_migrations', [{ version: 999, name: 'probe' }]);
+    expect((await queryRows<{ n: number }>(store.client, 'SELECT count() AS n FROM keel_migrations WHERE version = 999'))[0]?.n).toBe(1);
     await store.client.command({ query: 'ALTER TABLE keel_migrations DELETE WHERE version = 999 SETTINGS mutations_sync = 1' });
   });
 
   it('migrations are recorded and idempotent', async () => {
     expect(await migrate(store.client, ttl)).toEqual([]);
     const versions = await queryRows<{ version: number }>(store.client, 'SELECT version FROM keel_migrations ORDER BY version');
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('a server span flows through llm_requests into sli_1m; a client span into llm_attempts', async () => {
@@ -106,14 +107,10 @@ describe('store schema', () => {
       'gen_ai.request.stream': 'true', 'gen_ai.response.time_to_first_chunk': '0.25', 'gen_ai.usage.input_tokens': '10', 'gen_ai.usage.output_tokens': '20',
       'keel.cost_usd': '0.0015', 'keel.fallback_used': 'true', 'gen_ai.response.finish_reasons': '["stop"]', 'http.response.status_code': '200',
     };
-    await store.client.insert({
-      table: 'otel_traces',
-      format: 'JSONEachRow',
-      values: [
+    await insertRows(store.client, 'otel_traces', [
         { ...base, Timestamp: String(now), SpanId: 'b'.repeat(16), SpanName: 'chat chat', SpanKind: 'Server', SpanAttributes: attrs, Duration: 1_500_000_000, StatusCode: 'Unset' },
         { ...base, Timestamp: String(now + 0.1), SpanId: 'c'.repeat(16), ParentSpanId: 'b'.repeat(16), SpanName: 'chat gpt-x', SpanKind: 'Client', SpanAttributes: { ...attrs, 'keel.attempt.index': '1', 'keel.attempt.reason': 'fallback', 'gen_ai.request.model': 'gpt-x' }, Duration: 1_000_000_000, StatusCode: 'Unset' },
-      ],
-    });
+    ]);
     const [req] = await queryRows<Record<string, unknown>>(store.client, 'SELECT route, stream, ttft_ms, duration_ms, output_tokens, cost_usd, fallback_used, finish_reasons FROM llm_requests');
     expect(req).toEqual({ route: 'chat', stream: true, ttft_ms: 250, duration_ms: 1500, output_tokens: 20, cost_usd: 0.0015, fallback_used: true, finish_reasons: ['stop'] });
     const [att] = await queryRows<Record<string, unknown>>(store.client, 'SELECT attempt_index, attempt_reason, model, duration_ms FROM llm_attempts');
@@ -123,5 +120,8 @@ describe('store schema', () => {
       "SELECT sum(requests) AS n, sum(bad) AS bad, sum(fallbacks) AS fb, quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(ttft_ms)[1] AS ttft_p50 FROM sli_1m WHERE route = 'chat'",
     );
     expect(sli).toEqual({ n: 1, bad: 0, fb: 1, ttft_p50: 250 });
+    // 250 ms falls in the 300 ms bucket of the latency ladder.
+    const [le] = await queryRows<{ le: Record<string, number> }>(store.client, "SELECT sumMap(ttft_le) AS le FROM sli_1m WHERE route = 'chat'");
+    expect(le?.le).toEqual({ '300': 1 });
   });
 });

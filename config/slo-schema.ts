@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+/** `30d`, `28d`, `6h`, `90m`: a duration the SLO engine works in (milliseconds). */
+const DURATION = /^(\d+)(m|h|d|w)$/;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+
+export function durationMs(text: string): number {
+  const m = DURATION.exec(text);
+  if (m === null) throw new Error(`not a duration: ${text}`);
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}
+
+const duration = z.string().regex(DURATION, 'a duration such as 30d, 28d, 6h or 90m');
+
+const latencySli = z
+  .object({
+    /** Which latency: time to first token (streams), whole-request duration, or mean inter-token gap. */
+    latency: z.enum(['ttft', 'duration', 'itl']),
+    /** Good when at or under this many ms (rounded down to the engine's bucket ladder). */
+    threshold_ms: z.number().positive(),
+  })
+  .strict();
+
+export const sloSpecSchema = z
+  .object({
+    name: z.string().regex(/^[\w.-]+$/, 'letters, digits, ".", "_" and "-" only'),
+    description: z.string().optional(),
+    /** Percent of good events over the window, e.g. 99.9. */
+    objective: z.number().gt(0).lt(100),
+    window: duration.default('30d'),
+    /** `availability`: the request succeeded as the caller saw it (caller faults excluded). */
+    sli: z.union([z.literal('availability'), latencySli]),
+    scope: z
+      .object({ route: z.string().optional(), provider: z.string().optional(), model: z.string().optional(), key: z.string().optional(), team: z.string().optional() })
+      .strict()
+      .default({}),
+    /** Burn-rate alerts need at least this many events in the long window (low-traffic guard). */
+    min_events: z.number().int().min(0).default(10),
+  })
+  .strict();
+
+export const sloBlockSchema = z
+  .object({
+    version: z.literal(1).default(1),
+    /** How often the engine evaluates every SLO. */
+    interval_s: z.number().positive().default(30),
+    /** With no objectives declared: availability 99.5 % and TTFT ≤ 2 s for 95 % per route, so budgets show at once. */
+    defaults: z.boolean().default(true),
+    objectives: z.array(sloSpecSchema).default([]),
+  })
+  .strict();
+
+export type SloSpec = z.infer<typeof sloSpecSchema>;
+export type SloBlock = z.infer<typeof sloBlockSchema>;

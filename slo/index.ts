@@ -1,0 +1,10 @@
+/**
+ * The SLO engine (DESIGN.md §1, slow loop): SLO specs from config, SLIs read from the
+ * sli_1m rollup, error budgets and multi-window burn rates (SRE Workbook), results in
+ * slo_evaluations. Alerting, adaptive weights, canaries and the status page build on this.
+ */
+export { effectiveSlos } from './defaults.js';
+export { evaluateAll, evaluateSlo, type SloResult } from './engine.js';
+export { burnRate, evaluate, type Counts, type Evaluation, type PairResult } from './math.js';
+export { ladderThreshold, sliQuery } from './sli-query.js';
+export { pairName, scaledWindows, WORKBOOK_30D, type BurnWindow, type Severity } from './windows.js';
