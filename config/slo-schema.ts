@@ -36,6 +36,27 @@ export const sloSpecSchema = z
       .default({}),
     /** Burn-rate alerts need at least this many events in the long window (low-traffic guard). */
     min_events: z.number().int().min(0).default(10),
+    /** Fire an `absent` alert when the SLI has had no events for this long (off when unset). */
+    absent_after: duration.optional(),
+  })
+  .strict();
+
+const receiverSchema = z.discriminatedUnion('type', [
+  /** Prometheus Alertmanager API v2: re-sent while firing, `endsAt` on resolve. */
+  z.object({ type: z.literal('alertmanager'), url: z.url({ protocol: /^https?$/ }) }).strict(),
+  /** Generic JSON webhook: one POST per transition (firing, resolved), retried until accepted. */
+  z.object({ type: z.literal('webhook'), url: z.url({ protocol: /^https?$/ }), headers: z.record(z.string(), z.string()).optional() }).strict(),
+  /** Slack-compatible incoming webhook: `{text}` per transition. */
+  z.object({ type: z.literal('slack'), url: z.url({ protocol: /^https?$/ }) }).strict(),
+]);
+
+export const alertingSchema = z
+  .object({
+    /** A condition must hold this long before the alert fires. */
+    pending_s: z.number().min(0).default(60),
+    /** Alertmanager re-send period while firing (Prometheus default: 1 m). */
+    resend_s: z.number().positive().default(60),
+    receivers: z.array(receiverSchema).default([]),
   })
   .strict();
 
@@ -47,8 +68,20 @@ export const sloBlockSchema = z
     /** With no objectives declared: availability 99.5 % and TTFT ≤ 2 s for 95 % per route, so budgets show at once. */
     defaults: z.boolean().default(true),
     objectives: z.array(sloSpecSchema).default([]),
+    alerting: alertingSchema.default(() => alertingSchema.parse({})),
+    /** Where the SLO engine serves its status page, JSON API and routing weights. */
+    port: z.number().int().min(0).max(65535).default(4319),
   })
-  .strict();
+  .strict()
+  .superRefine((block, ctx) => {
+    const seen = new Set<string>();
+    block.objectives.forEach((o, i) => {
+      if (seen.has(o.name)) ctx.addIssue({ code: 'custom', path: ['objectives', i, 'name'], message: `duplicate SLO name "${o.name}"` });
+      seen.add(o.name);
+    });
+  });
 
 export type SloSpec = z.infer<typeof sloSpecSchema>;
 export type SloBlock = z.infer<typeof sloBlockSchema>;
+export type AlertingConfig = z.infer<typeof alertingSchema>;
+export type ReceiverConfig = z.infer<typeof receiverSchema>;

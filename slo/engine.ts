@@ -9,16 +9,20 @@ export interface SloResult {
   spec: SloSpec;
   at: number;
   evaluation: Evaluation;
+  /** No events for `absent_after` (undefined when the SLO has no absent-data alert). */
+  absent: boolean | undefined;
 }
 
 /** Reads one SLO's windows from sli_1m and evaluates it at `now`. */
 export async function evaluateSlo(client: ClickHouseClient, spec: SloSpec, now: number): Promise<SloResult> {
   const periodMs = durationMs(spec.window);
   const windows = scaledWindows(periodMs);
-  const q = sliQuery(spec, [periodMs, ...windows.flatMap((w) => [w.longMs, w.shortMs])], now);
+  const absentMs = spec.absent_after === undefined ? undefined : durationMs(spec.absent_after);
+  const q = sliQuery(spec, [periodMs, ...windows.flatMap((w) => [w.longMs, w.shortMs]), ...(absentMs === undefined ? [] : [absentMs])], now);
   const [row] = await queryRows<Record<string, number>>(client, q.sql, q.params);
-  const evaluation = evaluate(spec.objective, periodMs, windows, q.read(row ?? {}), spec.min_events);
-  return { spec, at: now, evaluation };
+  const counts = q.read(row ?? {});
+  const evaluation = evaluate(spec.objective, periodMs, windows, counts, spec.min_events);
+  return { spec, at: now, evaluation, absent: absentMs === undefined ? undefined : counts(absentMs).total === 0 };
 }
 
 /** Evaluates every SLO and appends the results to `slo_evaluations`. */

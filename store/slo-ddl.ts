@@ -58,3 +58,17 @@ CREATE TABLE IF NOT EXISTS slo_evaluations (
 PARTITION BY toYYYYMM(ts)
 ORDER BY (slo, ts)
 {ttl:sli:toDateTime(ts)}`;
+
+/** Every alert transition, for the status page, audits and dashboards. */
+export const ALERT_EVENTS = `
+CREATE TABLE IF NOT EXISTS alert_events (
+    ts DateTime64(3),
+    slo LowCardinality(String),
+    kind LowCardinality(String),
+    transition LowCardinality(String),
+    summary String,
+    budget_remaining Float64
+) ENGINE = MergeTree()
+PARTITION BY toYYYYMM(ts)
+ORDER BY (slo, ts)
+{ttl:sli:toDateTime(ts)}`;

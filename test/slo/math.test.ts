@@ -59,3 +59,19 @@ describe('burn-rate math (SRE Workbook)', () => {
     expect(ladderThreshold(1200)).toBe(1000);
   });
 });
+
+describe('alert states', () => {
+  it('pending for pending_s, then firing; resolved when the condition clears; pending that clears is silent', async () => {
+    const { AlertBook } = await import('../../slo/alerts.js');
+    const book = new AlertBook(60_000);
+    const t = (at: number, page: boolean) => book.update('s', { page, ticket: false, absent: false }, at).map((c) => `${c.alert.kind}:${c.transition}`);
+    expect(t(0, true)).toEqual(['page:pending']);
+    expect(t(30_000, true)).toEqual([]);
+    expect(t(60_000, true)).toEqual(['page:firing']);
+    expect(book.firing().map((a) => a.firedAt)).toEqual([60_000]);
+    expect(t(90_000, false)).toEqual(['page:resolved']);
+    expect(t(120_000, true)).toEqual(['page:pending']);
+    expect(t(150_000, false)).toEqual([]);
+    expect(book.firing()).toEqual([]);
+  });
+});
