@@ -6,6 +6,8 @@ export interface CommonFlags {
   host: string | undefined;
   /** Port for the collector `keel start` runs (0: any free port). */
   collectorPort: number | undefined;
+  /** Port for the SLO engine's status page (0: any free port). */
+  sloPort: number | undefined;
   positionals: string[];
 }
 
@@ -27,7 +29,8 @@ export function parseCommon(argv: string[]): CommonFlags {
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },
       'collector-port': { type: 'string' },
+      'slo-port': { type: 'string' },
     },
   });
-  return { config: values.config, port: portFlag('port', values.port), host: values.host, collectorPort: portFlag('collector-port', values['collector-port']), positionals };
+  return { config: values.config, port: portFlag('port', values.port), host: values.host, collectorPort: portFlag('collector-port', values['collector-port']), sloPort: portFlag('slo-port', values['slo-port']), positionals };
 }

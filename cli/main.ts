@@ -2,10 +2,11 @@ import { parseCommon } from './args.js';
 import { check } from './commands/check.js';
 import { collector } from './commands/collector.js';
 import { query } from './commands/query.js';
+import { slo } from './commands/slo.js';
 import { serve } from './commands/serve.js';
 import { simulator } from './commands/simulator.js';
 
-const USAGE = `Usage: keel <command> [--config keel.yaml] [--port N] [--host H] [--collector-port N]
+const USAGE = `Usage: keel <command> [--config keel.yaml] [--port N] [--host H] [--collector-port N] [--slo-port N]
 
 Commands:
   start       gateway + collector with embedded ClickHouse (simulated providers when there is
@@ -13,6 +14,7 @@ Commands:
   gateway     the gateway alone, sending telemetry to the configured collector
   collector   the OTLP collector alone, writing to ClickHouse (embedded or telemetry.store.url)
   query SQL   read-only SQL over Keel's ClickHouse (llm_requests, llm_attempts, sli_1m, otel_traces)
+  slo status  error budgets, burn rates and firing alerts from the running SLO engine
   demo        gateway + simulated providers, with examples to try
   simulator   simulated OpenAI/Anthropic-compatible providers
   check       validate a config file (file:line:col: reason for each problem)
@@ -45,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
       return collector(flags);
     case 'query':
       return query(flags);
+    case 'slo':
+      return slo(flags);
     case 'check':
       return check(flags);
     default:

@@ -8,3 +8,8 @@ export { evaluateAll, evaluateSlo, type SloResult } from './engine.js';
 export { burnRate, evaluate, type Counts, type Evaluation, type PairResult } from './math.js';
 export { ladderThreshold, sliQuery } from './sli-query.js';
 export { pairName, scaledWindows, WORKBOOK_30D, type BurnWindow, type Severity } from './windows.js';
+export { AlertBook, type AlertChange, type AlertKind, type AlertState } from './alerts.js';
+export { SloLoop, type SloLoopOptions, type SloSnapshot } from './loop.js';
+export { Notifier } from './notify.js';
+export { buildSloServer } from './server.js';
+export { statusText, statusView, type StatusView } from './status.js';

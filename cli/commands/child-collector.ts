@@ -2,6 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 
 export interface ChildCollector {
   url: string;
+  /** The SLO engine's status page. */
+  sloUrl: string | undefined;
   /** Asks the collector to flush and stop, and waits for it. */
   stop(): Promise<void>;
 }
@@ -19,11 +21,12 @@ export function startChildCollector(args: string[]): Promise<ChildCollector> {
   return new Promise<ChildCollector>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the collector exited (code ${code ?? 'none'}) before it was ready; see its messages above`)));
     child.on('message', (msg: unknown) => {
-      const m = msg as { type?: string; url?: string; message?: string };
+      const m = msg as { type?: string; url?: string; slo?: string; message?: string };
       if (m.type === 'failed') reject(new Error(`the collector could not start: ${m.message ?? 'unknown reason'}`));
       if (m.type !== 'ready' || m.url === undefined) return;
       resolve({
         url: m.url,
+        sloUrl: m.slo,
         async stop() {
           if (child.exitCode === null) child.kill('SIGTERM');
           await exited;

@@ -2,11 +2,23 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadConfigFile, resolveConfigPath } from '../../config/index.js';
 import { telemetrySchema, type TelemetryConfig } from '../../config/telemetry-schema.js';
-import { startCollector } from '../../collector/index.js';
+import type { AddressInfo } from 'node:net';
+import { startCollector, type RunningCollector } from '../../collector/index.js';
+import type { KeelConfig } from '../../config/schema.js';
+import { buildSloServer, effectiveSlos, SloLoop } from '../../slo/index.js';
+import { realProvidersConfig, simulatedConfig } from '../default-config.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import type { CommonFlags } from '../args.js';
 
 const log = (msg: string) => process.stderr.write(`keel collector: ${msg}\n`);
+
+/** The config the collector and SLO engine run with: keel.yaml, else what `keel start` would use. */
+export function keelConfig(flags: CommonFlags): KeelConfig {
+  const path = resolveConfigPath(flags.config);
+  if (path !== undefined) return loadConfigFile(path, providerRules);
+  // Only route names matter here (default SLOs); the demo's simulator address does not.
+  return realProvidersConfig(process.env) ?? simulatedConfig('http://127.0.0.1:9', 0);
+}
 
 /** The telemetry block of keel.yaml, or the defaults when there is none. */
 export function telemetryConfig(flags: CommonFlags): TelemetryConfig {
@@ -17,6 +29,32 @@ export function telemetryConfig(flags: CommonFlags): TelemetryConfig {
 /** Where a running collector leaves its URL, beside the embedded data folder, so `keel query` finds it. */
 export function collectorFile(cfg: TelemetryConfig): string {
   return join(dirname(resolve(cfg.store.path)), 'collector.json');
+}
+
+/** The SLO engine beside the collector: same store, its own loop and status server. */
+async function startSloEngine(config: KeelConfig, running: RunningCollector, port: number | undefined): Promise<{ url: string; count: number; stop: () => Promise<void> }> {
+  const specs = effectiveSlos(config.slo, Object.keys(config.routes));
+  const host = config.telemetry.collector.host;
+  const loop = new SloLoop({
+    client: running.store.client,
+    specs: () => specs,
+    alerting: config.slo.alerting,
+    intervalMs: config.slo.interval_s * 1000,
+    generatorURL: `http://${host}:${port ?? config.slo.port}/`,
+    log,
+  });
+  const app = buildSloServer(loop, running.store.client);
+  await app.listen({ host, port: port ?? config.slo.port });
+  const { port: bound } = app.server.address() as AddressInfo;
+  loop.start();
+  return {
+    url: `http://${host}:${bound}`,
+    count: specs.length,
+    stop: async () => {
+      await app.close();
+      await loop.stop();
+    },
+  };
 }
 
 /** What the process waits for before stopping: a managed child stops when its parent says so. */
@@ -34,7 +72,8 @@ function stopSignal(managed: boolean): Promise<void> {
 
 /** `keel collector`: the OTLP receiver and ClickHouse writer (embedded chDB or a server URL). */
 export async function collector(flags: CommonFlags): Promise<number> {
-  const cfg = telemetryConfig(flags);
+  const config = keelConfig(flags);
+  const cfg = config.telemetry;
   const managed = process.send !== undefined;
   const where = cfg.store.url === undefined ? `embedded ClickHouse (chDB) in ${cfg.store.path}` : `ClickHouse at ${new URL(cfg.store.url).host}`;
   log(`store: ${where}`);
@@ -52,12 +91,15 @@ export async function collector(flags: CommonFlags): Promise<number> {
     process.send?.({ type: 'failed', message });
     return 1;
   }
+  const slo = await startSloEngine(config, running, flags.sloPort);
   const marker = collectorFile(cfg);
-  writeFileSync(marker, JSON.stringify({ url: running.url, pid: process.pid }));
-  process.send?.({ type: 'ready', url: running.url });
+  writeFileSync(marker, JSON.stringify({ url: running.url, slo: slo.url, pid: process.pid }));
+  process.send?.({ type: 'ready', url: running.url, slo: slo.url });
   log(`listening on ${running.url} (OTLP/HTTP: /v1/traces, /v1/metrics)`);
+  log(`SLO engine: ${slo.count} SLO(s), status page on ${slo.url}/`);
   await stopSignal(managed);
   log('flushing and stopping…');
+  await slo.stop();
   await running.close();
   rmSync(marker, { force: true });
   log('stopped');

@@ -47,10 +47,15 @@ async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   let collector: ChildCollector | undefined;
   let collectorUrl: string | undefined;
   if (cfg.enabled && mode !== 'gateway') {
-    const args = [...(source.path === undefined ? [] : ['--config', source.path]), ...(flags.collectorPort === undefined ? [] : ['--collector-port', String(flags.collectorPort)])];
+    const args = [
+      ...(source.path === undefined ? [] : ['--config', source.path]),
+      ...(flags.collectorPort === undefined ? [] : ['--collector-port', String(flags.collectorPort)]),
+      ...(flags.sloPort === undefined ? [] : ['--slo-port', String(flags.sloPort)]),
+    ];
     log('starting the collector (embedded ClickHouse)…');
     collector = await startChildCollector(args);
     collectorUrl = collector.url;
+    if (collector.sloUrl !== undefined) log(`SLO status page on ${collector.sloUrl}/`);
   } else if (cfg.enabled) {
     collectorUrl = `http://${cfg.collector.host}:${cfg.collector.port}`;
   }

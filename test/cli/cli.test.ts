@@ -52,7 +52,7 @@ describe('keel CLI', () => {
     let stderr = '';
     let url = '';
     beforeAll(async () => {
-      child = spawn(process.execPath, [keel, 'start', '--port', '0', '--collector-port', '0'], { cwd: dir, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(process.execPath, [keel, 'start', '--port', '0', '--collector-port', '0', '--slo-port', '0'], { cwd: dir, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
       url = await new Promise<string>((resolveUrl, reject) => {
         const timer = setTimeout(() => reject(new Error(`keel start did not come up:\n${stderr}`)), 60_000);
@@ -101,6 +101,15 @@ describe('keel CLI', () => {
       }
       expect(n).toBe(1);
     }, 30_000);
+
+    it('keel slo status shows the default SLOs of every route from the running engine', () => {
+      expect(stderr).toMatch(/SLO status page on http:\/\/127\.0\.0\.1:\d+\//);
+      const res = run(['slo', 'status'], dir);
+      expect(res.status, res.stderr).toBe(0);
+      expect(res.stdout).toMatch(/^chat-availability\s+99\.5% \/ 30d/m);
+      expect(res.stdout).toMatch(/^chat-ttft\s+95% \/ 30d/m);
+      expect(res.stdout).toMatch(/No alerts firing\./);
+    });
 
     it('stops cleanly on Ctrl-C, flushing telemetry into the store first', async () => {
       const oai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'any', maxRetries: 0 });

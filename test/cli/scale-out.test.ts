@@ -56,7 +56,7 @@ describe('keel gateway → keel collector, separate processes', () => {
         '',
       ].join('\n'),
     );
-    collector = await startProcess(['collector'], dir, /listening on (http:\/\/\S+)/);
+    collector = await startProcess(['collector', '--slo-port', '0'], dir, /listening on (http:\/\/\S+)/);
     gateway = await startProcess(['gateway', '--port', '0'], dir, /gateway listening on (http:\/\/\S+)/);
   }, 120_000);
   afterAll(async () => {

@@ -1,0 +1,61 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { queryRows } from '../store/index.js';
+import type { SloSnapshot } from './loop.js';
+
+/** What the status page and `keel slo status` show: pure data, built from the latest evaluation. */
+export interface StatusView {
+  at: string;
+  slos: {
+    name: string;
+    objective: number;
+    window: string;
+    sli: number;
+    events: number;
+    budgetRemaining: number;
+    burn: { pair: string; severity: string; long: number; short: number; factor: number; breaching: boolean }[];
+  }[];
+  firing: { slo: string; kind: string; since: string }[];
+  providers: { provider: string; model: string; attempts: number; successRate: number; p95TtftMs: number | null }[];
+}
+
+export function statusView(snap: SloSnapshot, providers: StatusView['providers']): StatusView {
+  return {
+    at: new Date(snap.at).toISOString(),
+    slos: snap.results.map((r) => ({
+      name: r.spec.name,
+      objective: r.spec.objective,
+      window: r.spec.window,
+      sli: r.evaluation.sli,
+      events: r.evaluation.events,
+      budgetRemaining: r.evaluation.remaining,
+      burn: r.evaluation.pairs.map((p) => ({ pair: p.pair, severity: p.severity, long: p.longBurn, short: p.shortBurn, factor: p.factor, breaching: p.breaching })),
+    })),
+    firing: snap.firing.map((a) => ({ slo: a.slo, kind: a.kind, since: new Date(a.firedAt ?? a.since).toISOString() })),
+    providers,
+  };
+}
+
+/** Provider health over the last five minutes, from llm_attempts. */
+export async function providerHealth(client: ClickHouseClient, now: number): Promise<StatusView['providers']> {
+  return queryRows<StatusView['providers'][number]>(
+    client,
+    `SELECT provider, model, toUInt32(count()) AS attempts, round(countIf(ok) / count(), 4) AS successRate,
+            if(countIf(ttft_ms IS NOT NULL) = 0, NULL, round(quantile(0.95)(ttft_ms))) AS p95TtftMs
+     FROM llm_attempts WHERE Timestamp >= fromUnixTimestamp64Milli({from:Int64}) GROUP BY provider, model ORDER BY provider, model`,
+    { from: now - 5 * 60_000 },
+  );
+}
+
+const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
+
+/** The terminal table `keel slo status` prints. */
+export function statusText(v: StatusView): string {
+  const lines = [`SLOs at ${v.at}`, ''];
+  const rows = v.slos.map((s) => [s.name, `${s.objective}% / ${s.window}`, pct(s.sli, 3), String(s.events), pct(s.budgetRemaining, 1), s.burn.map((b) => `${b.pair} ×${b.long.toFixed(1)}${b.breaching ? '!' : ''}`).join('  ')]);
+  const head = ['SLO', 'objective', 'SLI', 'events', 'budget left', 'burn (long window)'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  lines.push(fmt(head), fmt(widths.map((w) => '─'.repeat(w))), ...rows.map(fmt), '');
+  lines.push(v.firing.length === 0 ? 'No alerts firing.' : `Firing: ${v.firing.map((f) => `${f.slo} (${f.kind}, since ${f.since})`).join('; ')}`, '');
+  return lines.join('\n');
+}
