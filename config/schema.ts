@@ -87,6 +87,8 @@ const routeSchema = z
     hedge: hedgeSchema.optional(),
     /** Continue a stream that broke after tokens on a fallback that accepts an assistant prefill. */
     continuation: z.boolean().default(true),
+    /** Accept the SLO engine's weight multipliers for this route's targets. */
+    adaptive: z.boolean().default(false),
   })
   .strict();
 

@@ -69,6 +69,24 @@ export const sloBlockSchema = z
     defaults: z.boolean().default(true),
     objectives: z.array(sloSpecSchema).default([]),
     alerting: alertingSchema.default(() => alertingSchema.parse({})),
+    adaptive: z
+      .object({
+        /** Short and long windows of each target's own attempt error ratio. */
+        short: duration.default('5m'),
+        long: duration.default('1h'),
+        /** No target goes below this share of its weight: probe traffic keeps showing recovery. */
+        floor: z.number().min(0).max(1).default(0.05),
+        /** A weight climbs back by at most this much per evaluation (drops are immediate). */
+        max_step: z.number().gt(0).max(1).default(0.25),
+        /** Changes smaller than this are ignored, so weights do not oscillate. */
+        hysteresis: z.number().min(0).max(1).default(0.05),
+        /** Attempts needed in the short window before a target's weight moves. */
+        min_attempts: z.number().int().min(1).default(20),
+        /** Operator overrides: `route|provider|model` → fixed multiplier. */
+        pins: z.record(z.string().regex(/^[^|]+\|[^|]+\|[^|]+$/, 'route|provider|model'), z.number().min(0)).default({}),
+      })
+      .strict()
+      .default(() => ({ short: '5m', long: '1h', floor: 0.05, max_step: 0.25, hysteresis: 0.05, min_attempts: 20, pins: {} })),
     /** Where the SLO engine serves its status page, JSON API and routing weights. */
     port: z.number().int().min(0).max(65535).default(4319),
   })
@@ -84,4 +102,5 @@ export const sloBlockSchema = z
 export type SloSpec = z.infer<typeof sloSpecSchema>;
 export type SloBlock = z.infer<typeof sloBlockSchema>;
 export type AlertingConfig = z.infer<typeof alertingSchema>;
+export type AdaptiveConfig = SloBlock['adaptive'];
 export type ReceiverConfig = z.infer<typeof receiverSchema>;

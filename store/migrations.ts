@@ -1,5 +1,5 @@
 import { LLM_ATTEMPTS, LLM_ATTEMPTS_MV, LLM_REQUESTS, LLM_REQUESTS_MV, SLI_1M, SLI_1M_MV } from './llm-ddl.js';
-import { ALERT_EVENTS, DROP_SLI_1M_MV, SLI_1M_LATENCY_COLUMNS, SLI_1M_MV_V2, SLO_EVALUATIONS } from './slo-ddl.js';
+import { ALERT_EVENTS, ROUTING_WEIGHTS, DROP_SLI_1M_MV, SLI_1M_LATENCY_COLUMNS, SLI_1M_MV_V2, SLO_EVALUATIONS } from './slo-ddl.js';
 import { OTEL_METRICS, OTEL_TRACES, OTEL_TRACES_TRACE_ID_TS, OTEL_TRACES_TRACE_ID_TS_MV } from './otel-ddl.js';
 
 export interface Migration {
@@ -17,4 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'sli_1m rollup', statements: [SLI_1M, SLI_1M_MV] },
   { version: 5, name: 'latency buckets in sli_1m, slo_evaluations', statements: [SLI_1M_LATENCY_COLUMNS, DROP_SLI_1M_MV, SLI_1M_MV_V2, SLO_EVALUATIONS] },
   { version: 6, name: 'alert_events', statements: [ALERT_EVENTS] },
+  { version: 7, name: 'routing_weights', statements: [ROUTING_WEIGHTS] },
 ];

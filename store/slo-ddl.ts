@@ -72,3 +72,18 @@ CREATE TABLE IF NOT EXISTS alert_events (
 PARTITION BY toYYYYMM(ts)
 ORDER BY (slo, ts)
 {ttl:sli:toDateTime(ts)}`;
+
+/** Published routing weight multipliers: one row per target per version, with the reason. */
+export const ROUTING_WEIGHTS = `
+CREATE TABLE IF NOT EXISTS routing_weights (
+    ts DateTime64(3),
+    version String,
+    route LowCardinality(String),
+    provider LowCardinality(String),
+    model LowCardinality(String),
+    multiplier Float64,
+    reason String
+) ENGINE = MergeTree()
+PARTITION BY toYYYYMM(ts)
+ORDER BY (route, provider, model, ts)
+{ttl:sli:toDateTime(ts)}`;

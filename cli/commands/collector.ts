@@ -5,7 +5,7 @@ import { telemetrySchema, type TelemetryConfig } from '../../config/telemetry-sc
 import type { AddressInfo } from 'node:net';
 import { startCollector, type RunningCollector } from '../../collector/index.js';
 import type { KeelConfig } from '../../config/schema.js';
-import { buildSloServer, effectiveSlos, SloLoop } from '../../slo/index.js';
+import { buildSloServer, effectiveSlos, SloLoop, WeightsPublisher } from '../../slo/index.js';
 import { realProvidersConfig, simulatedConfig } from '../default-config.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import type { CommonFlags } from '../args.js';
@@ -43,14 +43,26 @@ async function startSloEngine(config: KeelConfig, running: RunningCollector, por
     generatorURL: `http://${host}:${port ?? config.slo.port}/`,
     log,
   });
-  const app = buildSloServer(loop, running.store.client);
+  const adaptiveRoutes = Object.entries(config.routes).filter(([, r]) => r.adaptive).map(([name]) => name);
+  const budgets = new Map(specs.filter((s) => s.sli === 'availability' && s.scope.route !== undefined).map((s) => [s.scope.route ?? '', 1 - s.objective / 100]));
+  const publisher = new WeightsPublisher({ client: running.store.client, routes: () => adaptiveRoutes, budget: (route) => budgets.get(route) ?? 0.005, cfg: config.slo.adaptive });
+  await publisher.load().catch(() => undefined);
+  const app = buildSloServer(loop, running.store.client, () => publisher.snapshot);
   await app.listen({ host, port: port ?? config.slo.port });
   const { port: bound } = app.server.address() as AddressInfo;
   loop.start();
+  const weightsTimer = setInterval(() => {
+    publisher
+      .tick()
+      .then((changes) => changes.forEach((c) => log(`weight ${c.key}: ${c.from.toFixed(2)} → ${c.to.toFixed(2)} (${c.reason})`)))
+      .catch((err: unknown) => log(`weights evaluation failed (will retry): ${err instanceof Error ? err.message : String(err)}`));
+  }, config.slo.interval_s * 1000);
+  weightsTimer.unref();
   return {
     url: `http://${host}:${bound}`,
     count: specs.length,
     stop: async () => {
+      clearInterval(weightsTimer);
       await app.close();
       await loop.stop();
     },

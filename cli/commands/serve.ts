@@ -3,6 +3,8 @@ import { buildGateway } from '../../gateway/index.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import { closeUpstreams } from '../../gateway/upstream/send.js';
 import { HealthRegistry } from '../../gateway/routing/health.js';
+import { pollWeights } from '../../gateway/routing/weights-poll.js';
+import { WeightsStore } from '../../gateway/routing/weights.js';
 import { createTelemetry, type Telemetry } from '../../gateway/telemetry/index.js';
 import { startChildCollector, type ChildCollector } from './child-collector.js';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
@@ -41,11 +43,12 @@ async function configSource(flags: CommonFlags, forceSimulated: boolean): Promis
  * Where spans go: `keel start`/`demo` run their own collector as a child process;
  * `keel gateway` sends to the configured one (scale-out: collectors run apart).
  */
-async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'demo', source: Source): Promise<{ telemetry: Telemetry; health: HealthRegistry; collector: ChildCollector | undefined }> {
+async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'demo', source: Source): Promise<{ telemetry: Telemetry; health: HealthRegistry; collector: ChildCollector | undefined; sloUrl: string | undefined }> {
   const cfg = source.store.current.config.telemetry;
   const health = new HealthRegistry();
   let collector: ChildCollector | undefined;
   let collectorUrl: string | undefined;
+  let sloUrl: string | undefined;
   if (cfg.enabled && mode !== 'gateway') {
     const args = [
       ...(source.path === undefined ? [] : ['--config', source.path]),
@@ -55,9 +58,11 @@ async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
     log('starting the collector (embedded ClickHouse)…');
     collector = await startChildCollector(args);
     collectorUrl = collector.url;
-    if (collector.sloUrl !== undefined) log(`SLO status page on ${collector.sloUrl}/`);
+    sloUrl = collector.sloUrl;
+    if (sloUrl !== undefined) log(`SLO status page on ${sloUrl}/`);
   } else if (cfg.enabled) {
     collectorUrl = `http://${cfg.collector.host}:${cfg.collector.port}`;
+    sloUrl = `http://${cfg.collector.host}:${source.store.current.config.slo.port}`;
   }
   let telemetry: Telemetry;
   try {
@@ -67,7 +72,7 @@ async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
     throw err;
   }
   if (collectorUrl !== undefined) log(`telemetry to ${collectorUrl}${cfg.export.length > 0 ? ` and ${cfg.export.length} more endpoint(s)` : ''}; metrics on /metrics`);
-  return { telemetry, health, collector };
+  return { telemetry, health, collector, sloUrl };
 }
 
 /** `keel start` / `keel gateway` / `keel demo`: serve until SIGINT or SIGTERM, then drain and exit. */
@@ -83,8 +88,13 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
     await source.simulator?.close();
     return 1;
   }
+  // Adaptive routes follow the SLO engine's weights: polled, swapped atomically, last one kept on failure.
+  const weights = new WeightsStore();
+  const poll = t.sloUrl === undefined ? undefined : pollWeights(`${t.sloUrl}/api/weights`, weights, source.store.current.config.slo.interval_s * 1000, log);
+  void poll?.pollNow();
   const app = buildGateway({
     config: source.store,
+    weights,
     logger: { level: process.env.KEEL_LOG_LEVEL ?? 'info' },
     health: t.health,
     observer: t.telemetry.observer,
@@ -102,6 +112,7 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   });
   log('shutting down: finishing in-flight requests…');
   await app.close();
+  poll?.stop();
   log('flushing telemetry…');
   await t.telemetry.shutdown();
   await t.collector?.stop();

@@ -15,7 +15,9 @@ const EXPLORE = 0.1;
 function weightedOrder(route: ResolvedRoute, items: readonly ResolvedTarget[], p: PlanContext): ResolvedTarget[] {
   const left = [...items];
   const out: ResolvedTarget[] = [];
-  const weight = (t: ResolvedTarget) => t.weight * (p.weights.multipliers.get(weightKey(route.name, t.provider.name, t.model)) ?? 1);
+  // Only routes that opted in follow the SLO engine's multipliers.
+  const factor = (t: ResolvedTarget) => (route.adaptive ? (p.weights.multipliers.get(weightKey(route.name, t.provider.name, t.model)) ?? 1) : 1);
+  const weight = (t: ResolvedTarget) => t.weight * factor(t);
   while (left.length > 0) {
     const next = pickWeighted(left, weight, p.random);
     if (next === undefined) break;

@@ -51,6 +51,8 @@ export interface ResolvedRoute {
   breaker: BreakerConfig;
   hedge: HedgeConfig | undefined;
   continuation: boolean;
+  /** Multiply target weights by the SLO engine's published snapshot. */
+  adaptive: boolean;
 }
 
 export interface ClientIdentity {
@@ -161,6 +163,7 @@ function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, provider
     breaker: { ...config.defaults.breaker, ...r.breaker },
     hedge: r.hedge,
     continuation: r.continuation,
+    adaptive: r.adaptive,
   };
 }
 

@@ -145,11 +145,13 @@ describe('planTargets', () => {
     expect(planTargets(r, explore).map((t) => t.model)).toEqual(['slow', 'new', 'fast']);
   });
 
-  it('weighted: the weights snapshot multiplies the static weights', () => {
-    const r = routeOf({ targets: [target('a', { weight: 1 }), target('b', { weight: 1 })] });
+  it('weighted: the weights snapshot multiplies the static weights of adaptive routes only', () => {
+    const r = routeOf({ adaptive: true, targets: [target('a', { weight: 1 }), target('b', { weight: 1 })] });
+    const fixed = routeOf({ targets: [target('a', { weight: 1 }), target('b', { weight: 1 })] });
     const store = new WeightsStore();
     store.swap({ version: 'v7', multipliers: new Map([[weightKey('r', 'p', 'a'), 0]]) });
     for (const draw of [0, 0.3, 0.6, 0.99]) expect(planTargets(r, { ...ctx(() => draw), weights: store.current })[0]?.model).toBe('b');
+    expect(planTargets(fixed, { ...ctx(() => 0), weights: store.current })[0]?.model).toBe('a');
     expect(store.current.version).toBe('v7');
     expect(Object.isFrozen(store.current)).toBe(true);
   });

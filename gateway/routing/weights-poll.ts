@@ -1,0 +1,30 @@
+import type { WeightsStore } from './weights.js';
+
+/**
+ * Every gateway replica polls the SLO engine for the current weights snapshot and swaps
+ * it in atomically when the version changes. A failed poll keeps the last snapshot:
+ * routing never waits on the SLO engine.
+ */
+export function pollWeights(url: string, store: WeightsStore, intervalMs: number, log: (msg: string) => void): { stop: () => void; pollNow: () => Promise<void> } {
+  let failing = false;
+  const pollNow = async () => {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+      if (!res.ok) throw new Error(`status ${res.status}`);
+      const snap = (await res.json()) as { version?: unknown; multipliers?: unknown };
+      if (typeof snap.version !== 'string' || typeof snap.multipliers !== 'object' || snap.multipliers === null) throw new Error('not a weights snapshot');
+      if (snap.version !== store.current.version) {
+        const entries = Object.entries(snap.multipliers).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1]) && e[1] >= 0);
+        store.swap({ version: snap.version, multipliers: new Map(entries) });
+      }
+      if (failing) log('routing weights: SLO engine reachable again');
+      failing = false;
+    } catch (err) {
+      if (!failing) log(`routing weights: cannot poll ${url} (${err instanceof Error ? err.message : String(err)}); keeping version ${store.current.version}`);
+      failing = true;
+    }
+  };
+  const timer = setInterval(() => void pollNow(), intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer), pollNow };
+}
