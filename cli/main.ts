@@ -15,6 +15,7 @@ Commands:
   collector   the OTLP collector alone, writing to ClickHouse (embedded or telemetry.store.url)
   query SQL   read-only SQL over Keel's ClickHouse (llm_requests, llm_attempts, sli_1m, otel_traces)
   slo status  error budgets, burn rates and firing alerts from the running SLO engine
+  slo rules [DIR]  Grafana alert rules and Prometheus rules from the SLO specs (default DIR: alerts)
   demo        gateway + simulated providers, with examples to try
   simulator   simulated OpenAI/Anthropic-compatible providers
   check       validate a config file (file:line:col: reason for each problem)

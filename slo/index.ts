@@ -5,7 +5,7 @@
  */
 export { effectiveSlos } from './defaults.js';
 export { evaluateAll, evaluateSlo, type SloResult } from './engine.js';
-export { burnRate, evaluate, type Counts, type Evaluation, type PairResult } from './math.js';
+export { budgetOf, burnRate, evaluate, type Counts, type Evaluation, type PairResult } from './math.js';
 export { ladderThreshold, sliQuery } from './sli-query.js';
 export { pairName, scaledWindows, WORKBOOK_30D, type BurnWindow, type Severity } from './windows.js';
 export { AlertBook, type AlertChange, type AlertKind, type AlertState } from './alerts.js';

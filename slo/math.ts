@@ -33,6 +33,11 @@ export interface Evaluation {
   breaching: Severity[];
 }
 
+/** The error budget as a ratio: 1 − objective, rounded off float noise (99.9 → 0.001, not 0.00099999…). */
+export function budgetOf(objectivePercent: number): number {
+  return Number((1 - objectivePercent / 100).toPrecision(12));
+}
+
 /** Burn rate: the observed error ratio over the budget; 1 spends exactly the budget over the period. */
 export function burnRate(c: Counts, budget: number): number {
   return c.total === 0 ? 0 : c.bad / c.total / budget;
@@ -43,7 +48,7 @@ export function burnRate(c: Counts, budget: number): number {
  * the same). `counts(ms)` returns the events of the last `ms` milliseconds.
  */
 export function evaluate(objectivePercent: number, periodMs: number, windows: readonly BurnWindow[], counts: (ms: number) => Counts, minEvents: number): Evaluation {
-  const budget = 1 - objectivePercent / 100;
+  const budget = budgetOf(objectivePercent);
   const period = counts(periodMs);
   const consumed = period.total === 0 ? 0 : period.bad / (budget * period.total);
   const pairs = windows.map((w): PairResult => {

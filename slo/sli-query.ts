@@ -21,7 +21,8 @@ export function ladderThreshold(thresholdMs: number): number {
   return best;
 }
 
-function perWindow(spec: SloSpec, cond: string): { total: string; bad: string } {
+/** The SLI's event counts as SQL over sli_1m rows matching `cond` (also used for Grafana rules). */
+export function perWindow(spec: SloSpec, cond: string): { total: string; bad: string } {
   if (spec.sli === 'availability') {
     const callerFaults = `arraySum(mapValues(mapFilter((k, v) -> startsWith(k, 'caller_'), sumMapIf(failures, ${cond}))))`;
     return { total: `sumIf(requests, ${cond}) - ${callerFaults}`, bad: `sumIf(bad, ${cond})` };

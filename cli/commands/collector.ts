@@ -5,7 +5,7 @@ import { telemetrySchema, type TelemetryConfig } from '../../config/telemetry-sc
 import type { AddressInfo } from 'node:net';
 import { startCollector, type RunningCollector } from '../../collector/index.js';
 import type { KeelConfig } from '../../config/schema.js';
-import { buildSloServer, effectiveSlos, SloLoop, WeightsPublisher } from '../../slo/index.js';
+import { budgetOf, buildSloServer, effectiveSlos, SloLoop, WeightsPublisher } from '../../slo/index.js';
 import { realProvidersConfig, simulatedConfig } from '../default-config.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import type { CommonFlags } from '../args.js';
@@ -44,7 +44,7 @@ async function startSloEngine(config: KeelConfig, running: RunningCollector, por
     log,
   });
   const adaptiveRoutes = Object.entries(config.routes).filter(([, r]) => r.adaptive).map(([name]) => name);
-  const budgets = new Map(specs.filter((s) => s.sli === 'availability' && s.scope.route !== undefined).map((s) => [s.scope.route ?? '', 1 - s.objective / 100]));
+  const budgets = new Map(specs.filter((s) => s.sli === 'availability' && s.scope.route !== undefined).map((s) => [s.scope.route ?? '', budgetOf(s.objective)]));
   const publisher = new WeightsPublisher({ client: running.store.client, routes: () => adaptiveRoutes, budget: (route) => budgets.get(route) ?? 0.005, cfg: config.slo.adaptive });
   await publisher.load().catch(() => undefined);
   const app = buildSloServer(loop, running.store.client, () => publisher.snapshot);

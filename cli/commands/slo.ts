@@ -1,13 +1,29 @@
-import { readFileSync } from 'node:fs';
-import { statusText, type StatusView } from '../../slo/index.js';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { effectiveSlos, statusText, type StatusView } from '../../slo/index.js';
+import { grafanaRules, prometheusRules } from '../../slo/rules.js';
 import type { CommonFlags } from '../args.js';
-import { collectorFile, telemetryConfig } from './collector.js';
+import { collectorFile, keelConfig, telemetryConfig } from './collector.js';
+
+/** `keel slo rules [DIR]`: Grafana alert-rule provisioning and Prometheus rules from the SLO specs. */
+function writeRules(flags: CommonFlags, dir: string): number {
+  const config = keelConfig(flags);
+  const specs = effectiveSlos(config.slo, Object.keys(config.routes));
+  const grafana = join(dir, 'keel-slo-rules.yaml');
+  const prometheus = join(dir, 'prometheus', 'keel-slo.rules.yml');
+  mkdirSync(join(dir, 'prometheus'), { recursive: true });
+  writeFileSync(grafana, grafanaRules(specs, { datasourceUid: 'clickhouse', folder: 'Keel SLOs' }));
+  writeFileSync(prometheus, prometheusRules(specs));
+  process.stdout.write(`keel slo rules: ${specs.length} SLO(s) → ${grafana} (Grafana alerting provisioning), ${prometheus} (Prometheus rules)\n`);
+  return 0;
+}
 
 /** `keel slo status`: the running SLO engine's budgets, burn rates and alerts, in the terminal. */
 export async function slo(flags: CommonFlags): Promise<number> {
-  const [sub] = flags.positionals;
+  const [sub, outDir] = flags.positionals;
+  if (sub === 'rules') return writeRules(flags, outDir ?? 'alerts');
   if (sub !== 'status') {
-    process.stderr.write('keel slo: use `keel slo status`\n');
+    process.stderr.write('keel slo: use `keel slo status` or `keel slo rules [DIR]`\n');
     return 2;
   }
   let url: string | undefined;

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sloSpecSchema } from '../../config/slo-schema.js';
 import { effectiveSlos } from '../../slo/defaults.js';
 import { evaluateAll } from '../../slo/engine.js';
+import { grafanaRules } from '../../slo/rules.js';
+import { parse } from 'yaml';
 import { insertRows, migrate, openStore, queryRows, type Store } from '../../store/index.js';
 import { sloBlockSchema } from '../../config/slo-schema.js';
 
@@ -63,6 +65,21 @@ describe('SLO evaluation from sli_1m', () => {
       ['144m/12m', Number(((50 / 1440) * 100).toFixed(4)), Number(((50 / 120) * 100).toFixed(4)), true],
     ]);
     expect(e?.breaching).toEqual(['page', 'ticket']);
+  });
+
+  it('the generated Grafana rule queries run on ClickHouse and agree with the engine', async () => {
+    const spec = sloSpecSchema.parse({ name: 'chat-availability', objective: 99, window: '1d', sli: 'availability', scope: { route: 'chat' } });
+    const doc = parse(grafanaRules([spec], { datasourceUid: 'ch', folder: 'f' })) as { groups: { rules: { data: { refId: string; relativeTimeRange?: { from: number }; model: { rawSql?: string } }[] }[] }[] };
+    const page = doc.groups[0]?.rules[0];
+    for (const refId of ['L0', 'L1']) {
+      const q = page?.data.find((d) => d.refId === refId);
+      const from = now / 1000 - (q?.relativeTimeRange?.from ?? 0);
+      // The Grafana plugin's expansion of $__timeFilter (standards.md §3.3).
+      const sql = (q?.model.rawSql ?? '').replace('$__timeFilter(minute)', `minute >= toDateTime(${from}) AND minute <= toDateTime(${now / 1000})`);
+      const [row] = await queryRows<{ burn: number }>(store.client, sql);
+      // 2m: 10 of 20 bad; 12m: 50 of 120 bad; budget 1 %.
+      expect(row?.burn).toBeCloseTo(refId === 'L0' ? 50 : (50 / 120) * 100, 6);
+    }
   });
 
   it('TTFT latency SLI counts good streams under the threshold among successful ones', async () => {
