@@ -47,6 +47,20 @@ const targetSchema = z
     /** USD per million tokens: the `cost` strategy and cost attribution (else `prices`, else built-in). */
     price: priceSchema.optional(),
     timeouts: timeoutsSchema.optional(),
+    /** Roll this target out gradually: its share of the route steps up while its burn stays near the baseline's. */
+    canary: z
+      .object({
+        /** Percent of the route's traffic per step, ending at 100. */
+        steps: z.array(z.number().gt(0).max(100)).min(1).default([1, 5, 25, 50, 100]),
+        /** How long each step must hold before the next. */
+        step_duration: z.string().regex(/^\d+(m|h|d)$/, 'a duration such as 10m or 1h').default('10m'),
+        /** Roll back when the canary burns more than this many times the baseline (and more than its budget). */
+        gate: z.number().min(1).default(2),
+        /** Attempts on the canary before a step can be judged. */
+        min_attempts: z.number().int().min(1).default(20),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -1,12 +1,15 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { durationMs, type AdaptiveConfig } from '../config/slo-schema.js';
 import { insertRows, queryRows } from '../store/index.js';
+import { advanceCanary, shareOf, startCanary, type CanaryEvent, type CanarySample, type CanarySpec, type CanaryState } from './canary.js';
 import { nextWeights, type TargetSample, type WeightChange } from './weights.js';
 
 export interface WeightsSnapshotJson {
   version: string;
   /** `route|provider|model` → multiplier (absent = 1). */
   multipliers: Record<string, number>;
+  /** Canary targets → current share of their route, percent. */
+  canaries: Record<string, number>;
 }
 
 export interface PublisherOptions {
@@ -16,6 +19,10 @@ export interface PublisherOptions {
   /** The availability error budget (1 − objective) of a route. */
   budget: (route: string) => number;
   cfg: AdaptiveConfig;
+  /** Canary targets under rollout (from the routes' `canary` blocks). */
+  canaries?: () => readonly CanarySpec[];
+  /** Records canary steps and rollbacks (alert_events) and logs them. */
+  onCanary?: (e: CanaryEvent, at: number) => Promise<void>;
   now?: () => number;
 }
 
@@ -29,7 +36,8 @@ const BAD = "NOT ok AND (startsWith(error_class, 'provider_') OR error_class = '
  */
 export class WeightsPublisher {
   readonly #o: PublisherOptions;
-  #current: WeightsSnapshotJson = { version: 'adaptive-0', multipliers: {} };
+  #current: WeightsSnapshotJson = { version: 'adaptive-0', multipliers: {}, canaries: {} };
+  readonly #canaryState = new Map<string, CanaryState>();
 
   constructor(o: PublisherOptions) {
     this.#o = o;
@@ -46,7 +54,7 @@ export class WeightsPublisher {
       `SELECT version, concat(route, '|', provider, '|', model) AS key, multiplier FROM routing_weights
        WHERE version = (SELECT argMax(version, ts) FROM routing_weights)`,
     );
-    if (rows[0] !== undefined) this.#current = { version: rows[0].version, multipliers: Object.fromEntries(rows.map((r) => [r.key, r.multiplier])) };
+    if (rows[0] !== undefined) this.#current = { ...this.#current, version: rows[0].version, multipliers: Object.fromEntries(rows.map((r) => [r.key, r.multiplier])) };
   }
 
   async #samples(now: number): Promise<TargetSample[]> {
@@ -66,12 +74,46 @@ export class WeightsPublisher {
     return rows.map((r) => ({ key: r.key, short: { total: r.st, bad: r.sb }, long: { total: r.lt, bad: r.lb } }));
   }
 
-  /** One evaluation: new multipliers, published as a new version when anything changed. */
+  /** Attempts of a canary and of its route's other targets since `from`. */
+  async #canarySample(key: string, from: number, now: number): Promise<CanarySample> {
+    const [route = '', provider = '', model = ''] = key.split('|');
+    const [row] = await queryRows<{ ct: number; cb: number; bt: number; bb: number }>(
+      this.#o.client,
+      `SELECT countIf(provider = {p:String} AND model = {m:String}) AS ct, countIf(provider = {p:String} AND model = {m:String} AND ${BAD}) AS cb,
+              countIf(NOT (provider = {p:String} AND model = {m:String})) AS bt, countIf(NOT (provider = {p:String} AND model = {m:String}) AND ${BAD}) AS bb
+       FROM llm_attempts WHERE route = {r:String} AND Timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND Timestamp < fromUnixTimestamp64Milli({now:Int64})`,
+      { r: route, p: provider, m: model, from, now },
+    );
+    return { canary: { total: row?.ct ?? 0, bad: row?.cb ?? 0 }, baseline: { total: row?.bt ?? 0, bad: row?.bb ?? 0 } };
+  }
+
+  /** Moves every canary one evaluation forward; returns whether any share changed. */
+  async #canaries(now: number): Promise<boolean> {
+    let changed = false;
+    for (const spec of this.#o.canaries?.() ?? []) {
+      const state = this.#canaryState.get(spec.key) ?? startCanary(spec, now);
+      this.#canaryState.set(spec.key, state);
+      const before = shareOf(spec, state);
+      const { state: next, event } = advanceCanary(spec, state, await this.#canarySample(spec.key, state.stepStartedAt, now), this.#o.budget(spec.key.split('|')[0] ?? ''), now);
+      this.#canaryState.set(spec.key, next);
+      if (event !== undefined) await this.#o.onCanary?.(event, now);
+      const after = shareOf(spec, next);
+      if (this.#current.canaries[spec.key] !== after || before !== after) changed = true;
+      this.#current = { ...this.#current, canaries: { ...this.#current.canaries, [spec.key]: after } };
+    }
+    return changed;
+  }
+
+  /** One evaluation: new multipliers and canary shares, published as a new version when anything changed. */
   async tick(): Promise<WeightChange[]> {
     const now = (this.#o.now ?? Date.now)();
+    const canariesChanged = await this.#canaries(now);
     const prev = new Map(Object.entries(this.#current.multipliers));
     const { next, changes } = nextWeights(prev, await this.#samples(now), (key) => this.#o.budget(key.split('|')[0] ?? ''), this.#o.cfg);
-    if (changes.length === 0) return [];
+    if (changes.length === 0) {
+      if (canariesChanged) this.#current = { ...this.#current, version: `w${now}` };
+      return [];
+    }
     const version = `w${now}`;
     const reasons = new Map(changes.map((c) => [c.key, c.reason]));
     await insertRows(
@@ -83,7 +125,7 @@ export class WeightsPublisher {
       }),
       `weights:${version}`,
     );
-    this.#current = { version, multipliers: Object.fromEntries(next) };
+    this.#current = { ...this.#current, version, multipliers: Object.fromEntries(next) };
     return changes;
   }
 }

@@ -5,6 +5,8 @@ import { telemetrySchema, type TelemetryConfig } from '../../config/telemetry-sc
 import type { AddressInfo } from 'node:net';
 import { startCollector, type RunningCollector } from '../../collector/index.js';
 import type { KeelConfig } from '../../config/schema.js';
+import { durationMs } from '../../config/slo-schema.js';
+import { insertRows } from '../../store/index.js';
 import { budgetOf, buildSloServer, effectiveSlos, SloLoop, WeightsPublisher } from '../../slo/index.js';
 import { realProvidersConfig, simulatedConfig } from '../default-config.js';
 import { providerRules } from '../../gateway/providers/index.js';
@@ -45,7 +47,20 @@ async function startSloEngine(config: KeelConfig, running: RunningCollector, por
   });
   const adaptiveRoutes = Object.entries(config.routes).filter(([, r]) => r.adaptive).map(([name]) => name);
   const budgets = new Map(specs.filter((s) => s.sli === 'availability' && s.scope.route !== undefined).map((s) => [s.scope.route ?? '', budgetOf(s.objective)]));
-  const publisher = new WeightsPublisher({ client: running.store.client, routes: () => adaptiveRoutes, budget: (route) => budgets.get(route) ?? 0.005, cfg: config.slo.adaptive });
+  const canaries = Object.entries(config.routes).flatMap(([route, r]) =>
+    r.targets.flatMap((t) => (t.canary === undefined ? [] : [{ key: `${route}|${t.provider}|${t.model}`, steps: t.canary.steps, stepMs: durationMs(t.canary.step_duration), gate: t.canary.gate, minAttempts: t.canary.min_attempts }])),
+  );
+  const publisher = new WeightsPublisher({
+    client: running.store.client,
+    routes: () => adaptiveRoutes,
+    budget: (route) => budgets.get(route) ?? 0.005,
+    cfg: config.slo.adaptive,
+    canaries: () => canaries,
+    onCanary: async (e, at) => {
+      log(`canary ${e.key}: ${e.transition} → ${e.share}% (${e.reason})`);
+      await insertRows(running.store.client, 'alert_events', [{ ts: String(at / 1000), slo: `canary:${e.key}`, kind: 'canary', transition: e.transition, summary: e.reason, budget_remaining: e.share / 100 }]);
+    },
+  });
   await publisher.load().catch(() => undefined);
   const app = buildSloServer(loop, running.store.client, () => publisher.snapshot);
   await app.listen({ host, port: port ?? config.slo.port });

@@ -48,6 +48,24 @@ const blended = (t: ResolvedTarget) => (t.price === undefined ? Number.POSITIVE_
  * the attempts run, not here, so a half-open probe slot is only taken when used.
  */
 export function planTargets(route: ResolvedRoute, p: PlanContext): ResolvedTarget[] {
+  const canary = route.targets.find((t) => t.canaryFirstStep !== undefined);
+  if (canary !== undefined) return canaryPlan(route, canary, p);
+  return strategyPlan(route, p);
+}
+
+/**
+ * A canary takes its current share of requests first (the SLO engine publishes it; the
+ * first step until then); other requests go to the baseline, with the canary as a last
+ * resort. A rolled-back canary (share 0) gets nothing.
+ */
+function canaryPlan(route: ResolvedRoute, canary: ResolvedTarget, p: PlanContext): ResolvedTarget[] {
+  const share = p.weights.canaries.get(weightKey(route.name, canary.provider.name, canary.model)) ?? canary.canaryFirstStep ?? 0;
+  const baseline = strategyPlan({ ...route, targets: route.targets.filter((t) => t !== canary) }, p);
+  if (share <= 0) return baseline;
+  return p.random() * 100 < share ? [canary, ...baseline] : [...baseline, canary];
+}
+
+function strategyPlan(route: ResolvedRoute, p: PlanContext): ResolvedTarget[] {
   let primary: ResolvedTarget[];
   switch (route.strategy) {
     case 'weighted':

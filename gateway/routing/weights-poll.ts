@@ -11,11 +11,10 @@ export function pollWeights(url: string, store: WeightsStore, intervalMs: number
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
       if (!res.ok) throw new Error(`status ${res.status}`);
-      const snap = (await res.json()) as { version?: unknown; multipliers?: unknown };
+      const snap = (await res.json()) as { version?: unknown; multipliers?: unknown; canaries?: unknown };
       if (typeof snap.version !== 'string' || typeof snap.multipliers !== 'object' || snap.multipliers === null) throw new Error('not a weights snapshot');
       if (snap.version !== store.current.version) {
-        const entries = Object.entries(snap.multipliers).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1]) && e[1] >= 0);
-        store.swap({ version: snap.version, multipliers: new Map(entries) });
+        store.swap({ version: snap.version, multipliers: numbers(snap.multipliers), canaries: numbers(snap.canaries) });
       }
       if (failing) log('routing weights: SLO engine reachable again');
       failing = false;
@@ -27,4 +26,9 @@ export function pollWeights(url: string, store: WeightsStore, intervalMs: number
   const timer = setInterval(() => void pollNow(), intervalMs);
   timer.unref();
   return { stop: () => clearInterval(timer), pollNow };
+}
+
+function numbers(obj: unknown): Map<string, number> {
+  if (typeof obj !== 'object' || obj === null) return new Map();
+  return new Map(Object.entries(obj).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1]) && e[1] >= 0));
 }

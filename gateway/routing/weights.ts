@@ -7,9 +7,11 @@ export interface WeightsSnapshot {
   readonly version: string;
   /** Multiplier per target key `route|provider|model`; absent means 1. */
   readonly multipliers: ReadonlyMap<string, number>;
+  /** Canary targets' current share of their route, percent (absent: the first step). */
+  readonly canaries: ReadonlyMap<string, number>;
 }
 
-export const NO_WEIGHTS: WeightsSnapshot = Object.freeze({ version: 'static', multipliers: new Map<string, number>() });
+export const NO_WEIGHTS: WeightsSnapshot = Object.freeze({ version: 'static', multipliers: new Map<string, number>(), canaries: new Map<string, number>() });
 
 export class WeightsStore {
   #current: WeightsSnapshot = NO_WEIGHTS;
@@ -19,7 +21,7 @@ export class WeightsStore {
   }
 
   swap(next: WeightsSnapshot): void {
-    this.#current = Object.freeze({ version: next.version, multipliers: new Map(next.multipliers) });
+    this.#current = Object.freeze({ version: next.version, multipliers: new Map(next.multipliers), canaries: new Map(next.canaries) });
   }
 }
 

@@ -35,6 +35,8 @@ export interface ResolvedTarget {
   price: Price | undefined;
   /** The route's timeouts with this target's overrides. */
   timeouts: EffectiveTimeouts;
+  /** Set when this target is rolling out as a canary: its first step's share, percent. */
+  canaryFirstStep: number | undefined;
 }
 
 export type EffectiveTimeouts = Required<Timeouts>;
@@ -149,6 +151,7 @@ function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, provider
       priority: t.priority,
       contextWindow: t.context_window,
       price: t.price ?? config.prices[t.model] ?? BUILTIN_PRICES[t.model],
+      canaryFirstStep: t.canary?.steps[0],
       timeouts: { ...timeouts, ...t.timeouts },
     });
   };

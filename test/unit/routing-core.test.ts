@@ -149,7 +149,7 @@ describe('planTargets', () => {
     const r = routeOf({ adaptive: true, targets: [target('a', { weight: 1 }), target('b', { weight: 1 })] });
     const fixed = routeOf({ targets: [target('a', { weight: 1 }), target('b', { weight: 1 })] });
     const store = new WeightsStore();
-    store.swap({ version: 'v7', multipliers: new Map([[weightKey('r', 'p', 'a'), 0]]) });
+    store.swap({ version: 'v7', multipliers: new Map([[weightKey('r', 'p', 'a'), 0]]), canaries: new Map() });
     for (const draw of [0, 0.3, 0.6, 0.99]) expect(planTargets(r, { ...ctx(() => draw), weights: store.current })[0]?.model).toBe('b');
     expect(planTargets(fixed, { ...ctx(() => 0), weights: store.current })[0]?.model).toBe('a');
     expect(store.current.version).toBe('v7');
