@@ -89,7 +89,9 @@ export class Notifier {
     // Firing: a moving end leaves room for two missed evaluations (what Prometheus does).
     // Resolved: it ended now, by the wall clock Alertmanager judges endsAt against.
     const endsAt = n.transition === 'resolved' ? Math.min(n.at, Date.now()) : n.at + 4 * Math.max(this.#o.intervalMs, this.#o.resendMs);
-    return [{ labels: alertLabels(n.spec, n.kind), annotations: { summary: summary(n), description: n.spec.description ?? '' }, startsAt: new Date(n.startsAt).toISOString(), endsAt: new Date(endsAt).toISOString(), generatorURL: this.#o.generatorURL }];
+    // Never a start in Alertmanager's future (it would refuse the resolve that ends before it).
+    const startsAt = Math.min(n.startsAt, Date.now());
+    return [{ labels: alertLabels(n.spec, n.kind), annotations: { summary: summary(n), description: n.spec.description ?? '' }, startsAt: new Date(startsAt).toISOString(), endsAt: new Date(Math.max(endsAt, startsAt)).toISOString(), generatorURL: this.#o.generatorURL }];
   }
 
   notify(n: AlertNotice): void {
