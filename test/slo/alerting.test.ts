@@ -31,10 +31,13 @@ function traffic(fromMin: number, toMin: number, badPerMinute: (minute: number) 
 
 async function hookServer(): Promise<{ url: string; server: Server; posts: { path: string; headers: Record<string, unknown>; body: Record<string, unknown> }[] }> {
   const posts: { path: string; headers: Record<string, unknown>; body: Record<string, unknown> }[] = [];
+  let flakyCalls = 0;
   const server = createServer((req, res) => {
     let text = '';
     req.on('data', (c: Buffer) => (text += c.toString()));
     req.on('end', () => {
+      // `/flaky` refuses every other call with 503: deliveries must be retried, and land once.
+      if (req.url === '/flaky' && flakyCalls++ % 2 === 0) return void res.writeHead(503).end('busy');
       posts.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(text) as Record<string, unknown> });
       res.writeHead(200).end('ok');
     });
@@ -61,7 +64,7 @@ describe('burn-rate alerts', () => {
         sloSpecSchema.parse({ name: 'chat-availability', objective: 99, window: '1d', sli: 'availability', scope: { route: 'chat' } }),
         sloSpecSchema.parse({ name: 'quiet-availability', objective: 99, window: '1d', sli: 'availability', scope: { route: 'quiet' }, absent_after: '5m' }),
       ],
-      alerting: alertingSchema.parse({ pending_s: 0, resend_s: 60, receivers: [{ type: 'alertmanager', url: am.url }, { type: 'webhook', url: `${hooks.url}/hook`, headers: { authorization: 'Bearer hook-secret' } }, { type: 'slack', url: `${hooks.url}/slack` }] }),
+      alerting: alertingSchema.parse({ pending_s: 0, resend_s: 20, receivers: [{ type: 'alertmanager', url: am.url }, { type: 'webhook', url: `${hooks.url}/hook`, headers: { authorization: 'Bearer hook-secret' } }, { type: 'slack', url: `${hooks.url}/slack` }, { type: 'webhook', url: `${hooks.url}/flaky` }] }),
       intervalMs: 30_000,
       now: () => clock,
       generatorURL: 'http://127.0.0.1:4319/',
@@ -94,14 +97,19 @@ describe('burn-rate alerts', () => {
     expect(hook[0]?.headers.authorization).toBe('Bearer hook-secret');
     expect(hook[0]?.headers['idempotency-key']).toMatch(/\|firing$/);
     expect(hooks.posts.filter((p) => p.path === '/slack').map((p) => typeof p.body.text)).toEqual(['string', 'string', 'string']);
+    // Each delivery to the flaky receiver was refused once, retried, and accepted exactly once.
+    expect(hooks.posts.filter((p) => p.path === '/flaky').map((p) => String(p.body.kind)).sort()).toEqual(['absent', 'page', 'ticket']);
   });
 
-  it('the next evaluation sends nothing new: no duplicate deliveries', async () => {
+  it('the next evaluation sends no duplicates to webhooks; Alertmanager hears the firing alerts again (resend period passed), with a later endsAt', async () => {
+    const endsAt = async () => new Date((await am.alerts()).find((a) => a.labels.severity === 'page')?.endsAt ?? 0).getTime();
+    const first = await endsAt();
     clock += 30_000;
     const before = hooks.posts.length;
     await loop.tick();
     await loop.notifier.idle();
     expect(hooks.posts.length).toBe(before);
+    expect(await endsAt()).toBe(first + 30_000);
   });
 
   it('clean traffic resolves the burn alerts: resolve messages sent, Alertmanager no longer shows them', async () => {
