@@ -30,6 +30,8 @@ export const STATUS_PAGE = `<!doctype html>
 <div id="alerts"></div>
 <h2>Error budgets</h2>
 <table id="slos"><thead><tr><th>SLO</th><th>Objective</th><th>SLI</th><th>Events</th><th>Budget remaining</th><th>Burn rates (long / short)</th></tr></thead><tbody></tbody></table>
+<h2>Routing weights <span class="muted" id="wversion"></span></h2>
+<table id="weights"><thead><tr><th>Target (route | provider | model)</th><th>Weight multiplier</th><th>Canary share</th></tr></thead><tbody></tbody></table>
 <h2>Providers (last 5 minutes)</h2>
 <table id="providers"><thead><tr><th>Provider</th><th>Model</th><th>Attempts</th><th>Success</th><th>p95 TTFT</th></tr></thead><tbody></tbody></table>
 <script>
@@ -47,6 +49,10 @@ function render(v) {
     return '<tr><td>' + esc(s.name) + '</td><td>' + s.objective + '% / ' + esc(s.window) + '</td><td>' + pct(s.sli, 3) + '</td><td>' + s.events +
       '</td><td><span class="bar"><span style="width:' + (left * 100).toFixed(1) + '%;background:' + colour + '"></span></span> <span class="budget">' + pct(s.budgetRemaining, 1) + '</span></td><td>' + burns + '</td></tr>';
   }).join('');
+  document.getElementById('wversion').textContent = 'version ' + v.weights.version;
+  document.querySelector('#weights tbody').innerHTML = v.weights.targets.length === 0
+    ? '<tr><td colspan="3" class="muted">Static weights: no adaptive route or canary has moved yet.</td></tr>'
+    : v.weights.targets.map((w) => '<tr><td>' + esc(w.target) + '</td><td>' + (w.multiplier === null ? '1' : w.multiplier.toFixed(2)) + '</td><td>' + (w.canaryShare === null ? '—' : w.canaryShare + '%') + '</td></tr>').join('');
   document.querySelector('#providers tbody').innerHTML = v.providers.length === 0
     ? '<tr><td colspan="5" class="muted">No upstream attempts in the last 5 minutes.</td></tr>'
     : v.providers.map((p) =>

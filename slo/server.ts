@@ -11,7 +11,7 @@ export function buildSloServer(loop: SloLoop, client: ClickHouseClient, weights?
   app.get('/', (_req, reply) => reply.type('text/html; charset=utf-8').send(STATUS_PAGE));
   app.get('/api/status', async () => {
     const snap = loop.latest;
-    return statusView(snap, await providerHealth(client, snap.at || Date.now()).catch(() => []));
+    return statusView(snap, await providerHealth(client, snap.at || Date.now()).catch(() => []), weights?.());
   });
   if (weights !== undefined) app.get('/api/weights', () => weights());
   return app;

@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/index.js';
 import type { SloSnapshot } from './loop.js';
+import type { WeightsSnapshotJson } from './publisher.js';
 
 /** What the status page and `keel slo status` show: pure data, built from the latest evaluation. */
 export interface StatusView {
@@ -16,10 +17,17 @@ export interface StatusView {
   }[];
   firing: { slo: string; kind: string; since: string }[];
   providers: { provider: string; model: string; attempts: number; successRate: number; p95TtftMs: number | null }[];
+  /** The routing weights snapshot gateways follow: multipliers and canary shares. */
+  weights: { version: string; targets: { target: string; multiplier: number | null; canaryShare: number | null }[] };
 }
 
-export function statusView(snap: SloSnapshot, providers: StatusView['providers']): StatusView {
+export function statusView(snap: SloSnapshot, providers: StatusView['providers'], weights?: WeightsSnapshotJson): StatusView {
+  const keys = [...new Set([...Object.keys(weights?.multipliers ?? {}), ...Object.keys(weights?.canaries ?? {})])].sort();
   return {
+    weights: {
+      version: weights?.version ?? 'static',
+      targets: keys.map((target) => ({ target, multiplier: weights?.multipliers[target] ?? null, canaryShare: weights?.canaries[target] ?? null })),
+    },
     at: new Date(snap.at).toISOString(),
     slos: snap.results.map((r) => ({
       name: r.spec.name,

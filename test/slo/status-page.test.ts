@@ -40,7 +40,7 @@ describe('status page', () => {
       log: () => undefined,
     });
     await loop.tick();
-    const app = buildSloServer(loop, store.client);
+    const app = buildSloServer(loop, store.client, () => ({ version: 'w42', multipliers: { 'chat|p|m': 0.05 }, canaries: { 'chat|p|new': 25 } }));
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/`;
     close = () => app.close();
@@ -64,6 +64,9 @@ describe('status page', () => {
     expect(chat?.[3]).toBe('2400');
     expect(chat?.[4]).toMatch(/-66\.7%/);
     expect(embed?.[4]).toMatch(/100\.0%/);
+    const weights = await page.evaluate<string[][]>(`Array.from(document.querySelectorAll('#weights tbody tr')).map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent))`);
+    expect(weights).toEqual([['chat|p|m', '0.05', '—'], ['chat|p|new', '1', '25%']]);
+    expect(await page.textContent('#wversion')).toBe('version w42');
     const alerts = await page.textContent('#alerts');
     expect(alerts).toMatch(/chat-availability — page/);
     expect(alerts).not.toMatch(/embed-availability/);
