@@ -13,5 +13,5 @@ export { SloLoop, type SloLoopOptions, type SloSnapshot } from './loop.js';
 export { Notifier } from './notify.js';
 export { buildSloServer } from './server.js';
 export { statusText, statusView, type StatusView } from './status.js';
-export { WeightsPublisher, type WeightsSnapshotJson } from './publisher.js';
+export { recordCanaryEvents, WeightsPublisher, type WeightsSnapshotJson } from './publisher.js';
 export { nextWeights, type TargetSample, type WeightChange } from './weights.js';

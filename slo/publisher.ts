@@ -129,3 +129,11 @@ export class WeightsPublisher {
     return changes;
   }
 }
+
+/** Records canary steps and rollbacks as alert events (and logs them). */
+export function recordCanaryEvents(client: ClickHouseClient, log: (msg: string) => void): (e: CanaryEvent, at: number) => Promise<void> {
+  return async (e, at) => {
+    log(`canary ${e.key}: ${e.transition} → ${e.share}% (${e.reason})`);
+    await insertRows(client, 'alert_events', [{ ts: String(at / 1000), slo: `canary:${e.key}`, kind: 'canary', transition: e.transition, summary: e.reason, budget_remaining: e.share / 100 }]);
+  };
+}

@@ -6,8 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { startCollector, type RunningCollector } from '../../collector/index.js';
 import type { KeelConfig } from '../../config/schema.js';
 import { durationMs } from '../../config/slo-schema.js';
-import { insertRows } from '../../store/index.js';
-import { budgetOf, buildSloServer, effectiveSlos, SloLoop, WeightsPublisher } from '../../slo/index.js';
+import { budgetOf, buildSloServer, effectiveSlos, recordCanaryEvents, SloLoop, WeightsPublisher } from '../../slo/index.js';
 import { realProvidersConfig, simulatedConfig } from '../default-config.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import type { CommonFlags } from '../args.js';
@@ -56,10 +55,7 @@ async function startSloEngine(config: KeelConfig, running: RunningCollector, por
     budget: (route) => budgets.get(route) ?? 0.005,
     cfg: config.slo.adaptive,
     canaries: () => canaries,
-    onCanary: async (e, at) => {
-      log(`canary ${e.key}: ${e.transition} → ${e.share}% (${e.reason})`);
-      await insertRows(running.store.client, 'alert_events', [{ ts: String(at / 1000), slo: `canary:${e.key}`, kind: 'canary', transition: e.transition, summary: e.reason, budget_remaining: e.share / 100 }]);
-    },
+    onCanary: recordCanaryEvents(running.store.client, log),
   });
   await publisher.load().catch(() => undefined);
   const app = buildSloServer(loop, running.store.client, () => publisher.snapshot);

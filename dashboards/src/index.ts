@@ -1,5 +1,9 @@
 import type { Dashboard } from '@grafana/schema';
+import { costDashboard } from './cost.js';
 import { gatewayOverview } from './gateway-overview.js';
+import { providersRouting } from './providers.js';
+import { sloDashboard } from './slos.js';
+import { tracesDashboard } from './traces.js';
 
 /**
  * Keel's Grafana dashboards, defined in TypeScript against @grafana/schema and written to
@@ -8,6 +12,10 @@ import { gatewayOverview } from './gateway-overview.js';
  */
 export const DASHBOARDS: Record<string, Dashboard> = {
   'gateway-overview': gatewayOverview,
+  'providers-routing': providersRouting,
+  slos: sloDashboard,
+  'cost-usage': costDashboard,
+  traces: tracesDashboard,
 };
 
 export { DATASOURCE } from './common.js';

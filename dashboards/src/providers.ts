@@ -1,0 +1,77 @@
+import type { Dashboard } from '@grafana/schema';
+import { byVar, panels, variable } from './common.js';
+
+/** Providers & routing: per target health, breakers, attempts, adaptive weights and canaries. */
+const scope = `${byVar('route', 'route')} AND ${byVar('provider', 'provider')} AND ${byVar('model', 'model')}`;
+
+export const providersRouting: Dashboard = {
+  uid: 'keel-providers-routing',
+  title: 'Keel — Providers & routing',
+  tags: ['keel'],
+  timezone: 'utc',
+  schemaVersion: 41,
+  editable: false,
+  graphTooltip: 1,
+  time: { from: 'now-6h', to: 'now' },
+  refresh: '30s',
+  templating: { list: [variable('route', 'Route', 'llm_attempts', 'route'), variable('provider', 'Provider', 'llm_attempts', 'provider'), variable('model', 'Model', 'llm_attempts', 'model')] },
+  panels: panels([
+    {
+      title: 'Attempt error ratio by failure class',
+      unit: 'percentunit',
+      sql: `SELECT $__timeInterval(Timestamp) AS time, if(failure_class = '', 'ok', failure_class) AS class, count() / any(total) AS ratio
+            FROM llm_attempts
+            INNER JOIN (SELECT $__timeInterval(Timestamp) AS t, count() AS total FROM llm_attempts WHERE $__timeFilter(Timestamp) AND ${scope} GROUP BY t) AS totals
+              ON $__timeInterval(Timestamp) = totals.t
+            WHERE $__timeFilter(Timestamp) AND ${scope} AND NOT ok GROUP BY time, class ORDER BY time`,
+    },
+    {
+      title: 'Time to first token by target, p50 / p95',
+      unit: 'ms',
+      sql: `SELECT $__timeInterval(Timestamp) AS time, concat(provider, ' ', model) AS target, quantile(0.5)(ttft_ms) AS p50, quantile(0.95)(ttft_ms) AS p95
+            FROM llm_attempts WHERE $__timeFilter(Timestamp) AND ${scope} AND ok AND ttft_ms IS NOT NULL GROUP BY time, target ORDER BY time`,
+    },
+    {
+      title: 'Attempt duration by target, p50 / p95',
+      unit: 'ms',
+      sql: `SELECT $__timeInterval(Timestamp) AS time, concat(provider, ' ', model) AS target, quantile(0.5)(duration_ms) AS p50, quantile(0.95)(duration_ms) AS p95
+            FROM llm_attempts WHERE $__timeFilter(Timestamp) AND ${scope} GROUP BY time, target ORDER BY time`,
+    },
+    {
+      title: 'Attempts per request',
+      unit: 'short',
+      sql: `SELECT $__timeInterval(Timestamp) AS time, avg(attempts) AS mean, max(attempts) AS max
+            FROM llm_requests WHERE $__timeFilter(Timestamp) AND ${byVar('route', 'route')} GROUP BY time ORDER BY time`,
+    },
+    {
+      title: 'Attempts by reason',
+      type: 'table',
+      sql: `SELECT attempt_reason, count() AS attempts, countIf(ok) AS answered FROM llm_attempts
+            WHERE $__timeFilter(Timestamp) AND ${scope} GROUP BY attempt_reason ORDER BY attempts DESC`,
+    },
+    {
+      title: 'Circuit breaker state (0 closed, 1 half-open, 2 open)',
+      unit: 'short',
+      description: 'From the gateway metric keel.breaker.state, exported over OTLP.',
+      sql: `SELECT $__timeInterval(TimeUnix) AS time, concat(Attributes['keel.provider'], ' ', Attributes['gen_ai.request.model']) AS target, max(Value) AS state
+            FROM otel_metrics_gauge WHERE $__timeFilter(TimeUnix) AND MetricName = 'keel.breaker.state' GROUP BY time, target ORDER BY time`,
+    },
+    {
+      title: 'Adaptive weights over time',
+      unit: 'short',
+      sql: `SELECT $__timeInterval(ts) AS time, concat(route, ' ', provider, ' ', model) AS target, argMax(multiplier, ts) AS multiplier
+            FROM routing_weights WHERE $__timeFilter(ts) AND ${byVar('route', 'route')} GROUP BY time, target ORDER BY time`,
+    },
+    {
+      title: 'Weight changes and canary steps, with reasons',
+      type: 'table',
+      w: 24,
+      sql: `SELECT ts, concat(route, ' | ', provider, ' | ', model) AS target, round(multiplier, 3) AS multiplier, reason
+            FROM routing_weights WHERE $__timeFilter(ts) AND reason != 'unchanged' AND ${byVar('route', 'route')}
+            UNION ALL
+            SELECT ts, slo AS target, budget_remaining * 100 AS multiplier, concat(transition, ': ', summary) AS reason
+            FROM alert_events WHERE $__timeFilter(ts) AND kind = 'canary'
+            ORDER BY ts DESC LIMIT 200`,
+    },
+  ]),
+};
