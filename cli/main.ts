@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/index.js';
 import { parseCommon } from './args.js';
 import { check } from './commands/check.js';
 import { collector } from './commands/collector.js';
@@ -37,6 +38,17 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`keel ${command}: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
     return 2;
   }
+  try {
+    return await run(command, flags);
+  } catch (err) {
+    // A bad keel.yaml is the user's to fix: file, line and reason, no stack trace.
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`keel ${command}: ${err.message}\nFix the file (keel check shows every problem), then run the command again.\n`);
+    return 1;
+  }
+}
+
+async function run(command: string, flags: ReturnType<typeof parseCommon>): Promise<number> {
   switch (command) {
     case 'start':
     case 'gateway':

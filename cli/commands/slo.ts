@@ -5,6 +5,9 @@ import { grafanaRules, prometheusRules } from '../../slo/rules.js';
 import type { CommonFlags } from '../args.js';
 import { collectorFile, keelConfig, telemetryConfig } from './collector.js';
 
+/** The datasource uid dashboards/provisioning pins (dashboards/src/common.ts). */
+const DATASOURCE_UID = 'keel-clickhouse';
+
 /** `keel slo rules [DIR]`: Grafana alert-rule provisioning and Prometheus rules from the SLO specs. */
 function writeRules(flags: CommonFlags, dir: string): number {
   const config = keelConfig(flags);
@@ -12,7 +15,7 @@ function writeRules(flags: CommonFlags, dir: string): number {
   const grafana = join(dir, 'keel-slo-rules.yaml');
   const prometheus = join(dir, 'prometheus', 'keel-slo.rules.yml');
   mkdirSync(join(dir, 'prometheus'), { recursive: true });
-  writeFileSync(grafana, grafanaRules(specs, { datasourceUid: 'clickhouse', folder: 'Keel SLOs' }));
+  writeFileSync(grafana, grafanaRules(specs, { datasourceUid: DATASOURCE_UID, folder: 'Keel SLOs' }));
   writeFileSync(prometheus, prometheusRules(specs));
   process.stdout.write(`keel slo rules: ${specs.length} SLO(s) → ${grafana} (Grafana alerting provisioning), ${prometheus} (Prometheus rules)\n`);
   return 0;
