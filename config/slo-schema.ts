@@ -89,6 +89,8 @@ export const sloBlockSchema = z
       .default(() => ({ short: '5m', long: '1h', floor: 0.05, max_step: 0.25, hysteresis: 0.05, min_attempts: 20, pins: {} })),
     /** Where the SLO engine serves its status page, JSON API and routing weights. */
     port: z.number().int().min(0).max(65535).default(4319),
+    /** Where gateways poll routing weights, when the SLO engine runs elsewhere (default: the collector host, this port). */
+    url: z.url({ protocol: /^https?$/ }).optional(),
   })
   .strict()
   .superRefine((block, ctx) => {

@@ -28,6 +28,8 @@ export const telemetrySchema = z
       .object({
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(4318),
+        /** Where gateways send, when not http://host:port (a collector on another machine or container). */
+        url: z.url({ protocol: /^https?$/ }).optional(),
         /** Rows held in memory before the collector answers 429/503 (back-pressure to exporters). */
         max_queue_rows: z.number().int().positive().default(200_000),
         batch_rows: z.number().int().positive().default(5_000),

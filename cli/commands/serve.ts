@@ -61,8 +61,8 @@ async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
     sloUrl = collector.sloUrl;
     if (sloUrl !== undefined) log(`SLO status page on ${sloUrl}/`);
   } else if (cfg.enabled) {
-    collectorUrl = `http://${cfg.collector.host}:${cfg.collector.port}`;
-    sloUrl = `http://${cfg.collector.host}:${source.store.current.config.slo.port}`;
+    collectorUrl = cfg.collector.url ?? `http://${cfg.collector.host}:${cfg.collector.port}`;
+    sloUrl = source.store.current.config.slo.url ?? `http://${cfg.collector.host}:${source.store.current.config.slo.port}`;
   }
   let telemetry: Telemetry;
   try {
