@@ -34,6 +34,8 @@ export function variable(name: string, label: string, table: string, column: str
 export interface PanelSpec {
   title: string;
   sql: string;
+  /** Data links per column (e.g. TraceId → the trace view). */
+  links?: Record<string, { title: string; url: string }>;
   /** Grafana format: 0 time series, 1 table, 3 traces. */
   format?: 0 | 1 | 3;
   type?: 'timeseries' | 'stat' | 'table' | 'bargauge' | 'traces';
@@ -64,7 +66,10 @@ export function panels(specs: readonly PanelSpec[]): Panel[] {
       description: s.description,
       datasource: DATASOURCE,
       gridPos: { x, y, w, h },
-      fieldConfig: { defaults: s.unit === undefined ? {} : { unit: s.unit }, overrides: [] },
+      fieldConfig: {
+        defaults: s.unit === undefined ? {} : { unit: s.unit },
+        overrides: Object.entries(s.links ?? {}).map(([column, link]) => ({ matcher: { id: 'byName', options: column }, properties: [{ id: 'links', value: [link] }] })),
+      },
       options: {},
       targets: [target],
     };

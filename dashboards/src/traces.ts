@@ -19,6 +19,13 @@ export const tracesDashboard: Dashboard = {
       w: 24,
       h: 12,
       description: 'TraceId links to the trace view of the Keel ClickHouse datasource.',
+      links: {
+        TraceId: {
+          title: 'Open trace',
+          // Explore with the plugin's trace-ID mode on this trace (standards.md §2.7).
+          url: '/explore?schemaVersion=1&panes={"trace":{"datasource":"keel-clickhouse","queries":[{"refId":"A","datasource":{"type":"grafana-clickhouse-datasource","uid":"keel-clickhouse"},"editorType":"builder","format":3,"builderOptions":{"database":"default","table":"otel_traces","queryType":"traces","mode":"list","meta":{"isTraceIdMode":true,"traceId":"${__value.raw}"}}}],"range":{"from":"now-1h","to":"now"}}}',
+        },
+      },
       sql: `SELECT Timestamp, TraceId, route, response_model, round(duration_ms) AS duration_ms, round(ttft_ms) AS ttft_ms, attempts, ok, error_class
             FROM llm_requests WHERE $__timeFilter(Timestamp) AND ${byVar('route', 'route')} ORDER BY Timestamp DESC LIMIT 100`,
     },

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import OpenAI from 'openai';
@@ -15,6 +16,7 @@ import { queryRows } from '../../store/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 const jsonDir = resolve(import.meta.dirname, '../../dashboards/json');
+const alertsDir = resolve(import.meta.dirname, '../../alerts');
 
 interface Target {
   refId: string;
@@ -157,6 +159,24 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
       });
     }
   }
+
+  it('every alert rule query in alerts/ runs on the same data and returns numbers', async () => {
+    const files = readdirSync(alertsDir).filter((f) => f.endsWith('-rules.yaml'));
+    let queries = 0;
+    for (const f of files) {
+      const doc = parse(readFileSync(join(alertsDir, f), 'utf8')) as { groups: { rules: { uid: string; data: { datasourceUid: string; relativeTimeRange?: { from: number }; model: { rawSql?: string } }[] }[] }[] };
+      for (const rule of doc.groups.flatMap((g) => g.rules)) {
+        for (const d of rule.data.filter((x) => x.datasourceUid !== '__expr__')) {
+          const now = Date.now() + 60_000;
+          const rows = await queryRows<Record<string, unknown>>(c.store.client, expandMacros(d.model.rawSql ?? '', { fromMs: now - (d.relativeTimeRange?.from ?? 0) * 1000, toMs: now, intervalMs: 60_000 }));
+          expect(rows.length, rule.uid).toBeGreaterThan(0);
+          expect(Object.values(rows[0] ?? {}).some((v) => typeof v === 'number' && Number.isFinite(v)), rule.uid).toBe(true);
+          queries++;
+        }
+      }
+    }
+    expect(queries).toBeGreaterThanOrEqual(19);
+  });
 
   it('with a route selected, the overview only shows that route', async () => {
     const table = (DASHBOARDS['gateway-overview']?.panels ?? []).find((p) => (p as { title?: string }).title === 'Routes in the selected range') as { targets?: Target[] } | undefined;
