@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCE_DIRS = ['gateway', 'config', 'simulator', 'cli', 'collector', 'store', 'slo'];
+const SOURCE_DIRS = ['gateway', 'config', 'simulator', 'cli', 'collector', 'store', 'slo', 'bench'];
 const entry = join(root, 'dist', 'cli', 'main.js');
 // tsc --incremental rewrites only the files that changed, so entry's mtime says nothing: a stamp does.
 const stamp = join(root, 'dist', '.built');
