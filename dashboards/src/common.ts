@@ -1,4 +1,4 @@
-import type { DataQuery, DataSourceRef, Panel, VariableModel } from '@grafana/schema';
+import type { Dashboard, DataQuery, DataSourceRef, Panel, VariableModel } from '@grafana/schema';
 
 /** The ClickHouse plugin's query model (standards.md §3.4). */
 type ClickHouseQuery = Pick<DataQuery, 'refId' | 'datasource'> & {
@@ -77,4 +77,31 @@ export function panels(specs: readonly PanelSpec[]): Panel[] {
     rowH = Math.max(rowH, h);
     return panel;
   });
+}
+
+export interface DashboardSpec {
+  uid: string;
+  title: string;
+  tags: string[];
+  from: string;
+  refresh: string;
+  variables: VariableModel[];
+  panels: PanelSpec[];
+}
+
+/** The settings every Keel dashboard shares (read-only, UTC, shared crosshair), around its own panels. */
+export function dashboard(d: DashboardSpec): Dashboard {
+  return {
+    uid: d.uid,
+    title: d.title,
+    tags: d.tags,
+    timezone: 'utc',
+    schemaVersion: 41,
+    editable: false,
+    graphTooltip: 1,
+    time: { from: d.from, to: 'now' },
+    refresh: d.refresh,
+    templating: { list: d.variables },
+    panels: panels(d.panels),
+  };
 }

@@ -1,21 +1,17 @@
 import type { Dashboard } from '@grafana/schema';
-import { byVar, panels, variable } from './common.js';
+import { byVar, dashboard, variable } from './common.js';
 
 /** Cost & usage by key, team, route and model (sli_1m keeps all four dimensions). */
 const scope = `${byVar('team', 'team')} AND ${byVar('route', 'route')}`;
 
-export const costDashboard: Dashboard = {
+export const costDashboard: Dashboard = dashboard({
   uid: 'keel-cost',
   title: 'Keel — Cost & usage',
   tags: ['keel', 'cost'],
-  timezone: 'utc',
-  schemaVersion: 41,
-  editable: false,
-  graphTooltip: 1,
-  time: { from: 'now-7d', to: 'now' },
+  from: 'now-7d',
   refresh: '5m',
-  templating: { list: [variable('route', 'Route', 'sli_1m', 'route'), variable('team', 'Team', 'sli_1m', 'team')] },
-  panels: panels([
+  variables: [variable('route', 'Route', 'sli_1m', 'route'), variable('team', 'Team', 'sli_1m', 'team')],
+  panels: [
     {
       title: 'Cost by route (USD per interval)',
       unit: 'currencyUSD',
@@ -37,5 +33,5 @@ export const costDashboard: Dashboard = {
       type: 'table',
       sql: `SELECT model, round(sum(cost_usd), 4) AS usd, sum(output_tokens) AS tokens_out FROM sli_1m WHERE $__timeFilter(minute) AND ${scope} GROUP BY model ORDER BY usd DESC`,
     },
-  ]),
-};
+  ],
+});

@@ -1,5 +1,5 @@
 import type { Dashboard } from '@grafana/schema';
-import { byVar, panels, variable } from './common.js';
+import { byVar, dashboard, variable } from './common.js';
 
 /**
  * Gateway overview: traffic, success, latency, tokens, cost, cache, fallbacks by route.
@@ -8,18 +8,14 @@ import { byVar, panels, variable } from './common.js';
  */
 const route = byVar('route', 'route');
 
-export const gatewayOverview: Dashboard = {
+export const gatewayOverview: Dashboard = dashboard({
   uid: 'keel-gateway-overview',
   title: 'Keel — Gateway overview',
   tags: ['keel'],
-  timezone: 'utc',
-  schemaVersion: 41,
-  editable: false,
-  graphTooltip: 1,
-  time: { from: 'now-6h', to: 'now' },
+  from: 'now-6h',
   refresh: '30s',
-  templating: { list: [variable('route', 'Route', 'sli_1m', 'route')] },
-  panels: panels([
+  variables: [variable('route', 'Route', 'sli_1m', 'route')],
+  panels: [
     {
       title: 'Requests per second by route',
       unit: 'reqps',
@@ -79,5 +75,5 @@ export const gatewayOverview: Dashboard = {
                    round(quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(ttft_ms)[3]) AS ttft_p95_ms, sum(output_tokens) AS total_output_tokens, round(sum(cost_usd), 4) AS total_cost_usd
             FROM sli_1m WHERE $__timeFilter(minute) AND ${route} GROUP BY route ORDER BY total_requests DESC`,
     },
-  ]),
-};
+  ],
+});

@@ -1,21 +1,17 @@
 import type { Dashboard } from '@grafana/schema';
-import { byVar, panels, variable } from './common.js';
+import { byVar, dashboard, variable } from './common.js';
 
 /** Providers & routing: per target health, breakers, attempts, adaptive weights and canaries. */
 const scope = `${byVar('route', 'route')} AND ${byVar('provider', 'provider')} AND ${byVar('model', 'model')}`;
 
-export const providersRouting: Dashboard = {
+export const providersRouting: Dashboard = dashboard({
   uid: 'keel-providers-routing',
   title: 'Keel — Providers & routing',
   tags: ['keel'],
-  timezone: 'utc',
-  schemaVersion: 41,
-  editable: false,
-  graphTooltip: 1,
-  time: { from: 'now-6h', to: 'now' },
+  from: 'now-6h',
   refresh: '30s',
-  templating: { list: [variable('route', 'Route', 'llm_attempts', 'route'), variable('provider', 'Provider', 'llm_attempts', 'provider'), variable('model', 'Model', 'llm_attempts', 'model')] },
-  panels: panels([
+  variables: [variable('route', 'Route', 'llm_attempts', 'route'), variable('provider', 'Provider', 'llm_attempts', 'provider'), variable('model', 'Model', 'llm_attempts', 'model')],
+  panels: [
     {
       title: 'Attempt error ratio by failure class',
       unit: 'percentunit',
@@ -73,5 +69,5 @@ export const providersRouting: Dashboard = {
             FROM alert_events WHERE $__timeFilter(ts) AND kind = 'canary'
             ORDER BY ts DESC LIMIT 200`,
     },
-  ]),
-};
+  ],
+});

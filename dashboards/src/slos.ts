@@ -1,35 +1,17 @@
 import type { Dashboard } from '@grafana/schema';
-import { panels } from './common.js';
+import { byVar, dashboard, variable } from './common.js';
 
 /** SLOs & error budgets, from the SLO engine's evaluations and alert history. */
-const slo = `('\${slo}' = '__all__' OR slo = '\${slo}')`;
+const slo = byVar('slo', 'slo');
 
-export const sloDashboard: Dashboard = {
+export const sloDashboard: Dashboard = dashboard({
   uid: 'keel-slos',
   title: 'Keel — SLOs & error budgets',
   tags: ['keel', 'slo'],
-  timezone: 'utc',
-  schemaVersion: 41,
-  editable: false,
-  graphTooltip: 1,
-  time: { from: 'now-7d', to: 'now' },
+  from: 'now-7d',
   refresh: '1m',
-  templating: {
-    list: [
-      {
-        type: 'query',
-        name: 'slo',
-        label: 'SLO',
-        datasource: { type: 'grafana-clickhouse-datasource', uid: 'keel-clickhouse' },
-        query: 'SELECT DISTINCT slo FROM slo_evaluations ORDER BY slo',
-        includeAll: true,
-        allValue: '__all__',
-        current: { text: 'All', value: '$__all' },
-        refresh: 2,
-      },
-    ],
-  },
-  panels: panels([
+  variables: [variable('slo', 'SLO', 'slo_evaluations', 'slo')],
+  panels: [
     {
       title: 'Error budget remaining',
       type: 'table',
@@ -56,5 +38,5 @@ export const sloDashboard: Dashboard = {
       type: 'table',
       sql: `SELECT ts, slo, kind, transition, summary FROM alert_events WHERE $__timeFilter(ts) AND kind != 'canary' AND ${slo} ORDER BY ts DESC LIMIT 200`,
     },
-  ]),
-};
+  ],
+});

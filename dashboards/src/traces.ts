@@ -1,18 +1,15 @@
 import type { Dashboard } from '@grafana/schema';
-import { byVar, panels, variable } from './common.js';
+import { byVar, dashboard, variable } from './common.js';
 
 /** Traces: the slowest and failed requests, each linking into Grafana's trace view (otel_traces). */
-export const tracesDashboard: Dashboard = {
+export const tracesDashboard: Dashboard = dashboard({
   uid: 'keel-traces',
   title: 'Keel — Traces',
   tags: ['keel', 'traces'],
-  timezone: 'utc',
-  schemaVersion: 41,
-  editable: false,
-  time: { from: 'now-1h', to: 'now' },
+  from: 'now-1h',
   refresh: '30s',
-  templating: { list: [variable('route', 'Route', 'llm_requests', 'route')] },
-  panels: panels([
+  variables: [variable('route', 'Route', 'llm_requests', 'route')],
+  panels: [
     {
       title: 'Requests (newest first) — open a trace',
       type: 'table',
@@ -42,5 +39,5 @@ export const tracesDashboard: Dashboard = {
               AND $__timeFilter(Timestamp)
             ORDER BY startTime`,
     },
-  ]),
-};
+  ],
+});
