@@ -8,7 +8,7 @@ import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import { transportError } from '../upstream/send.js';
 import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
 import { answerHeaders, attemptController, findRoute, finishRecord, newRecord, sendToTarget, type CallContext, type CallResult } from './context.js';
-import type { CompletedRequest, RequestObserver } from './record.js';
+import { attemptInfo, type CompletedRequest, type RequestObserver } from './record.js';
 
 /** https://platform.openai.com/docs/api-reference/embeddings/create — unknown fields pass through. */
 const embeddingsRequest = z.looseObject({
@@ -89,23 +89,9 @@ async function recordAttempt(ctx: CallContext, rec: CompletedRequest, target: Re
     error = toKeelError(err);
     throw error;
   } finally {
-    rec.attempts.push({
-      provider: target.provider.name,
-      genAiProvider: target.provider.genAiName,
-      providerType: target.provider.adapter.type,
-      model: target.model,
-      reason: 'primary',
-      startMs,
-      durationMs: performance.now() - ctx.receivedAt - startMs,
-      ttftMs: undefined,
-      ok: error === undefined,
-      errorCode: error?.code,
-      upstreamCode: error?.upstreamCode,
-      failureClass: error === undefined ? undefined : classify(error),
-      serverAddress: target.provider.address,
-      serverPort: target.provider.port,
-      price: target.price,
-    });
+    rec.attempts.push(
+      attemptInfo(target, { reason: 'primary', startMs, durationMs: performance.now() - ctx.receivedAt - startMs, ttftMs: undefined, error, failureClass: error === undefined ? undefined : classify(error) }),
+    );
   }
 }
 

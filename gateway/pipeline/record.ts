@@ -1,5 +1,6 @@
 import type { FinishReason, Usage } from '../formats/canonical.js';
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode, KeelError } from '../errors.js';
+import type { ResolvedTarget } from '../runtime/resolve.js';
 import type { CapturedContent } from '../telemetry/content.js';
 
 /**
@@ -88,3 +89,27 @@ export interface CompletedRequest {
 }
 
 export type RequestObserver = (record: CompletedRequest) => void;
+
+/** The record's view of one attempt: who it went to, when, and how it ended. */
+export function attemptInfo(
+  target: ResolvedTarget,
+  a: { reason: AttemptReason; startMs: number; durationMs: number; ttftMs: number | undefined; error: KeelError | undefined; failureClass: string | undefined },
+): AttemptInfo {
+  return {
+    provider: target.provider.name,
+    genAiProvider: target.provider.genAiName,
+    providerType: target.provider.adapter.type,
+    model: target.model,
+    reason: a.reason,
+    startMs: a.startMs,
+    durationMs: a.durationMs,
+    ttftMs: a.ttftMs,
+    ok: a.error === undefined,
+    errorCode: a.error?.code,
+    upstreamCode: a.error?.upstreamCode,
+    failureClass: a.failureClass,
+    serverAddress: target.provider.address,
+    serverPort: target.provider.port,
+    price: target.price,
+  };
+}

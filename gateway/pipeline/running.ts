@@ -7,7 +7,7 @@ import { HealthRegistry } from '../routing/health.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import { attemptOnce, type AttemptOutcome } from './attempt.js';
 import { answerHeaders, type CallContext } from './context.js';
-import type { AttemptReason, CompletedRequest } from './record.js';
+import { attemptInfo, type AttemptReason, type CompletedRequest } from './record.js';
 import type { StreamSession } from './session.js';
 
 /** One request's attempts in flight and behind it: who answers, what was tried, what failed last. */
@@ -87,23 +87,16 @@ function note(loop: Loop, target: ResolvedTarget, reason: AttemptReason, startMs
   if (outcome.ok && outcome.ttftMs !== undefined) ctx.routing.health.observeLatency(health, outcome.ttftMs);
   if (outcome.stats !== undefined && (outcome.ok || outcome.committed)) recordStream(rec, outcome.stats, ctx.receivedAt, reason === 'continuation');
   const stats = outcome.stats;
-  rec.attempts.push({
-    provider: target.provider.name,
-    genAiProvider: target.provider.genAiName,
-    providerType: target.provider.adapter.type,
-    model: target.model,
-    reason,
-    startMs,
-    durationMs: performance.now() - ctx.receivedAt - startMs,
-    ttftMs: outcome.ok ? outcome.ttftMs : stats?.firstTokenAt === undefined ? undefined : stats.firstTokenAt - stats.startedAt,
-    ok: outcome.ok,
-    errorCode: outcome.ok ? undefined : outcome.error.code,
-    upstreamCode: outcome.ok ? undefined : outcome.error.upstreamCode,
-    failureClass: cls,
-    serverAddress: target.provider.address,
-    serverPort: target.provider.port,
-    price: target.price,
-  });
+  rec.attempts.push(
+    attemptInfo(target, {
+      reason,
+      startMs,
+      durationMs: performance.now() - ctx.receivedAt - startMs,
+      ttftMs: outcome.ok ? outcome.ttftMs : stats?.firstTokenAt === undefined ? undefined : stats.firstTokenAt - stats.startedAt,
+      error: outcome.ok ? undefined : outcome.error,
+      failureClass: cls,
+    }),
+  );
   if (!outcome.ok && cls !== 'cancelled') loop.last = outcome.error;
   return { target, outcome, cls };
 }
