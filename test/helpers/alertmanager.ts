@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.js';
 
 /** A real Prometheus Alertmanager (Debian `prometheus-alertmanager`) on 127.0.0.1, as shared/reference/test-infra.md describes. */
 export interface Alertmanager {
@@ -16,14 +16,6 @@ const BINARIES = ['prometheus-alertmanager', 'alertmanager'];
 function binary(): string {
   for (const b of BINARIES) if (spawnSync('sh', ['-c', `command -v ${b}`]).status === 0) return b;
   throw new Error('Prometheus Alertmanager is not installed: install the Debian package prometheus-alertmanager (.ci/run does this when it is missing).');
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 export async function startAlertmanager(): Promise<Alertmanager> {

@@ -1,19 +1,10 @@
-import { createServer } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { telemetrySchema } from '../../config/telemetry-schema.js';
 import { HealthRegistry } from '../../gateway/routing/health.js';
 import { createTelemetry, type Telemetry } from '../../gateway/telemetry/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-
-/** A port nothing listens on: bound, read, released. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+import { freePort } from '../helpers/ports.js';
 
 describe('telemetry with the collector down', () => {
   let h: Harness;
@@ -21,7 +12,7 @@ describe('telemetry with the collector down', () => {
   beforeAll(async () => {
     const health = new HealthRegistry();
     const cfg = telemetrySchema.parse({ max_queue_spans: 8 });
-    t = createTelemetry(cfg, { collectorUrl: `http://127.0.0.1:${await closedPort()}`, breakers: () => health.breakers(), spanFlushMs: 10_000, exportTimeoutMs: 300, env: {} });
+    t = createTelemetry(cfg, { collectorUrl: `http://127.0.0.1:${await freePort()}`, breakers: () => health.breakers(), spanFlushMs: 10_000, exportTimeoutMs: 300, env: {} });
     h = await startHarness({ gateway: { health, metrics: t.metricsHandler }, observe: t.observer });
   });
   afterAll(async () => {
