@@ -47,6 +47,7 @@ export class Batcher {
   /** Every write (flushes and replays) goes through this one chain: one insert at a time. */
   #chain: Promise<void> = Promise.resolve();
   #replayQueued = false;
+  #flushing = false;
   readonly stats: BatcherStats = { queuedRows: 0, insertedRows: 0, spooledBatches: 0, replayedBatches: 0 };
 
   constructor(insert: InsertBatch, spool: Spool, o: BatcherOptions) {
@@ -73,6 +74,10 @@ export class Batcher {
     );
     this.#queued += total;
     this.stats.queuedRows = this.#queued;
+    // Group commit: an idle collector inserts after a short linger; rows that arrive while an
+    // insert runs go out together right after it. The senders wait for their insert (the 200
+    // means stored), so a long timer here would cap every exporter at one batch per timer tick.
+    if (this.#flushing) return Promise.all(promises).then(() => undefined);
     if ([...this.#queues.values()].some((q) => q.reduce((n, w) => n + w.rows.length, 0) >= this.#o.batchRows)) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), this.#o.flushMs);
     return Promise.all(promises).then(() => undefined);
@@ -92,6 +97,15 @@ export class Batcher {
   }
 
   async #flushAll(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#queued > 0) await this.#flushOnce();
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  async #flushOnce(): Promise<void> {
     for (const [table, q] of this.#queues) {
       while (q.length > 0) {
         const batch: Waiting[] = [];

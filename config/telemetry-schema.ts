@@ -32,13 +32,15 @@ export const telemetrySchema = z
         url: z.url({ protocol: /^https?$/ }).optional(),
         /** Rows held in memory before the collector answers 429/503 (back-pressure to exporters). */
         max_queue_rows: z.number().int().positive().default(200_000),
+        /** Most rows one insert takes; more wait for the next insert. */
         batch_rows: z.number().int().positive().default(5_000),
-        flush_ms: z.number().int().positive().default(1_000),
+        /** How long an idle collector waits for more rows before it inserts; rows arriving during an insert go right after it. */
+        flush_ms: z.number().int().positive().default(20),
         /** Batches that ClickHouse did not take wait here and are replayed. */
         spool_dir: z.string().default('./.keel/spool'),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 4318, max_queue_rows: 200_000, batch_rows: 5_000, flush_ms: 1_000, spool_dir: './.keel/spool' }),
+      .default({ host: '127.0.0.1', port: 4318, max_queue_rows: 200_000, batch_rows: 5_000, flush_ms: 20, spool_dir: './.keel/spool' }),
     store: z
       .object({
         /** A ClickHouse server (`http://host:8123`); absent means embedded chDB in `path`. */

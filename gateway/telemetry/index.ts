@@ -7,6 +7,7 @@ import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from 
 import { BasicTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { TelemetryConfig } from '../../config/telemetry-schema.js';
 import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
+import { observeEventLoop } from './runtime.js';
 import { createMetrics, type BreakerView } from './metrics.js';
 import { QueueingSpanProcessor } from './processor.js';
 import { recordSpans } from './spans.js';
@@ -69,6 +70,7 @@ export function createTelemetry(cfg: TelemetryConfig, o: TelemetryOptions): Tele
   }
   const meterProvider = new MeterProvider({ resource, readers });
   const metrics = createMetrics(meterProvider.getMeter('keel'), o.breakers);
+  const stopLoopDelay = observeEventLoop(meterProvider.getMeter('keel'));
   onDrop = (destination, n) => metrics.dropped(destination, n);
   return {
     observer: (rec: CompletedRequest) => {
@@ -85,6 +87,7 @@ export function createTelemetry(cfg: TelemetryConfig, o: TelemetryOptions): Tele
       await meterProvider.forceFlush();
     },
     async shutdown() {
+      stopLoopDelay();
       await tracerProvider.shutdown();
       await meterProvider.shutdown();
     },
