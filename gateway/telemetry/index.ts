@@ -72,15 +72,19 @@ export function createTelemetry(cfg: TelemetryConfig, o: TelemetryOptions): Tele
   const metrics = createMetrics(meterProvider.getMeter('keel'), o.breakers);
   const stopLoopDelay = observeEventLoop(meterProvider.getMeter('keel'));
   onDrop = (destination, n) => metrics.dropped(destination, n);
+  const record = (rec: CompletedRequest) => {
+    try {
+      // With no destination a span would be built only to be thrown away.
+      if (processors.length > 0) recordSpans(tracer, rec);
+      metrics.record(rec);
+    } catch {
+      metrics.dropped('record', 1);
+    }
+  };
   return {
-    observer: (rec: CompletedRequest) => {
-      try {
-        recordSpans(tracer, rec);
-        metrics.record(rec);
-      } catch {
-        metrics.dropped('record', 1);
-      }
-    },
+    // Records arrive as the pipeline ends, before the reply is written; spans and metrics are
+    // built on the next turn of the loop, so telemetry never sits between a caller and its reply.
+    observer: (rec: CompletedRequest) => void setImmediate(record, rec),
     metricsHandler: (req, res) => prometheus.getMetricsRequestHandler(req, res),
     async flush() {
       await tracerProvider.forceFlush();
