@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Spool } from './spool.js';
+import type { Spool, SpooledBatch, SpooledGroup } from './spool.js';
 
 export type Row = Record<string, unknown>;
 
@@ -14,28 +14,36 @@ export interface BatcherOptions {
   replayMs: number;
 }
 
-interface Waiting {
-  rows: Row[];
-  done: (err?: Error) => void;
-}
-
 export class QueueFull extends Error {}
 
 export interface BatcherStats {
   queuedRows: number;
   insertedRows: number;
+  /** Groups ClickHouse refused, left on disk for the replay. */
   spooledBatches: number;
   replayedBatches: number;
 }
 
+interface Pending {
+  file: string;
+  rows: Row[];
+}
+
 /**
- * Bounded batching into ClickHouse. `add` resolves once its rows are durable:
- * inserted, or (ClickHouse down) written to the disk spool, which is replayed
- * with the same dedup token until ClickHouse takes it. So a sender's 200 means
- * stored or spooled; nothing acknowledged is lost across an outage or restart.
+ * Write-ahead batching into ClickHouse. `add` resolves once its rows are on disk (one
+ * fsynced spool file per table), so a sender's 200 means durable; inserts then take up to
+ * `batchRows` rows of a table at a time, at most every `flushMs`. Every insert into
+ * embedded ClickHouse writes a part in the table and in each view it feeds (~25–60 ms
+ * however few rows), so inserts must be few and large; before the write-ahead, senders
+ * waited for their insert and one gateway could not get past one insert per export.
+ *
+ * Exactly once: a flush first writes a group manifest (members + token), then inserts with
+ * that token, removes the members, then the manifest. A crash at any step replays the
+ * manifest with the same token (ClickHouse drops blocks it has seen under it); member
+ * files outside any manifest were never inserted and are replayed under their own token.
  */
 export class Batcher {
-  readonly #queues = new Map<string, Waiting[]>();
+  readonly #pending = new Map<string, Pending[]>();
   readonly #insert: InsertBatch;
   readonly #spool: Spool;
   readonly #o: BatcherOptions;
@@ -47,7 +55,6 @@ export class Batcher {
   /** Every write (flushes and replays) goes through this one chain: one insert at a time. */
   #chain: Promise<void> = Promise.resolve();
   #replayQueued = false;
-  #flushing = false;
   readonly stats: BatcherStats = { queuedRows: 0, insertedRows: 0, spooledBatches: 0, replayedBatches: 0 };
 
   constructor(insert: InsertBatch, spool: Spool, o: BatcherOptions) {
@@ -58,32 +65,43 @@ export class Batcher {
     this.#replayTimer.unref();
   }
 
-  /** Queues rows per table; throws QueueFull (→ 429) rather than growing without bound. */
-  add(byTable: Record<string, Row[]>): Promise<void> {
-    const total = Object.values(byTable).reduce((n, r) => n + r.length, 0);
-    if (total === 0) return Promise.resolve();
-    if (this.#queued + total > this.#o.maxQueueRows) throw new QueueFull(`collector queue full (${this.#queued} rows waiting)`);
+  /** Makes rows durable and queues them; throws QueueFull (→ 429) rather than growing without bound. */
+  async add(byTable: Record<string, Row[]>): Promise<void> {
     const parts = Object.entries(byTable).filter(([, rows]) => rows.length > 0);
-    const promises = parts.map(
-      ([table, rows]) =>
-        new Promise<void>((resolve, reject) => {
-          const q = this.#queues.get(table) ?? [];
-          q.push({ rows, done: (err) => (err === undefined ? resolve() : reject(err)) });
-          this.#queues.set(table, q);
-        }),
-    );
-    this.#queued += total;
-    this.stats.queuedRows = this.#queued;
-    // Group commit: an idle collector inserts after a short linger; rows that arrive while an
-    // insert runs go out together right after it. The senders wait for their insert (the 200
-    // means stored), so a long timer here would cap every exporter at one batch per timer tick.
-    if (this.#flushing) return Promise.all(promises).then(() => undefined);
-    if ([...this.#queues.values()].some((q) => q.reduce((n, w) => n + w.rows.length, 0) >= this.#o.batchRows)) void this.flush();
+    const total = parts.reduce((n, [, rows]) => n + rows.length, 0);
+    if (total === 0) return;
+    if (this.#queued + total > this.#o.maxQueueRows) throw new QueueFull(`collector queue full (${this.#queued} rows waiting)`);
+    this.#count(total);
+    let files: { table: string; file: string; rows: Row[] }[];
+    try {
+      files = await Promise.all(parts.map(async ([table, rows]) => ({ table, rows, file: await this.#spool.put({ table, token: this.#token(), rows }) })));
+    } catch (err) {
+      this.#count(-total);
+      throw err;
+    }
+    for (const f of files) {
+      const q = this.#pending.get(f.table) ?? [];
+      q.push({ file: f.file, rows: f.rows });
+      this.#pending.set(f.table, q);
+    }
+    if (files.some((f) => this.#rowsOf(f.table) >= this.#o.batchRows)) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), this.#o.flushMs);
-    return Promise.all(promises).then(() => undefined);
   }
 
-  /** Sends everything queued now; one flush at a time. */
+  #token(): string {
+    return `${this.#instance}:${this.#seq++}`;
+  }
+
+  #count(delta: number): void {
+    this.#queued += delta;
+    this.stats.queuedRows = this.#queued;
+  }
+
+  #rowsOf(table: string): number {
+    return (this.#pending.get(table) ?? []).reduce((n, p) => n + p.rows.length, 0);
+  }
+
+  /** Inserts everything queued now; one write at a time. */
   flush(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -97,59 +115,69 @@ export class Batcher {
   }
 
   async #flushAll(): Promise<void> {
-    this.#flushing = true;
-    try {
-      while (this.#queued > 0) await this.#flushOnce();
-    } finally {
-      this.#flushing = false;
-    }
-  }
-
-  async #flushOnce(): Promise<void> {
-    for (const [table, q] of this.#queues) {
+    for (const [table, q] of this.#pending) {
       while (q.length > 0) {
-        const batch: Waiting[] = [];
+        const group: Pending[] = [];
         let rows = 0;
         while (q.length > 0 && (rows === 0 || rows + (q[0]?.rows.length ?? 0) <= this.#o.batchRows)) {
-          const w = q.shift();
-          if (w === undefined) break;
-          batch.push(w);
-          rows += w.rows.length;
+          const p = q.shift();
+          if (p === undefined) break;
+          group.push(p);
+          rows += p.rows.length;
         }
-        await this.#write(table, batch);
-        this.#queued -= rows;
-        this.stats.queuedRows = this.#queued;
+        await this.#writeGroup(table, group);
+        this.#count(-rows);
       }
     }
   }
 
-  async #write(table: string, batch: Waiting[]): Promise<void> {
-    const rows = batch.flatMap((w) => w.rows);
-    const token = `${this.#instance}:${this.#seq++}`;
+  async #writeGroup(table: string, group: Pending[]): Promise<void> {
+    const members = group.map((p) => p.file);
+    const token = this.#token();
+    let manifest: string;
     try {
-      await this.#insert(table, rows, token);
-      this.stats.insertedRows += rows.length;
-      for (const w of batch) w.done();
+      manifest = await this.#spool.group({ table, token, members });
     } catch {
-      try {
-        await this.#spool.put({ table, token, rows });
-        this.stats.spooledBatches++;
-        for (const w of batch) w.done();
-      } catch (err) {
-        // Neither ClickHouse nor the disk took it: the sender gets an error and retries.
-        for (const w of batch) w.done(err instanceof Error ? err : new Error(String(err)));
-      }
+      // The members stay on disk and replay one by one under their own tokens (next start).
+      this.stats.spooledBatches++;
+      return;
     }
+    await this.#landGroup({ name: manifest, table, token, members }, group.flatMap((p) => p.rows));
   }
 
-  /** Retries spooled batches in order; stops at the first that ClickHouse still refuses. */
+  /** Insert, then members, then manifest: the order that makes every crash point replayable. */
+  async #landGroup(g: SpooledGroup, rows: Row[]): Promise<boolean> {
+    try {
+      await this.#insert(g.table, rows, g.token);
+    } catch {
+      this.stats.spooledBatches++;
+      return false;
+    }
+    this.stats.insertedRows += rows.length;
+    for (const m of g.members) await this.#spool.remove(m);
+    await this.#spool.remove(g.name);
+    return true;
+  }
+
+  /** Lands what is queued, then retries what ClickHouse refused before (oldest first). */
   replay(): Promise<void> {
     if (this.#replayQueued) return this.#chain;
     this.#replayQueued = true;
+    void this.flush();
     return this.#serial(async () => {
       this.#replayQueued = false;
+      const grouped = new Set<string>();
+      for (const g of await this.#spool.groups()) {
+        g.members.forEach((m) => grouped.add(m));
+        // A member already removed was inserted under this token: ClickHouse drops the rest as seen.
+        const batches = await Promise.all(g.members.map((m) => this.#spool.read(m).catch(() => undefined)));
+        if (!(await this.#landGroup(g, batches.flatMap((b) => b?.rows ?? [])))) return;
+        this.stats.replayedBatches++;
+      }
       for (const name of await this.#spool.list()) {
-        const b = await this.#spool.read(name);
+        // This process's own member files are queued (or being written): the flush lands them.
+        if (grouped.has(name) || name.includes(this.#instance)) continue;
+        const b: SpooledBatch = await this.#spool.read(name);
         try {
           await this.#insert(b.table, b.rows, b.token);
         } catch {

@@ -8,9 +8,18 @@ export interface SpooledBatch {
   rows: Record<string, unknown>[];
 }
 
+/** A flush's manifest: the member files inserted together under one token. */
+export interface SpooledGroup {
+  name: string;
+  table: string;
+  token: string;
+  members: string[];
+}
+
 /**
- * Batches ClickHouse did not take, on disk until it does: one JSON file per batch,
- * written to a temp name, fsynced, then renamed, so a crash never leaves half a batch.
+ * The collector's write-ahead: one JSON file per accepted batch, and one manifest per
+ * insert grouping several; each written to a temp name, fsynced, then renamed, so a crash
+ * never leaves half a file. Files stay until ClickHouse has the rows.
  */
 export class Spool {
   readonly #dir: string;
@@ -19,27 +28,48 @@ export class Spool {
     this.#dir = dir;
   }
 
-  async put(batch: SpooledBatch): Promise<void> {
+  /** Writes a batch; returns its file name. */
+  async put(batch: SpooledBatch): Promise<string> {
+    return this.#write(batch.token, '.json', JSON.stringify(batch));
+  }
+
+  /** Writes an insert group's manifest; returns its file name. */
+  async group(g: Omit<SpooledGroup, 'name'>): Promise<string> {
+    return this.#write(g.token, '.group', JSON.stringify(g));
+  }
+
+  async #write(token: string, ext: string, text: string): Promise<string> {
     await mkdir(this.#dir, { recursive: true });
-    const name = `${Date.now().toString().padStart(15, '0')}-${batch.token.replace(/[^\w.-]/g, '_')}.json`;
+    const name = `${Date.now().toString().padStart(15, '0')}-${token.replace(/[^\w.-]/g, '_')}${ext}`;
     const tmp = join(this.#dir, `.${name}.tmp`);
     const fh = await open(tmp, 'w');
     try {
-      await fh.writeFile(JSON.stringify(batch));
+      await fh.writeFile(text);
       await fh.sync();
     } finally {
       await fh.close();
     }
     await rename(tmp, join(this.#dir, name));
+    return name;
+  }
+
+  /** Insert groups left by a flush that did not finish, oldest first. */
+  async groups(): Promise<SpooledGroup[]> {
+    const names = (await this.#names()).filter((f) => f.endsWith('.group'));
+    return Promise.all(names.map(async (name) => ({ ...(JSON.parse(await readFile(join(this.#dir, name), 'utf8')) as Omit<SpooledGroup, 'name'>), name })));
+  }
+
+  async #names(): Promise<string[]> {
+    try {
+      return (await readdir(this.#dir)).filter((f) => !f.startsWith('.')).sort();
+    } catch {
+      return [];
+    }
   }
 
   /** Spooled batch files, oldest first. */
   async list(): Promise<string[]> {
-    try {
-      return (await readdir(this.#dir)).filter((f) => f.endsWith('.json') && !f.startsWith('.')).sort();
-    } catch {
-      return [];
-    }
+    return (await this.#names()).filter((f) => f.endsWith('.json'));
   }
 
   async read(name: string): Promise<SpooledBatch> {

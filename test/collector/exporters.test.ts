@@ -58,6 +58,8 @@ describe('collector ← official OTel exporters', () => {
   it('protobuf (gzip) and JSON exports produce the same otel_traces rows, in the exporter encoding', async () => {
     await sendSpans(new ProtoExporter({ url: `${c.url}/v1/traces`, compression: CompressionAlgorithm.GZIP }));
     await sendSpans(new HttpJsonExporter({ url: `${c.url}/v1/traces` }));
+    // A 200 means on disk; the insert follows within flush_ms.
+    await c.batcher.flush();
     const rows = await queryRows<Record<string, unknown>>(
       c.store.client,
       `SELECT SpanName, SpanKind, ServiceName, ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes, Duration, StatusCode, StatusMessage,
