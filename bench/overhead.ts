@@ -1,116 +1,104 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
-import autocannon from 'autocannon';
+import { MODELS, portkeyHeaders, startCollector, startGateway, startPortkey, startSimulator, startUpstream, tempDir } from './lib/fleet.js';
+import { col, med, runGrid, type Measured, type Target } from './lib/cells.js';
+import { quantile, runLoad } from './lib/load.js';
+import { machineLine } from './lib/machine.js';
+import { SERVER_CPU, pinSelf, type Proc } from './lib/proc.js';
+import { median, medianRange, table } from './lib/stats.js';
 
 /**
- * Proxy overhead: non-streaming chat at concurrency 1, 16 and 64, direct to the simulator
- * and through Keel (telemetry off, then full telemetry to a collector process), in one run.
- * Each cell is warmed, then measured REPEATS times; medians and ranges are reported.
- * Usage: npm run bench:overhead
+ * Proxy overhead: non-streaming chat at concurrency 1, 16 and 64, direct to the upstream,
+ * through Keel (telemetry off; full telemetry to a collector with embedded ClickHouse) and
+ * through the Portkey gateway, all in one run on one machine. First the ceilings of the two
+ * upstream stand-ins (simulator and the lean one), each alone on the server core.
+ * Usage: npm run bench:overhead  (BENCH_SECONDS, BENCH_REPEATS, BENCH_WARM_S to shorten)
  */
-const root = resolve(import.meta.dirname, '../..');
-const keel = join(root, 'bin', 'keel.js');
-const REPEATS = 3;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const WARM_S = Number(process.env.BENCH_WARM_S ?? 25);
 const CONCURRENCY = [1, 16, 64];
 
-function start(args: string[], ready: RegExp, cwd: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [keel, ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-  let out = '';
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`keel ${args[0] ?? ''} did not start:\n${out}`)), 60_000);
-    child.stderr?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m?.[1] !== undefined) {
-        clearTimeout(timer);
-        res({ child, url: m[1] });
-      }
-    });
-  });
-}
+const chat = (model: string) => () => JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] });
 
-interface Cell {
-  rps: number;
-  p50: number;
-  p90: number;
-  p99: number;
+async function ceiling(name: string, p: Proc, model: string): Promise<string[]> {
+  const runs = [];
+  for (let i = 0; i < REPEATS; i++) runs.push(await runLoad({ url: p.url, path: '/v1/chat/completions', body: chat(model)(), connections: 64, seconds: SECONDS }));
+  return [name, medianRange(runs.map((r) => r.rps), 0), medianRange(runs.map((r) => quantile(r.latency, 0.5)))];
 }
-
-async function load(url: string, connections: number, seconds: number): Promise<Cell> {
-  const r = await autocannon({
-    url: `${url}/v1/chat/completions`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer bench' },
-    body: JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'hi' }] }),
-    connections,
-    duration: seconds,
-  });
-  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return { rps: r.requests.average, p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99 };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-const fmt = (xs: number[], digits = 0) => `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'keel-bench-'));
-  const sim = await start(['simulator', '--port', '0'], /listening on (http:\/\/\S+)/, dir);
-  const write = (name: string, telemetry: boolean, collectorPort: number) => {
-    const path = join(dir, name);
-    writeFileSync(
-      path,
-      [
-        'providers:',
-        `  sim: { type: openai-compatible, base_url: "${sim.url}/v1", auth: none }`,
-        'routes:',
-        '  bench: { targets: [{ provider: sim, model: fast }] }',
-        'telemetry:',
-        `  enabled: ${telemetry}`,
-        `  collector: { port: ${collectorPort}, spool_dir: ${join(dir, 'spool')} }`,
-        `  store: { path: ${join(dir, 'data')} }`,
-        'slo: { port: 0 }',
-        '',
-      ].join('\n'),
-    );
-    return path;
-  };
-  const collector = await start(['collector', '--config', write('collector.yaml', true, 0), '--slo-port', '0'], /listening on (http:\/\/\S+) \(OTLP/, dir);
-  const collectorPort = Number(new URL(collector.url).port);
-  const bare = await start(['gateway', '--config', write('bare.yaml', false, collectorPort), '--port', '0'], /gateway listening on (http:\/\/\S+)/, dir);
-  const full = await start(['gateway', '--config', write('full.yaml', true, collectorPort), '--port', '0'], /gateway listening on (http:\/\/\S+)/, dir);
-  const targets = { direct: `${sim.url}`, 'keel (telemetry off)': bare.url, 'keel (full telemetry)': full.url };
-  const rows: string[] = [];
-  process.stderr.write(`bench: warming every target for ${SECONDS} s…\n`);
-  for (const url of Object.values(targets)) await load(url.replace(/\/v1$/, ''), 16, SECONDS);
-  for (const c of CONCURRENCY) {
-    const results: Record<string, Cell[]> = {};
-    for (let i = 0; i < REPEATS; i++) {
-      for (const [name, url] of Object.entries(targets)) {
-        process.stderr.write(`bench: concurrency ${c}, ${name}, run ${i + 1}/${REPEATS}\n`);
-        (results[name] ??= []).push(await load(url, c, SECONDS));
-      }
+  pinSelf();
+  const dir = tempDir();
+  process.stderr.write('bench overhead: measuring the upstream stand-ins alone…\n');
+  const sim = await startSimulator(dir, SERVER_CPU);
+  const lean = await startUpstream(SERVER_CPU);
+  await runLoad({ url: sim.url, path: '/v1/chat/completions', body: chat('fast')(), connections: 16, seconds: 3 });
+  await runLoad({ url: lean.url, path: '/v1/chat/completions', body: chat('fast')(), connections: 16, seconds: 3 });
+  const ceilings = [await ceiling('simulator (`keel simulator`)', sim, 'fast'), await ceiling('lean stand-in (`bench/upstream.ts`)', lean, MODELS.fast)];
+  await sim.stop();
+  await lean.stop();
+
+  const upstream = await startUpstream();
+  const collector = await startCollector(dir, upstream.url);
+  const port = Number(new URL(collector.url).port);
+  const bare = await startGateway(dir, upstream.url, { telemetry: false });
+  const full = await startGateway(dir, upstream.url, { telemetry: true, collectorPort: port });
+  const portkey = await startPortkey();
+  const targets: Target[] = [
+    { name: 'direct', url: upstream.url, body: chat(MODELS.fast), pids: [], warmS: 5 },
+    { name: 'keel, telemetry off', url: bare.url, body: chat('bench'), pids: [bare.pid], warmS: WARM_S },
+    { name: 'keel, full telemetry', url: full.url, body: chat('bench'), pids: [full.pid], collectorPid: collector.pid, warmS: WARM_S },
+    { name: 'portkey', url: portkey.url, headers: portkeyHeaders(upstream.url), body: chat(MODELS.fast), pids: [portkey.pid], warmS: WARM_S },
+  ];
+  const grid = await runGrid('bench overhead', targets, { path: '/v1/chat/completions', concurrency: CONCURRENCY, repeats: REPEATS, seconds: SECONDS });
+  for (const p of [portkey, full, bare, collector, upstream]) await p.stop();
+
+  const rows: string[][] = [];
+  const ratios: string[][] = [];
+  for (const [c, byTarget] of grid.results) {
+    const direct = byTarget.get('direct') ?? [];
+    for (const t of targets) {
+      const xs = byTarget.get(t.name) ?? [];
+      const base = t.name === 'direct' ? undefined : direct;
+      const rss = grid.rss.get(t.name);
+      rows.push([
+        String(c), t.name, col(xs, (m) => m.rps, 0), col(xs, (m) => m.p50), col(xs, (m) => m.p90), col(xs, (m) => m.p99),
+        base ? col(xs, (m) => m.p50, 2, base) : '—', base ? col(xs, (m) => m.p99, 2, base) : '—', base ? col(xs, (m) => m.cpuPerReq, 3) : '—', col(xs, (m) => m.collectorCpuPerReq, 3),
+        base && rss ? `${rss.before.toFixed(0)} → ${rss.after.toFixed(0)}` : '—',
+      ]);
     }
-    const direct = results.direct ?? [];
-    for (const [name, cells] of Object.entries(results)) {
-      const added = name === 'direct' ? '—' : fmt(cells.map((cell, i) => cell.p50 - (direct[i]?.p50 ?? 0)), 2);
-      rows.push(`| ${c} | ${name} | ${fmt(cells.map((x) => x.rps))} | ${fmt(cells.map((x) => x.p50), 2)} | ${fmt(cells.map((x) => x.p90), 2)} | ${fmt(cells.map((x) => x.p99), 2)} | ${added} |`);
-    }
+    const keel = byTarget.get('keel, full telemetry');
+    const bareCells = byTarget.get('keel, telemetry off');
+    const pk = byTarget.get('portkey');
+    const ratio = (a: Measured[] | undefined, f: (m: Measured) => number) => (pk === undefined ? Number.NaN : med(a, f) / med(pk, f));
+    ratios.push([String(c), `${ratio(keel, (m) => m.rps).toFixed(1)}×`, `${ratio(bareCells, (m) => m.rps).toFixed(1)}×`, `${(med(pk, (m) => m.p50) / med(keel, (m) => m.p50)).toFixed(1)}×`]);
   }
-  for (const p of [full, bare, collector, sim]) p.child.kill('SIGTERM');
-  const table = [
-    `Proxy overhead — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
-    `${REPEATS} runs of ${SECONDS} s per cell after warm-up; median (min–max); latency in ms (autocannon, same process for all targets).`,
-    '',
-    '| concurrency | target | req/s | p50 | p90 | p99 | added p50 |',
-    '|---|---|---|---|---|---|---|',
-    ...rows,
-    '',
-  ].join('\n');
-  process.stdout.write(`${table}\n`);
-  // bench/RESULTS.md is edited by hand from this output, with the reading of the numbers.
+  const c1 = grid.results.get(1);
+  const added = (f: (m: Measured) => number) => median((c1?.get('keel, full telemetry') ?? []).map((m, i) => f(m) - f(c1?.get('direct')?.[i] ?? m)));
+  const c64 = grid.results.get(64);
+  const tput = med(c64?.get('keel, full telemetry'), (m) => m.rps) / med(c64?.get('portkey'), (m) => m.rps);
+  const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
+  process.stdout.write(
+    [
+      '## Proxy overhead and Portkey side by side (`npm run bench:overhead`)',
+      '',
+      machineLine(),
+      '',
+      `Upstream stand-in ceilings, each alone on the server core, 64 connections, ${REPEATS} × ${SECONDS} s:`,
+      '',
+      table(['stand-in', 'req/s', 'p50 ms'], ceilings),
+      '',
+      `Non-streaming chat (12-token answer) through the lean stand-in. Every target warmed (Keel and Portkey ${WARM_S} s, direct 5 s), then ${REPEATS} runs of ${SECONDS} s per cell, targets interleaved; median (min–max). Latency in ms measured by the load generator (undici, performance.now). "added" = target − direct of the same repeat. Proxies (Keel gateways, Portkey) run alone on the server core; the upstream, the load generator and Keel's collector (the storage side, like a tracing backend) share the other. CPU ms per request: the proxy's process, and Keel's collector apart. RSS in MiB after warm-up → after the last cell.`,
+      '',
+      table(['conc.', 'target', 'req/s', 'p50', 'p90', 'p99', 'added p50', 'added p99', 'proxy CPU ms/req', 'collector CPU ms/req', 'RSS MiB (proxy)'], rows),
+      '',
+      'Keel / Portkey, same run:',
+      '',
+      table(['conc.', 'req/s, Keel full telemetry / Portkey', 'req/s, Keel telemetry off / Portkey', 'p50, Portkey / Keel full telemetry'], ratios),
+      '',
+      `Targets: added p50 at concurrency 1 with full telemetry ${added((m) => m.p50).toFixed(2)} ms (≤ 0.5: ${verdict(added((m) => m.p50) <= 0.5)}); added p99 ${added((m) => m.p99).toFixed(2)} ms (≤ 2: ${verdict(added((m) => m.p99) <= 2)}); throughput at 64 with full telemetry ${tput.toFixed(1)}× Portkey (≥ 10×: ${verdict(tput >= 10)}).`,
+      '',
+    ].join('\n'),
+  );
 }
 
 await main();

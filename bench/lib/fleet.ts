@@ -1,0 +1,91 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LOAD_CPU, SERVER_CPU, root, startKeel, startNode, type Proc } from './proc.js';
+
+/**
+ * The processes a bench talks to: the lean upstream, a collector with embedded ClickHouse,
+ * and Keel gateways with telemetry off or on. Every gateway serves the same routes:
+ * - `bench`: one target, non-streaming answers (12 tokens)
+ * - `stream`: 50 tokens, 5 ms apart
+ * - `retry`: the target fails each request once; one retry, no backoff
+ * - `fallback`: the first target always fails; no retry, one fallback
+ */
+export const MODELS = { fast: 'fast', stream: 'fast;tokens=50;itl_ms=5', failOnce: 'fast;fault=fail_once', fail: 'fast;fault=fail' } as const;
+
+export const dist = join(root, 'dist', 'bench');
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'keel-bench-'));
+}
+
+export function startUpstream(cpu = LOAD_CPU): Promise<Proc> {
+  return startNode(join(dist, 'upstream.js'), ['--port', '0'], /upstream listening on (http:\/\/\S+)/, { cpu });
+}
+
+export function startSimulator(dir: string, cpu = LOAD_CPU): Promise<Proc> {
+  return startKeel(['simulator', '--port', '0'], /listening on (http:\/\/\S+)/, { cwd: dir, cpu });
+}
+
+// Breakers that never open: the fallback cell must fail over on every request, not skip the dead target.
+const NO_BREAKER = '{ consecutive_failures: 1000000000, min_requests: 1000000000 }';
+
+export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number): string {
+  const target = (model: string) => `{ provider: up, model: "${model}" }`;
+  const path = join(dir, name);
+  writeFileSync(
+    path,
+    [
+      'providers:',
+      `  up: { type: openai-compatible, base_url: "${upstream}/v1", auth: none }`,
+      'routes:',
+      `  bench: { targets: [${target(MODELS.fast)}] }`,
+      `  stream: { targets: [${target(MODELS.stream)}] }`,
+      `  retry: { targets: [${target(MODELS.failOnce)}], retries: { attempts: 1, backoff_ms: 0 }, breaker: ${NO_BREAKER} }`,
+      `  fallback: { targets: [${target(MODELS.fail)}], fallbacks: [${target(MODELS.fast)}], retries: { attempts: 0 }, breaker: ${NO_BREAKER} }`,
+      'telemetry:',
+      `  enabled: ${telemetry}`,
+      `  collector: { port: ${collectorPort}, spool_dir: ${join(dir, 'spool')} }`,
+      `  store: { path: ${join(dir, 'data')} }`,
+      'slo: { port: 0 }',
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
+/**
+ * The collector (storage, like a tracing backend) runs on the load core by default: the
+ * server core is the proxy's budget, the same for Keel and Portkey; its CPU is reported apart.
+ */
+export async function startCollector(dir: string, upstream: string, cpu = LOAD_CPU): Promise<Proc> {
+  return startKeel(['collector', '--config', keelConfig(dir, 'collector.yaml', upstream, true, 0), '--slo-port', '0'], /listening on (http:\/\/\S+) \(OTLP/, { cwd: dir, cpu });
+}
+
+export interface GatewayOptions {
+  telemetry: boolean;
+  collectorPort?: number;
+  cpu?: number;
+  /** e.g. ['--cpu-prof', '--cpu-prof-dir=…'] */
+  nodeArgs?: string[];
+}
+
+export function startGateway(dir: string, upstream: string, o: GatewayOptions): Promise<Proc> {
+  const cfg = keelConfig(dir, `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0);
+  return startKeel(['gateway', '--config', cfg, '--port', '0'], /gateway listening on (http:\/\/\S+)/, { cwd: dir, cpu: o.cpu ?? SERVER_CPU, nodeArgs: o.nodeArgs });
+}
+
+/** The Portkey gateway from npm, bound to 127.0.0.1 by the loopback preload. */
+export function startPortkey(cpu = SERVER_CPU): Promise<Proc> {
+  const script = join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
+  return startNode(script, ['--port=0', '--headless'], /portkey listening on (http:\/\/\S+)/, {
+    cpu,
+    nodeArgs: ['--import', join(dist, 'lib', 'loopback.js')],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+}
+
+/** Headers that send a Portkey request to the upstream as an OpenAI-compatible provider. */
+export function portkeyHeaders(upstream: string): Record<string, string> {
+  return { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream}/v1` };
+}

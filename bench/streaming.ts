@@ -1,0 +1,62 @@
+import { MODELS, portkeyHeaders, startCollector, startGateway, startPortkey, startUpstream, tempDir } from './lib/fleet.js';
+import { col, runGrid, type Measured, type Target } from './lib/cells.js';
+import { machineLine } from './lib/machine.js';
+import { pinSelf } from './lib/proc.js';
+import { median, table } from './lib/stats.js';
+
+/**
+ * Streaming: 50-token answers, 5 ms between tokens, at concurrency 1 and 16, direct and
+ * through Keel (full telemetry) and Portkey. Time to first token (first content chunk the
+ * client reads) and total time, added over direct.
+ * Usage: npm run bench:streaming
+ */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const WARM_S = Number(process.env.BENCH_WARM_S ?? 25);
+
+const body = (model: string) => () => JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+
+async function main(): Promise<void> {
+  pinSelf();
+  const dir = tempDir();
+  const upstream = await startUpstream();
+  const collector = await startCollector(dir, upstream.url);
+  const keel = await startGateway(dir, upstream.url, { telemetry: true, collectorPort: Number(new URL(collector.url).port) });
+  const portkey = await startPortkey();
+  const targets: Target[] = [
+    { name: 'direct', url: upstream.url, body: body(MODELS.stream), pids: [], warmS: 5 },
+    { name: 'keel, full telemetry', url: keel.url, body: body('stream'), pids: [keel.pid], collectorPid: collector.pid, warmS: WARM_S },
+    { name: 'portkey', url: portkey.url, headers: portkeyHeaders(upstream.url), body: body(MODELS.stream), pids: [portkey.pid], warmS: WARM_S },
+  ];
+  const grid = await runGrid('bench streaming', targets, { path: '/v1/chat/completions', stream: true, concurrency: [1, 16], repeats: REPEATS, seconds: SECONDS });
+  for (const p of [portkey, keel, collector, upstream]) await p.stop();
+
+  const rows: string[][] = [];
+  for (const [c, byTarget] of grid.results) {
+    const direct = byTarget.get('direct') ?? [];
+    for (const t of targets) {
+      const xs = byTarget.get(t.name) ?? [];
+      const base = t.name === 'direct' ? undefined : direct;
+      const add = (f: (m: Measured) => number) => (base ? col(xs, f, 2, base) : '—');
+      rows.push([String(c), t.name, col(xs, (m) => m.rps, 1), col(xs, (m) => m.ttft50), col(xs, (m) => m.ttft99), col(xs, (m) => m.p50), col(xs, (m) => m.p99), add((m) => m.ttft50), add((m) => m.ttft99), add((m) => m.p50), add((m) => m.p99)]);
+    }
+  }
+  const c1 = grid.results.get(1);
+  const addedTtft = median((c1?.get('keel, full telemetry') ?? []).map((m, i) => m.ttft50 - (c1?.get('direct')?.[i]?.ttft50 ?? m.ttft50)));
+  process.stdout.write(
+    [
+      '## Streaming (`npm run bench:streaming`)',
+      '',
+      machineLine(),
+      '',
+      `50-token streams, 5 ms between tokens, from the lean stand-in. Warm-up as in the overhead bench, then ${REPEATS} runs of ${SECONDS} s per cell; median (min–max), ms. TTFT = request sent → first content token read by the client.`,
+      '',
+      table(['conc.', 'target', 'streams/s', 'TTFT p50', 'TTFT p99', 'total p50', 'total p99', 'added TTFT p50', 'added TTFT p99', 'added total p50', 'added total p99'], rows),
+      '',
+      `Target: added TTFT p50 ≤ 1 ms at concurrency 1: ${addedTtft.toFixed(2)} ms, ${addedTtft <= 1 ? 'met' : '**not met**'}.`,
+      '',
+    ].join('\n'),
+  );
+}
+
+await main();
