@@ -46,30 +46,39 @@ export class QueueingSpanProcessor implements SpanProcessor {
       return;
     }
     this.#queue.push(span);
-    if (this.#queue.length >= this.#o.batchSize) void this.#drain();
-    else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => void this.#drain(), this.#o.flushMs);
-      this.#timer.unref();
-    }
+    if (this.#queue.length >= this.#o.batchSize) void this.#drain(false);
+    else this.#arm();
   }
 
-  #drain(): Promise<void> {
+  #arm(): void {
+    if (this.#timer !== undefined || this.#queue.length === 0) return;
+    this.#timer = setTimeout(() => void this.#drain(false), this.#o.flushMs);
+    this.#timer.unref();
+  }
+
+  /** `all`: empty the queue (flush, shutdown); otherwise one batch, then only full ones. */
+  #drain(all: boolean): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#inFlight === undefined) {
-      const run = this.#exportAll();
+      const run = this.#exportAll(all);
       this.#inFlight = run;
       // Cleared only once the run is over (never from inside it, which could finish synchronously).
       void run.finally(() => {
         if (this.#inFlight === run) this.#inFlight = undefined;
+        this.#arm();
       });
     }
     return this.#inFlight;
   }
 
-  async #exportAll(): Promise<void> {
+  async #exportAll(all: boolean): Promise<void> {
     await Promise.resolve();
-    while (this.#queue.length > 0) {
+    // Spans that arrive during an export wait for the next timer or a full batch: looping
+    // until the queue is empty turned a steady trickle into one tiny export per round trip.
+    let first = true;
+    while (this.#queue.length > 0 && (first || all || this.#queue.length >= this.#o.batchSize)) {
+      first = false;
       const batch = this.#queue.splice(0, this.#o.batchSize);
       const ok = await new Promise<boolean>((resolve) => this.#exporter.export(batch, (r) => resolve(r.code === ExportResultCode.SUCCESS)));
       if (!ok) this.#o.onDrop(batch.length);
@@ -78,7 +87,7 @@ export class QueueingSpanProcessor implements SpanProcessor {
 
   async forceFlush(): Promise<void> {
     await this.#inFlight;
-    await this.#drain();
+    await this.#drain(true);
   }
 
   async shutdown(): Promise<void> {
