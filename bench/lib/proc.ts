@@ -17,6 +17,13 @@ export const SERVER_CPU = CORES > 1 ? CORES - 1 : 0;
 export const LOAD_CPU = 0;
 export const pinning = TASKSET && CORES > 1 ? `servers on cpu ${SERVER_CPU}; load generator and upstream on cpu ${LOAD_CPU}` : 'unpinned (one core or no taskset)';
 
+// A bench that dies (an error, Ctrl-C) must not leave servers running on the cores.
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 export interface Proc {
   child: ChildProcess;
   url: string;
@@ -31,8 +38,10 @@ export function startNode(script: string, args: string[], ready: RegExp, opts: {
   const child = pin
     ? spawn('taskset', ['-c', String(opts.cpu), process.execPath, ...argv], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env })
     : spawn(process.execPath, argv, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env });
+  live.add(child);
   let out = '';
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  child.once('exit', () => live.delete(child));
   return new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`${script} ${args[0] ?? ''} did not start within 60 s:\n${out}`)), 60_000);
     const onData = (d: Buffer) => {

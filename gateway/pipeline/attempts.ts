@@ -31,6 +31,8 @@ function breakerAllows(loop: Loop, t: ResolvedTarget): boolean {
 /** A wait that ends early (false) when the caller leaves or the budget would be overrun. */
 async function waitToRetry(loop: Loop, ms: number): Promise<boolean> {
   if (ms >= budgetLeft(loop)) return false;
+  // A timer is never shorter than ~1 ms plus a loop turn: no backoff means no timer.
+  if (ms <= 0) return !loop.ctx.clientSignal.aborted;
   try {
     await sleep(ms, undefined, { signal: loop.ctx.clientSignal });
     return true;
