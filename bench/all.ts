@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './lib/proc.js';
 
 /**
- * `npm run bench`: every bench in turn, then bench/RESULTS.md rewritten from their tables
- * and the hand-written reading in bench/reading.md. Each bench prints progress on stderr
- * and its markdown section on stdout. BENCH_ONLY=overhead,ingest runs a subset (the file
- * then keeps only those sections: run them all before committing RESULTS.md).
+ * `npm run bench`: every bench in turn; each prints progress on stderr and its markdown
+ * section on stdout, kept in bench/results/<name>.md. bench/RESULTS.md is then assembled
+ * from those sections and the hand-written reading in bench/reading.md.
+ * BENCH_ONLY=overhead,ingest reruns a subset (the other sections stay as last measured);
+ * BENCH_ONLY=none only reassembles RESULTS.md.
  */
 const BENCHES = [
   ['overhead', 'overhead.js'],
@@ -28,19 +29,21 @@ function run(script: string): Promise<string> {
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',');
-  const sections: string[] = [];
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
   const started = Date.now();
   for (const [name, script] of BENCHES) {
     if (only !== undefined && !only.includes(name)) continue;
     process.stderr.write(`\n=== bench ${name} (${Math.round((Date.now() - started) / 1000)} s in) ===\n`);
-    sections.push((await run(script)).trim());
+    writeFileSync(join(dir, `${name}.md`), `${(await run(script)).trim()}\n`);
   }
+  const sections = BENCHES.map(([name]) => join(dir, `${name}.md`)).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8').trim());
   const readingPath = join(root, 'bench', 'reading.md');
   const reading = existsSync(readingPath) ? readFileSync(readingPath, 'utf8').trim() : '';
   const file = [
     '# Benchmark results',
     '',
-    `Written by \`npm run bench\` (${Math.round((Date.now() - started) / 60_000)} min). Each section names its own command, machine, date and versions. The reading below the tables is kept by hand in \`bench/reading.md\`.`,
+    'Assembled by `npm run bench` from `bench/results/*.md` (each section names its command, machine, date and versions). The reading after the tables is kept by hand in `bench/reading.md`.',
     '',
     ...sections.flatMap((s) => [s, '']),
     reading,
