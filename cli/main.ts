@@ -1,11 +1,5 @@
 import { ConfigError } from '../config/index.js';
 import { parseCommon } from './args.js';
-import { check } from './commands/check.js';
-import { collector } from './commands/collector.js';
-import { query } from './commands/query.js';
-import { slo } from './commands/slo.js';
-import { serve } from './commands/serve.js';
-import { simulator } from './commands/simulator.js';
 
 const USAGE = `Usage: keel <command> [--config keel.yaml] [--port N] [--host H] [--collector-port N] [--slo-port N]
 
@@ -48,22 +42,26 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Commands load only what they use: the collector, query and slo commands bring embedded
+ * ClickHouse (a native library of several hundred MB), which a gateway process must not map.
+ */
 async function run(command: string, flags: ReturnType<typeof parseCommon>): Promise<number> {
   switch (command) {
     case 'start':
     case 'gateway':
     case 'demo':
-      return serve(flags, command);
+      return (await import('./commands/serve.js')).serve(flags, command);
     case 'simulator':
-      return simulator(flags);
+      return (await import('./commands/simulator.js')).simulator(flags);
     case 'collector':
-      return collector(flags);
+      return (await import('./commands/collector.js')).collector(flags);
     case 'query':
-      return query(flags);
+      return (await import('./commands/query.js')).query(flags);
     case 'slo':
-      return slo(flags);
+      return (await import('./commands/slo.js')).slo(flags);
     case 'check':
-      return check(flags);
+      return (await import('./commands/check.js')).check(flags);
     default:
       process.stderr.write(`keel: unknown command "${command}"\n\n${USAGE}`);
       return 2;
