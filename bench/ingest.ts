@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
-import { LOAD_CPU, cpuMs, pinSelf } from './lib/proc.js';
+import { LOAD_CPU, SERVER_CPU, cpuMs, pinSelf } from './lib/proc.js';
 import { startCollector, startGateway, startUpstream, tempDir } from './lib/fleet.js';
 import { runLoad, quantile } from './lib/load.js';
 import { machineLine } from './lib/machine.js';
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   process.stderr.write(`bench ingest: encoding ${BATCHES} OTLP batches of ${PER_BATCH} spans…\n`);
   const batches = spanBatches(BATCHES, PER_BATCH);
   const upstream = await startUpstream();
-  const collector = await startCollector(dir, upstream.url);
+  const collector = await startCollector(dir, upstream.url, SERVER_CPU);
   process.stderr.write('bench ingest: warming the collector…\n');
   await blast(collector.url, batches.slice(0, 20));
   const rates: number[] = [];
