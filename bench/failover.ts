@@ -1,4 +1,4 @@
-import { MODELS, startCollector, startGateway, startUpstream, tempDir } from './lib/fleet.js';
+import { MODELS, startKeelWithCollector, startUpstream, tempDir } from './lib/fleet.js';
 import { col, type Measured, runGrid, type Target } from './lib/cells.js';
 import { machineLine } from './lib/machine.js';
 import { pinSelf } from './lib/proc.js';
@@ -22,8 +22,7 @@ async function main(): Promise<void> {
   pinSelf();
   const dir = tempDir();
   const upstream = await startUpstream();
-  const collector = await startCollector(dir, upstream.url);
-  const keel = await startGateway(dir, upstream.url, { telemetry: true, collectorPort: Number(new URL(collector.url).port) });
+  const { collector, keel } = await startKeelWithCollector(dir, upstream.url);
   const pids = [keel.pid];
   const targets: Target[] = [
     { name: 'direct', url: upstream.url, body: body(MODELS.fast), pids: [], warmS: 3 },

@@ -1,4 +1,4 @@
-import { MODELS, portkeyHeaders, startCollector, startGateway, startPortkey, startUpstream, tempDir } from './lib/fleet.js';
+import { MODELS, portkeyHeaders, startKeelWithCollector, startPortkey, startUpstream, tempDir } from './lib/fleet.js';
 import { col, runGrid, type Measured, type Target } from './lib/cells.js';
 import { machineLine } from './lib/machine.js';
 import { pinSelf } from './lib/proc.js';
@@ -20,8 +20,7 @@ async function main(): Promise<void> {
   pinSelf();
   const dir = tempDir();
   const upstream = await startUpstream();
-  const collector = await startCollector(dir, upstream.url);
-  const keel = await startGateway(dir, upstream.url, { telemetry: true, collectorPort: Number(new URL(collector.url).port) });
+  const { collector, keel } = await startKeelWithCollector(dir, upstream.url);
   const portkey = await startPortkey();
   const targets: Target[] = [
     { name: 'direct', url: upstream.url, body: body(MODELS.stream), pids: [], warmS: 5 },

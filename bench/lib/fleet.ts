@@ -75,6 +75,13 @@ export function startGateway(dir: string, upstream: string, o: GatewayOptions): 
   return startKeel(['gateway', '--config', cfg, '--port', '0'], /gateway listening on (http:\/\/\S+)/, { cwd: dir, cpu: o.cpu ?? SERVER_CPU, nodeArgs: o.nodeArgs });
 }
 
+/** A collector and one Keel gateway sending it full telemetry. */
+export async function startKeelWithCollector(dir: string, upstream: string): Promise<{ collector: Proc; keel: Proc }> {
+  const collector = await startCollector(dir, upstream);
+  const keel = await startGateway(dir, upstream, { telemetry: true, collectorPort: Number(new URL(collector.url).port) });
+  return { collector, keel };
+}
+
 /** The Portkey gateway from npm, bound to 127.0.0.1 by the loopback preload. */
 export function startPortkey(cpu = SERVER_CPU): Promise<Proc> {
   const script = join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
