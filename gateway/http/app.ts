@@ -13,6 +13,7 @@ import type { RequestObserver } from '../pipeline/record.js';
 import { HealthRegistry } from '../routing/health.js';
 import { NO_WEIGHTS, type WeightsSnapshot } from '../routing/weights.js';
 import { buildRuntime, type Runtime } from '../runtime/resolve.js';
+import { Abort } from '../upstream/abort.js';
 import { authenticate } from './auth.js';
 import { formatForUrl, fromFramework, sendError } from './errors.js';
 import { registerInfoRoutes } from './info.js';
@@ -126,7 +127,7 @@ function callContext(
   format: FormatId,
   routing: RoutingDeps,
 ): CallContext {
-  const gone = new AbortController();
+  const gone = new Abort();
   const res = reply.raw;
   res.once('close', () => {
     if (!res.writableFinished) gone.abort();
@@ -137,7 +138,7 @@ function callContext(
     body: request.body,
     runtime,
     client,
-    clientSignal: gone.signal,
+    clientGone: gone,
     res,
     // Streams write to the raw response; from then on fastify must stay out of it.
     hijack: () => {

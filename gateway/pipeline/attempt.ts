@@ -8,6 +8,7 @@ import { relayStream } from '../relay/stream.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import { writeSse } from '../sse/read.js';
 import { outputOfResponse, outputOfText } from '../telemetry/content.js';
+import type { Abort, AbortLike } from '../upstream/abort.js';
 import { transportError, type UpstreamResponse } from '../upstream/send.js';
 import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
 import { attemptController, sendToTarget, type CallContext, type CallResult } from './context.js';
@@ -30,7 +31,7 @@ export interface AttemptInput {
   /** May this attempt answer? Asked once, when its answer would start (see relayStream). */
   claim: () => boolean;
   /** Aborts this attempt from outside (a hedge that lost). */
-  cancel?: AbortSignal;
+  cancel?: Abort;
 }
 
 /** One upstream attempt: translate, send, then relay the JSON body or the stream. Never throws. */
@@ -39,19 +40,18 @@ export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
   const started = performance.now();
   const { controller, dispose } = attemptController(a.ctx, a.route.timeouts.total_ms);
   const onCancel = () => controller.abort(new KeelError('KEEL_ATTEMPT_CANCELLED', `provider ${a.target.provider.name}: another attempt answered first`));
-  if (a.cancel?.aborted === true) onCancel();
-  a.cancel?.addEventListener('abort', onCancel, { once: true });
+  const offCancel = a.cancel?.onAbort(onCancel);
   try {
     const body = upstream.buildRequest(a.req, a.target.model, { forceStreamUsage: true });
-    const res = await sendToTarget(a.target, a.target.provider.adapter.chatPath, body, controller.signal);
+    const res = await sendToTarget(a.target, a.target.provider.adapter.chatPath, body, controller);
     await rejectErrorStatus(res, upstream, a.target);
-    if (a.session === undefined) return { ok: true, result: await relayJson(res, upstream, a, controller.signal), ttftMs: performance.now() - started, stats: undefined };
+    if (a.session === undefined) return { ok: true, result: await relayJson(res, upstream, a, controller), ttftMs: performance.now() - started, stats: undefined };
     return await relayChatStream(res, upstream, a, a.session, controller, started);
   } catch (err) {
-    const error = controller.signal.reason instanceof KeelError ? controller.signal.reason : err instanceof KeelError ? err : transportError(err, a.target.provider.name, controller.signal);
+    const error = controller.reason instanceof KeelError ? controller.reason : err instanceof KeelError ? err : transportError(err, a.target.provider.name, controller);
     return { ok: false, error: toKeelError(error), committed: false, stats: undefined };
   } finally {
-    a.cancel?.removeEventListener('abort', onCancel);
+    offCancel?.();
     dispose();
   }
 }
@@ -62,7 +62,7 @@ async function rejectErrorStatus(res: UpstreamResponse, upstream: WireFormat, ta
   throw upstreamStatusError(res.statusCode, text, upstream, target.provider.name, retryAfterMs(res.headers['retry-after']));
 }
 
-async function relayJson(res: UpstreamResponse, upstream: WireFormat, a: AttemptInput, signal: AbortSignal): Promise<CallResult> {
+async function relayJson(res: UpstreamResponse, upstream: WireFormat, a: AttemptInput, signal: AbortLike): Promise<CallResult> {
   let text: string;
   try {
     text = await res.body.text();
@@ -109,7 +109,7 @@ async function relayChatStream(
   upstream: WireFormat,
   a: AttemptInput,
   s: StreamSession,
-  controller: AbortController,
+  controller: Abort,
   started: number,
 ): Promise<AttemptOutcome> {
   const sameFormat = upstream.id === a.ctx.ingress.id;
@@ -127,7 +127,7 @@ async function relayChatStream(
     ttftMs: a.target.timeouts.ttft_ms,
     idleMs: a.target.timeouts.idle_ms,
     abort: (err) => controller.abort(err),
-    signal: controller.signal,
+    signal: controller,
     providerName: a.target.provider.name,
     claim: () => {
       if (!a.claim()) return false;

@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KeelError } from '../errors.js';
 import type { ChatRequest } from '../formats/canonical.js';
 import { ClientSink } from '../relay/sink.js';
@@ -9,6 +8,7 @@ import { HealthRegistry } from '../routing/health.js';
 import { hedgeDelay } from '../routing/hedge.js';
 import { planTargets } from '../routing/plan.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
+import { Abort, sleepUnless } from '../upstream/abort.js';
 import type { CallContext, CallResult } from './context.js';
 import type { AttemptReason, CompletedRequest } from './record.js';
 import { headersOf, startAttempt, type Loop, type Settled } from './running.js';
@@ -32,13 +32,8 @@ function breakerAllows(loop: Loop, t: ResolvedTarget): boolean {
 async function waitToRetry(loop: Loop, ms: number): Promise<boolean> {
   if (ms >= budgetLeft(loop)) return false;
   // A timer is never shorter than ~1 ms plus a loop turn: no backoff means no timer.
-  if (ms <= 0) return !loop.ctx.clientSignal.aborted;
-  try {
-    await sleep(ms, undefined, { signal: loop.ctx.clientSignal });
-    return true;
-  } catch {
-    return false;
-  }
+  if (ms <= 0) return !loop.ctx.clientGone.aborted;
+  return sleepUnless(ms, loop.ctx.clientGone);
 }
 
 /**
@@ -99,11 +94,11 @@ async function hedged(loop: Loop, primary: ResolvedTarget): Promise<Settled> {
   const cfg = loop.route.hedge;
   const delay = cfg === undefined ? undefined : hedgeDelay(cfg, loop.ctx.routing.health.get(primary, loop.route.breaker));
   if (cfg === undefined || delay === undefined) return a.promise;
-  const timer = new AbortController();
+  const timer = new Abort();
   const due = await Promise.race([
     a.promise.then(() => false),
     a.claimed.then(() => false),
-    sleep(delay, true, { signal: timer.signal }).catch(() => false),
+    sleepUnless(delay, timer),
   ]);
   timer.abort();
   const partner = due ? loop.plan.find((t) => untried(loop, t)) : undefined;

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { KeelError } from '../errors.js';
 import type { WireFormat } from '../formats/types.js';
 import { endpointUrl, type ClientIdentity, type ResolvedRoute, type ResolvedTarget, type Runtime } from '../runtime/resolve.js';
+import { Abort } from '../upstream/abort.js';
 import { sendUpstream, type UpstreamResponse } from '../upstream/send.js';
 import type { HealthRegistry } from '../routing/health.js';
 import type { WeightsSnapshot } from '../routing/weights.js';
@@ -23,7 +24,7 @@ export interface CallContext {
   runtime: Runtime;
   client: ClientIdentity | undefined;
   /** Aborted when the caller disconnects. */
-  clientSignal: AbortSignal;
+  clientGone: Abort;
   /** The raw response, written directly only for streams. */
   res: ServerResponse;
   /** Called once, just before a stream's first byte: the framework hands over the response. */
@@ -98,14 +99,12 @@ export function finishRecord(rec: CompletedRequest, ctx: CallContext, err: KeelE
 }
 
 /**
- * An AbortController for one upstream call that fires on caller disconnect and on
- * the route's total deadline, each with a KeelError reason the relay reports.
+ * The abort for one upstream call (also its undici signal): fires on caller disconnect and
+ * on the route's total deadline, each with a KeelError reason the relay reports.
  */
-export function attemptController(ctx: CallContext, totalMs: number): { controller: AbortController; dispose: () => void } {
-  const controller = new AbortController();
-  const onClientGone = () => controller.abort(new KeelError('KEEL_CLIENT_CLOSED', 'the caller closed the connection'));
-  if (ctx.clientSignal.aborted) onClientGone();
-  ctx.clientSignal.addEventListener('abort', onClientGone, { once: true });
+export function attemptController(ctx: CallContext, totalMs: number): { controller: Abort; dispose: () => void } {
+  const controller = new Abort();
+  const offClientGone = ctx.clientGone.onAbort(() => controller.abort(new KeelError('KEEL_CLIENT_CLOSED', 'the caller closed the connection')));
   const remaining = Math.max(1, totalMs - (performance.now() - ctx.receivedAt));
   const timer = setTimeout(
     () => controller.abort(new KeelError('KEEL_UPSTREAM_TIMEOUT', `request exceeded its total budget of ${totalMs} ms`, { upstreamCode: 'total_timeout' })),
@@ -116,13 +115,13 @@ export function attemptController(ctx: CallContext, totalMs: number): { controll
     controller,
     dispose: () => {
       clearTimeout(timer);
-      ctx.clientSignal.removeEventListener('abort', onClientGone);
+      offClientGone();
     },
   };
 }
 
 /** Sends one JSON body to a target's endpoint with the route's connect and header deadlines. */
-export function sendToTarget(target: ResolvedTarget, path: string, body: unknown, signal: AbortSignal): Promise<UpstreamResponse> {
+export function sendToTarget(target: ResolvedTarget, path: string, body: unknown, signal: Abort): Promise<UpstreamResponse> {
   return sendUpstream({
     url: endpointUrl(target, path),
     headers: target.provider.headers,

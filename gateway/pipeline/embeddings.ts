@@ -61,9 +61,9 @@ export async function runEmbeddings(ctx: CallContext, observer?: RequestObserver
 async function embed(ctx: CallContext, req: EmbeddingsRequest, route: ResolvedRoute, target: ResolvedTarget, rec: CompletedRequest): Promise<CallResult> {
   const { controller, dispose } = attemptController(ctx, route.timeouts.total_ms);
   try {
-    const res = await sendToTarget(target, target.provider.adapter.embeddingsPath ?? '', { ...req, model: target.model }, controller.signal);
+    const res = await sendToTarget(target, target.provider.adapter.embeddingsPath ?? '', { ...req, model: target.model }, controller);
     const text = await res.body.text().catch((err: unknown) => {
-      throw transportError(err, target.provider.name, controller.signal);
+      throw transportError(err, target.provider.name, controller);
     });
     if (res.statusCode >= 400) {
       throw upstreamStatusError(res.statusCode, text, formats[target.provider.adapter.format], target.provider.name, retryAfterMs(res.headers['retry-after']));

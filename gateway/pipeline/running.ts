@@ -4,6 +4,7 @@ import type { ChatRequest } from '../formats/canonical.js';
 import type { StreamStats } from '../relay/stats.js';
 import { classify, countsAgainstTarget, isVerdictless, type FailureClass } from '../routing/classify.js';
 import { HealthRegistry } from '../routing/health.js';
+import { Abort } from '../upstream/abort.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import { attemptOnce, type AttemptOutcome } from './attempt.js';
 import { answerHeaders, type CallContext } from './context.js';
@@ -24,7 +25,7 @@ export interface Loop {
   current: ResolvedTarget | undefined;
   /** Attempts started, including those still running (hedges). */
   started: number;
-  running: Map<symbol, AbortController>;
+  running: Map<symbol, Abort>;
   /** Health keys of targets already tried, so a target listed twice is tried once. */
   tried: Set<string>;
   last: KeelError | undefined;
@@ -54,7 +55,7 @@ export function headersOf(loop: Loop): Record<string, string> {
 /** Starts one attempt. The first attempt to claim the answer cancels the others still running. */
 export function startAttempt(loop: Loop, target: ResolvedTarget, reason: AttemptReason, req: ChatRequest = loop.req): Running {
   const id = Symbol(reason);
-  const cancel = new AbortController();
+  const cancel = new Abort();
   let onClaim: () => void = () => undefined;
   const claimed = new Promise<void>((resolve) => (onClaim = resolve));
   const claim = (): boolean => {
@@ -70,7 +71,7 @@ export function startAttempt(loop: Loop, target: ResolvedTarget, reason: Attempt
   loop.tried.add(HealthRegistry.key(target));
   const startMs = performance.now() - loop.ctx.receivedAt;
   const { ctx, route, rec, session } = loop;
-  const promise = attemptOnce({ ctx, req, route, target, rec, headers: () => headersOf(loop), session, claim, cancel: cancel.signal }).then((outcome) => {
+  const promise = attemptOnce({ ctx, req, route, target, rec, headers: () => headersOf(loop), session, claim, cancel }).then((outcome) => {
     loop.running.delete(id);
     return note(loop, target, reason, startMs, outcome);
   });

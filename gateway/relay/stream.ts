@@ -3,6 +3,7 @@ import { KeelError } from '../errors.js';
 import type { SseEvent, StreamEvent } from '../formats/canonical.js';
 import type { StreamDecoder } from '../formats/types.js';
 import { readSse } from '../sse/read.js';
+import type { AbortLike } from '../upstream/abort.js';
 import { transportError } from '../upstream/send.js';
 import type { ClientSink } from './sink.js';
 import { observe, type StreamStats } from './stats.js';
@@ -24,7 +25,7 @@ export interface StreamRelayOptions {
   idleMs: number;
   /** Aborts the upstream request with this error as the reason. */
   abort: (err: KeelError) => void;
-  signal: AbortSignal;
+  signal: AbortLike;
   providerName: string;
   /**
    * Asked once, before the first byte would reach the caller: may this attempt answer?

@@ -1,5 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { KeelError } from '../errors.js';
+import type { Abort, AbortLike } from './abort.js';
 
 /**
  * One HTTP attempt to a provider. undici pools keep-alive connections per origin;
@@ -20,7 +21,7 @@ export interface UpstreamRequest {
   url: string;
   headers: Readonly<Record<string, string>>;
   body: string;
-  signal: AbortSignal;
+  signal: Abort;
   connectMs: number;
   headersMs: number;
   /** Provider name for error messages (never the URL, which may carry credentials). */
@@ -53,7 +54,7 @@ function errorCode(err: unknown): string | undefined {
 }
 
 /** Maps a transport failure to a KeelError; an abort carries its own reason. */
-export function transportError(err: unknown, provider: string, signal?: AbortSignal): KeelError {
+export function transportError(err: unknown, provider: string, signal?: AbortLike): KeelError {
   if (signal?.aborted && signal.reason instanceof KeelError) return signal.reason;
   if (err instanceof KeelError) return err;
   const code = errorCode(err);
