@@ -1,0 +1,20 @@
+import type { CompletedRequest } from '../pipeline/record.js';
+import type { SpanDestination } from './destinations.js';
+
+/** What the span thread is started with (structured-cloned into it). */
+export interface SpanThreadData {
+  serviceName: string;
+  destinations: SpanDestination[];
+  maxQueueSpans: number;
+  flushMs: number;
+  exportTimeoutMs: number | undefined;
+}
+
+export type ToSpanThread = { type: 'records'; records: CompletedRequest[] } | { type: 'flush'; id: number } | { type: 'shutdown'; id: number };
+
+export type FromSpanThread = { type: 'done'; records: number; spans: number } | { type: 'dropped'; destination: string; spans: number } | { type: 'flushed'; id: number };
+
+/** A SERVER span per request and a CLIENT span per attempt. */
+export function spansOf(records: readonly CompletedRequest[]): number {
+  return records.reduce((n, r) => n + 1 + r.attempts.length, 0);
+}

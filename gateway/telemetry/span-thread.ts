@@ -1,0 +1,125 @@
+import { Worker } from 'node:worker_threads';
+import type { CompletedRequest } from '../pipeline/record.js';
+import { spansOf, type FromSpanThread, type SpanThreadData, type ToSpanThread } from './span-messages.js';
+
+/** Records handed over per message: one structured clone per batch, not per request. */
+const BATCH = 64;
+/** Longest a record waits for its batch; spans are not latency-sensitive. */
+const BATCH_MS = 10;
+
+/**
+ * The gateway's side of the span thread (span-worker.ts). Records are posted in batches;
+ * those not yet processed are bounded by the span queue size, and records beyond it, or
+ * any once the thread has died, are dropped and counted: telemetry never blocks, fails
+ * or delays a request.
+ */
+export class SpanThread {
+  readonly #worker: Worker;
+  readonly #maxPending: number;
+  readonly #onDrop: (destination: string, spans: number) => void;
+  #batch: CompletedRequest[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  /** Records posted and not yet processed by the thread, and their spans (counted as dropped if it dies). */
+  #pending = 0;
+  #pendingSpans = 0;
+  #dead = false;
+  #nextId = 0;
+  readonly #waiting = new Map<number, () => void>();
+
+  constructor(data: SpanThreadData, env: NodeJS.ProcessEnv, onDrop: (destination: string, spans: number) => void) {
+    this.#maxPending = data.maxQueueSpans;
+    this.#onDrop = onDrop;
+    this.#worker = new Worker(workerUrl(), { workerData: data, env });
+    this.#worker.unref();
+    this.#worker.on('message', (m: FromSpanThread) => this.#onMessage(m));
+    this.#worker.on('error', () => this.#died());
+    this.#worker.on('exit', () => this.#died());
+  }
+
+  record(rec: CompletedRequest): void {
+    if (this.#dead || this.#pending + this.#batch.length >= this.#maxPending) {
+      this.#onDrop('record', spansOf([rec]));
+      return;
+    }
+    this.#batch.push(rec);
+    if (this.#batch.length >= BATCH) this.#post();
+    else this.#timer ??= setTimeout(() => this.#post(), BATCH_MS).unref();
+  }
+
+  /** Every record so far exported (or dropped and counted). */
+  flush(): Promise<void> {
+    return this.#call('flush');
+  }
+
+  async shutdown(): Promise<void> {
+    await this.#call('shutdown');
+    await this.#worker.terminate();
+  }
+
+  #post(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#batch.length === 0) return;
+    const records = this.#batch;
+    this.#batch = [];
+    this.#pending += records.length;
+    this.#pendingSpans += spansOf(records);
+    this.#send({ type: 'records', records });
+  }
+
+  #call(type: 'flush' | 'shutdown'): Promise<void> {
+    this.#post();
+    if (this.#dead) return Promise.resolve();
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      this.#waiting.set(id, resolve);
+      this.#send({ type, id });
+    });
+  }
+
+  #send(m: ToSpanThread): void {
+    try {
+      this.#worker.postMessage(m);
+    } catch {
+      // A record that cannot be cloned (it never should) is dropped, not thrown at a request.
+      if (m.type === 'records') this.#dropPosted(m.records);
+    }
+  }
+
+  #onMessage(m: FromSpanThread): void {
+    if (m.type === 'done') {
+      this.#pending -= m.records;
+      this.#pendingSpans -= m.spans;
+    } else if (m.type === 'dropped') this.#onDrop(m.destination, m.spans);
+    else {
+      this.#waiting.get(m.id)?.();
+      this.#waiting.delete(m.id);
+    }
+  }
+
+  #dropPosted(records: CompletedRequest[]): void {
+    this.#pending -= records.length;
+    this.#pendingSpans -= spansOf(records);
+    this.#onDrop('record', spansOf(records));
+  }
+
+  #died(): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    if (this.#pendingSpans > 0) this.#onDrop('record', this.#pendingSpans);
+    this.#pending = 0;
+    this.#pendingSpans = 0;
+    for (const resolve of this.#waiting.values()) resolve();
+    this.#waiting.clear();
+  }
+}
+
+/**
+ * The thread runs compiled JavaScript: span-worker.js beside this file in dist/, or, when
+ * this module runs from its TypeScript source (the tests), the dist/ build of the same tree
+ * (the test setup builds it first).
+ */
+function workerUrl(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../../dist/gateway/telemetry/span-worker.js', here) : new URL('./span-worker.js', here);
+}
