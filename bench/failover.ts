@@ -1,4 +1,4 @@
-import { MODELS, startKeelWithCollector, startUpstream, tempDir } from './lib/fleet.js';
+import { droppedSpans, MODELS, startKeelWithCollector, startUpstream, tempDir } from './lib/fleet.js';
 import { col, type Measured, runGrid, type Target } from './lib/cells.js';
 import { machineLine } from './lib/machine.js';
 import { pinSelf } from './lib/proc.js';
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     { name: 'keel, one fallback', url: keel.url, body: body('fallback'), pids, collectorPid: collector.pid, warmS: WARM_S },
   ];
   const grid = await runGrid('bench failover', targets, { path: '/v1/chat/completions', concurrency: [1, 16], repeats: REPEATS, seconds: SECONDS });
+  const dropped = await droppedSpans(keel.url);
   for (const p of [keel, collector, upstream]) await p.stop();
 
   const rows: string[][] = [];
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
       `Non-streaming chat through one Keel gateway with full telemetry; failures are HTTP 500 from the stand-in; retry backoff 0 ms; breakers never open. ${REPEATS} runs of ${SECONDS} s per cell after warm-up; median (min–max), ms. "added by the failover" = this path − the first-attempt path of the same repeat (one more upstream round trip included: direct p50 is that round trip).`,
       '',
       table(['conc.', 'path', 'req/s', 'p50', 'p99', 'added p50 vs direct', 'added by the failover, p50', 'added by the failover, p99', 'gateway CPU ms/req', 'collector CPU ms/req'], rows),
+      '',
+      `Spans the full-telemetry gateway dropped over the whole run (keel_telemetry_dropped_total): ${dropped}.`,
       '',
     ].join('\n'),
   );

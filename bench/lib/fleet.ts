@@ -82,6 +82,11 @@ export async function startKeelWithCollector(dir: string, upstream: string): Pro
   return { collector, keel };
 }
 
+/** The floor reference: a bare node:http + undici pass-through (bench/floor-proxy.ts). */
+export function startFloor(upstream: string, cpu = SERVER_CPU): Promise<Proc> {
+  return startNode(join(dist, 'floor-proxy.js'), ['--port', '0', '--upstream', upstream], /floor proxy listening on (http:\/\/\S+)/, { cpu });
+}
+
 /** The Portkey gateway from npm, bound to 127.0.0.1 by the loopback preload. */
 export function startPortkey(cpu = SERVER_CPU): Promise<Proc> {
   const script = join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
@@ -95,4 +100,10 @@ export function startPortkey(cpu = SERVER_CPU): Promise<Proc> {
 /** Headers that send a Portkey request to the upstream as an OpenAI-compatible provider. */
 export function portkeyHeaders(upstream: string): Record<string, string> {
   return { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream}/v1` };
+}
+
+/** Spans a Keel gateway dropped so far, all destinations (keel_telemetry_dropped_total on /metrics). */
+export async function droppedSpans(gatewayUrl: string): Promise<number> {
+  const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
+  return [...text.matchAll(/^keel_telemetry_dropped_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 }

@@ -42,15 +42,21 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[]): Gate
     for (const b of breakers()) obs.observe(BREAKER_VALUE[b.state], { 'keel.provider': b.provider, 'gen_ai.request.model': b.model });
   });
 
+  // The cache-hit series exists from a route's first request (at 0 until a cache answers),
+  // created once per route rather than by adding 0 on every request.
+  const routesSeen = new Set<string>();
   return {
     record(rec) {
       const route = rec.route ?? '';
+      if (!routesSeen.has(route)) {
+        routesSeen.add(route);
+        cacheHits.add(0, { 'keel.route': route });
+      }
       const last = rec.attempts[rec.attempts.length - 1];
       requests.add(1, { 'keel.route': route, 'http.response.status_code': rec.status, 'keel.error.class': rec.errorCode === undefined ? 'none' : (errorClass(last?.failureClass, rec.errorCode) ?? 'none') });
       if (rec.fallbacks > 0) fallbacks.add(rec.fallbacks, { 'keel.route': route });
       if (rec.retries > 0) retries.add(rec.retries, { 'keel.route': route });
       if (rec.hedged) hedges.add(1, { 'keel.route': route });
-      cacheHits.add(0, { 'keel.route': route });
       const usd = requestCost(rec);
       if (usd !== undefined) cost.add(usd, { 'keel.route': route });
       const answer = answering(rec);
