@@ -33,14 +33,14 @@ export const telemetrySchema = z
         /** Rows held in memory before the collector answers 429/503 (back-pressure to exporters). */
         max_queue_rows: z.number().int().positive().default(200_000),
         /** Most rows one insert takes; more wait for the next insert. */
-        batch_rows: z.number().int().positive().default(5_000),
+        batch_rows: z.number().int().positive().default(25_000),
         /** Longest a row waits on disk before its insert (sooner once a table has batch_rows). Senders are answered as soon as rows are on disk. */
         flush_ms: z.number().int().positive().default(1_000),
         /** The write-ahead: accepted batches wait here until ClickHouse has them (replayed after a crash or an outage). */
         spool_dir: z.string().default('./.keel/spool'),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 4318, max_queue_rows: 200_000, batch_rows: 5_000, flush_ms: 1_000, spool_dir: './.keel/spool' }),
+      .default({ host: '127.0.0.1', port: 4318, max_queue_rows: 200_000, batch_rows: 25_000, flush_ms: 1_000, spool_dir: './.keel/spool' }),
     store: z
       .object({
         /** A ClickHouse server (`http://host:8123`); absent means embedded chDB in `path`. */
