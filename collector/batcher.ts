@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Spool, SpooledBatch, SpooledGroup } from './spool.js';
+import type { Row, Spool, SpooledBatch, SpooledGroup } from './spool.js';
 
-export type Row = Record<string, unknown>;
+export type { Row };
 
 /** Where batches go: ClickHouse, with a dedup token (see store inserts). */
 export type InsertBatch = (table: string, rows: Row[], token: string) => Promise<void>;

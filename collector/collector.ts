@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { CollectorConfig, StoreConfig } from '../config/telemetry-schema.js';
-import { insertRows, migrate, openStore, queryText, type Store } from '../store/index.js';
+import { insertEncoded, migrate, openStore, queryText, type Store } from '../store/index.js';
 import { Batcher, type InsertBatch } from './batcher.js';
+import { encodeRows } from './rows/trace-lines.js';
 import { buildCollectorServer } from './server.js';
 import { Spool } from './spool.js';
 
@@ -23,7 +24,7 @@ export interface CollectorOptions {
 
 /** Inserts that ClickHouse deduplicates by token, in the table and in every view it feeds. */
 export function storeInsert(store: Store): InsertBatch {
-  return (table, rows, token) => insertRows(store.client, table, rows, token);
+  return (table, rows, token) => insertEncoded(store.client, table, encodeRows(table, rows), token);
 }
 
 /** Opens the store, applies migrations, replays any spool left by a previous run, and listens. */

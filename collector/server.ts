@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { QueueFull, type Batcher, type Row } from './batcher.js';
-import { decodeRequest, encodeResponse, encodeStatus, encodingOf, OtlpDecodeError, type Encoding } from './otlp/decode.js';
+import { decodeRequest, decodeTraceLines, encodeResponse, encodeStatus, encodingOf, OtlpDecodeError, type Encoding } from './otlp/decode.js';
 import type { Signal } from './otlp/types.js';
 import { metricRows } from './rows/metrics.js';
 import { traceRows } from './rows/traces.js';
@@ -19,6 +19,10 @@ export interface CollectorServerOptions {
 
 /** What one export request becomes: rows per table and how many items were rejected, and why. */
 function rowsFor(signal: Signal, body: Buffer, encoding: Encoding, gzip: boolean): { tables: Record<string, Row[]>; rejected: number; reason: string } {
+  if (signal === 'traces' && encoding === 'protobuf') {
+    const mapped = decodeTraceLines(body, gzip);
+    return { tables: { otel_traces: mapped.lines }, rejected: mapped.rejected, reason: mapped.reason };
+  }
   if (signal === 'traces') {
     const mapped = traceRows(decodeRequest('traces', body, encoding, gzip));
     return { tables: { otel_traces: mapped.rows }, rejected: mapped.rejected, reason: mapped.reason };

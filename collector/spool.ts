@@ -1,11 +1,14 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 
+/** A row as an object, or as a line already encoded in its table's insert format (see encodeRows). */
+export type Row = Record<string, unknown> | string;
+
 export interface SpooledBatch {
   table: string;
   /** ClickHouse insert_deduplication_token: a replay of a batch that did land is dropped by ClickHouse. */
   token: string;
-  rows: Record<string, unknown>[];
+  rows: Row[];
 }
 
 /** A flush's manifest: the member files inserted together under one token. */

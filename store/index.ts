@@ -3,6 +3,6 @@
  * chDB, numbered idempotent migrations (the OTel Collector exporter's tables, the
  * typed llm_* views and the sli_1m rollup), and typed queries.
  */
-export { insertRows, openStore, queryRows, queryText, type Store } from './client.js';
+export { insertEncoded, insertRows, openStore, queryRows, queryText, type EncodedRows, type InsertFormat, type Store } from './client.js';
 export { migrate, applyTtl, type TtlDays } from './migrate.js';
 export { MIGRATIONS, type Migration } from './migrations.js';

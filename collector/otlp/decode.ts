@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import { protobufTraceLines } from '../rows/trace-wire.js';
 import { otlpType } from './proto.js';
 import type { MetricsRequest, Signal, TracesRequest } from './types.js';
 
@@ -21,14 +22,7 @@ const RESPONSE_TYPE: Record<Signal, string> = { traces: 'ExportTraceServiceRespo
 export function decodeRequest(signal: 'traces', body: Buffer, encoding: Encoding, gzip: boolean): TracesRequest;
 export function decodeRequest(signal: 'metrics', body: Buffer, encoding: Encoding, gzip: boolean): MetricsRequest;
 export function decodeRequest(signal: Signal, body: Buffer, encoding: Encoding, gzip: boolean): TracesRequest | MetricsRequest {
-  let raw = body;
-  if (gzip) {
-    try {
-      raw = gunzipSync(body);
-    } catch {
-      throw new OtlpDecodeError('the body is not valid gzip');
-    }
-  }
+  const raw = unzip(body, gzip);
   if (encoding === 'json') {
     try {
       const parsed: unknown = JSON.parse(raw.toString('utf8'));
@@ -44,6 +38,25 @@ export function decodeRequest(signal: Signal, body: Buffer, encoding: Encoding, 
     return type.toObject(type.decode(raw), { longs: String, enums: Number, defaults: false, oneofs: false });
   } catch {
     throw new OtlpDecodeError(`the body is not a valid ${REQUEST_TYPE[signal]} protobuf message`);
+  }
+}
+
+function unzip(body: Buffer, gzip: boolean): Buffer {
+  if (!gzip) return body;
+  try {
+    return gunzipSync(body);
+  } catch {
+    throw new OtlpDecodeError('the body is not valid gzip');
+  }
+}
+
+/** An OTLP/protobuf traces request straight to otel_traces lines (rows/trace-wire.ts), with decodeRequest's errors. */
+export function decodeTraceLines(body: Buffer, gzip: boolean): ReturnType<typeof protobufTraceLines> {
+  const raw = unzip(body, gzip);
+  try {
+    return protobufTraceLines(raw);
+  } catch {
+    throw new OtlpDecodeError(`the body is not a valid ${REQUEST_TYPE.traces} protobuf message`);
   }
 }
 

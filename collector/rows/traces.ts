@@ -2,8 +2,8 @@ import type { Span, TracesRequest } from '../otlp/types.js';
 import { attributeMap, hexId, nanosDiff, nanosToDateTime64 } from './values.js';
 
 /** The exporter's text for each enum value (standards.md §2.2, since #34799). */
-const KINDS = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
-const STATUS = ['Unset', 'Ok', 'Error'];
+export const KINDS = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
+export const STATUS = ['Unset', 'Ok', 'Error'];
 
 export type TraceRow = Record<string, unknown>;
 
@@ -13,7 +13,7 @@ export interface MappedTraces {
   reason: string;
 }
 
-function validId(hex: string, length: number): boolean {
+export function validId(hex: string, length: number): boolean {
   return hex.length === length && /^[0-9a-f]+$/.test(hex) && !/^0+$/.test(hex);
 }
 

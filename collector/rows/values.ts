@@ -16,7 +16,8 @@ export function asString(v: AnyValue | undefined): string {
   return '';
 }
 
-function doubleText(d: number): string {
+/** A double as pdata's AsString writes it. */
+export function doubleText(d: number): string {
   if (Number.isNaN(d)) return 'NaN';
   if (!Number.isFinite(d)) return d > 0 ? '+Inf' : '-Inf';
   return String(d);
@@ -48,14 +49,14 @@ export function hexId(id: Id | undefined): string {
 }
 
 /** Unix nanoseconds → the decimal seconds text ClickHouse reads into DateTime64(9), exactly. */
-export function nanosToDateTime64(n: Nanos | undefined): string {
+export function nanosToDateTime64(n: Nanos | bigint | undefined): string {
   const big = BigInt(n ?? 0);
   const s = big / 1_000_000_000n;
   const frac = (big % 1_000_000_000n).toString().padStart(9, '0');
   return `${s}.${frac}`;
 }
 
-export function nanosDiff(end: Nanos | undefined, start: Nanos | undefined): string {
+export function nanosDiff(end: Nanos | bigint | undefined, start: Nanos | bigint | undefined): string {
   const d = BigInt(end ?? 0) - BigInt(start ?? 0);
   return (d < 0n ? 0n : d).toString();
 }

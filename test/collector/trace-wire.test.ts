@@ -1,0 +1,83 @@
+import protobuf from 'protobufjs';
+import { describe, expect, it } from 'vitest';
+import { decodeRequest } from '../../collector/otlp/decode.js';
+import { otlpType } from '../../collector/otlp/proto.js';
+import { traceLine } from '../../collector/rows/trace-lines.js';
+import { protobufTraceLines } from '../../collector/rows/trace-wire.js';
+import { traceRows } from '../../collector/rows/traces.js';
+import { spanBatches } from '../../bench/lib/spans.js';
+
+/** The reference: protobufjs objects, traceRows, then one line per row. */
+function reference(body: Buffer): { lines: string[]; rejected: number; reason: string } {
+  const m = traceRows(decodeRequest('traces', body, 'protobuf', false));
+  return { lines: m.rows.map(traceLine), rejected: m.rejected, reason: m.reason };
+}
+
+const encode = (name: string, value: Record<string, unknown>): Uint8Array => {
+  const type = otlpType(name);
+  return type.encode(type.fromObject(value)).finish();
+};
+const id = (hex: string) => Buffer.from(hex, 'hex');
+const kv = (key: string, value: Record<string, unknown>) => ({ key, value });
+
+/** A span with every column filled, odd values included. */
+const rich = {
+  traceId: id('0af7651916cd43dd8448eb211c80319c'), spanId: id('b7ad6b7169203331'), parentSpanId: id('00f067aa0ba902b7'), traceState: 'k=v',
+  name: 'chat "gpt" \\ \n ünïcødé 🚀', kind: 3, startTimeUnixNano: '1732579200123456789', endTimeUnixNano: '1732579201000000001',
+  attributes: [
+    kv('s', { stringValue: 'text "quoted"\t' }), kv('b', { boolValue: false }), kv('i', { intValue: '-9223372036854775808' }), kv('big', { intValue: '9007199254740993' }),
+    kv('d', { doubleValue: 0.1 }), kv('nan', { doubleValue: NaN }), kv('inf', { doubleValue: -Infinity }), kv('bytes', { bytesValue: Buffer.from([0, 255, 7]) }),
+    kv('arr', { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '2' }, { kvlistValue: { values: [kv('x', { boolValue: true })] } }] } }),
+    kv('map', { kvlistValue: { values: [kv('y', { doubleValue: 1.5 })] } }), kv('42', { stringValue: 'integer-like key' }), kv('s', { stringValue: 'repeated key' }),
+    { key: 'no value' }, { value: { stringValue: 'no key' } }, kv('empty', {}),
+  ],
+  events: [{ timeUnixNano: '1732579200500000000', name: 'exception', attributes: [kv('exception.message', { stringValue: 'boom' })] }, {}],
+  links: [{ traceId: id('1'.repeat(32)), spanId: id('2'.repeat(16)), traceState: 'a=b', attributes: [kv('l', { intValue: '7' })] }],
+  status: { code: 2, message: 'upstream failed' },
+};
+
+const request = (spans: Record<string, unknown>[], resource: Record<string, unknown>[] = [kv('service.name', { stringValue: 'keel' })]) =>
+  Buffer.from(encode('ExportTraceServiceRequest', { resourceSpans: [{ resource: { attributes: resource }, scopeSpans: [{ scope: { name: 'keel', version: '1.2' }, spans }] }] }));
+
+describe('OTLP/protobuf spans read off the wire', () => {
+  it('the gateway\'s own spans: the same lines as the protobufjs path', () => {
+    for (const b of spanBatches(3, 40)) {
+      const body = Buffer.from(b.body);
+      const out = protobufTraceLines(body);
+      expect(out.lines).toHaveLength(b.spans);
+      expect(out).toEqual(reference(body));
+    }
+  });
+
+  it('every value kind, events, links, status, escapes, repeated and missing keys: the same lines', () => {
+    const body = request([rich, { ...rich, kind: 99, status: { code: 7 }, startTimeUnixNano: '5', endTimeUnixNano: '3' }, { traceId: rich.traceId, spanId: rich.spanId }]);
+    const out = protobufTraceLines(body);
+    expect(out.lines).toHaveLength(3);
+    expect(out).toEqual(reference(body));
+  });
+
+  it('spans without valid ids are rejected and counted, as the protobufjs path does', () => {
+    const body = request([{ ...rich, traceId: id('0'.repeat(32)) }, { ...rich, spanId: undefined }, { ...rich, traceId: id('abcd') }, rich], []);
+    const out = protobufTraceLines(body);
+    expect(out.rejected).toBe(3);
+    expect(out).toEqual(reference(body));
+  });
+
+  it('fields in any order: a resource and a scope after their spans still apply to them', () => {
+    const spans = encode('ScopeSpans', { spans: [rich] });
+    const scope = encode('ScopeSpans', { scope: { name: 'late-scope' } });
+    const scopeSpans = Buffer.concat([spans, scope]);
+    const rs = new protobuf.Writer().uint32((2 << 3) | 2).bytes(scopeSpans).finish();
+    const late = Buffer.concat([rs, encode('ResourceSpans', { resource: { attributes: [kv('service.name', { stringValue: 'late' })] } })]);
+    const body = Buffer.from(new protobuf.Writer().uint32((1 << 3) | 2).bytes(late).finish());
+    const out = protobufTraceLines(body);
+    expect(out.lines[0]).toContain('"late-scope"');
+    expect(out.lines[0]).toContain('{"service.name":"late"}');
+    expect(out).toEqual(reference(body));
+  });
+
+  it('a truncated body is refused, not half read', () => {
+    const body = request([rich]);
+    expect(() => protobufTraceLines(body.subarray(0, body.length - 9))).toThrow();
+  });
+});
