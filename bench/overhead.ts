@@ -1,4 +1,4 @@
-import { droppedSpans, MODELS, portkeyHeaders, startCollector, startFloor, startGateway, startPortkey, startSimulator, startUpstream, tempDir } from './lib/fleet.js';
+import { droppedSpans, MODELS, portkeyHeaders, startCollector, startFloor, startGateway, startOtlpSink, startPortkey, startSimulator, startUpstream, tempDir } from './lib/fleet.js';
 import { col, med, runGrid, type Measured, type Target } from './lib/cells.js';
 import { quantile, runLoad } from './lib/load.js';
 import { machineLine } from './lib/machine.js';
@@ -42,6 +42,8 @@ async function main(): Promise<void> {
   const port = Number(new URL(collector.url).port);
   const bare = await startGateway(dir, upstream.url, { telemetry: false });
   const full = await startGateway(dir, upstream.url, { telemetry: true, collectorPort: port });
+  const sink = await startOtlpSink();
+  const sinkFull = await startGateway(tempDir(), upstream.url, { telemetry: true, collectorPort: Number(new URL(sink.url).port) });
   const portkey = await startPortkey();
   const floor = await startFloor(upstream.url);
   const targets: Target[] = [
@@ -49,11 +51,12 @@ async function main(): Promise<void> {
     { name: 'floor (node:http + undici)', url: floor.url, body: chat(MODELS.fast), pids: [floor.pid], warmS: WARM_S },
     { name: 'keel, telemetry off', url: bare.url, body: chat('bench'), pids: [bare.pid], warmS: WARM_S },
     { name: 'keel, full telemetry', url: full.url, body: chat('bench'), pids: [full.pid], collectorPid: collector.pid, warmS: WARM_S },
+    { name: 'keel, full telemetry → OTLP sink', url: sinkFull.url, body: chat('bench'), pids: [sinkFull.pid], warmS: WARM_S },
     { name: 'portkey', url: portkey.url, headers: portkeyHeaders(upstream.url), body: chat(MODELS.fast), pids: [portkey.pid], warmS: WARM_S },
   ];
   const grid = await runGrid('bench overhead', targets, { path: '/v1/chat/completions', concurrency: CONCURRENCY, repeats: REPEATS, seconds: SECONDS });
-  const dropped = await droppedSpans(full.url);
-  for (const p of [floor, portkey, full, bare, collector, upstream]) await p.stop();
+  const dropped = (await droppedSpans(full.url)) + (await droppedSpans(sinkFull.url));
+  for (const p of [floor, portkey, sinkFull, sink, full, bare, collector, upstream]) await p.stop();
 
   const rows: string[][] = [];
   const ratios: string[][] = [];
@@ -82,7 +85,8 @@ async function main(): Promise<void> {
     ]);
   }
   const c1 = grid.results.get(1);
-  const added = (f: (m: Measured) => number) => median((c1?.get('keel, full telemetry') ?? []).map((m, i) => f(m) - f(c1?.get('direct')?.[i] ?? m)));
+  const added = (f: (m: Measured) => number, target = 'keel, full telemetry') => median((c1?.get(target) ?? []).map((m, i) => f(m) - f(c1?.get('direct')?.[i] ?? m)));
+  const sinkName = 'keel, full telemetry → OTLP sink';
   const c64 = grid.results.get(64);
   const tput = med(c64?.get('keel, full telemetry'), (m) => m.rps) / med(c64?.get('portkey'), (m) => m.rps);
   const budget = med(c64?.get('portkey'), (m) => m.cpuPerReq) / med(c64?.get('keel, full telemetry'), (m) => m.cpuPerReq);
@@ -97,7 +101,7 @@ async function main(): Promise<void> {
       '',
       table(['stand-in', 'req/s', 'p50 ms'], ceilings),
       '',
-      `Non-streaming chat (12-token answer) through the lean stand-in. The floor is bench/floor-proxy.ts, a bare node:http + undici pass-through with no validation or telemetry: what any Node proxy pays. Every target warmed (proxies ${WARM_S} s, direct 5 s), then ${REPEATS} runs of ${SECONDS} s per cell, targets interleaved; median (min–max). Latency in ms measured by the load generator (undici, performance.now). "added" = target − direct of the same repeat. Proxies (Keel gateways, Portkey, the floor) run alone on the server core; the upstream, the load generator and Keel's collector (the storage side, like a tracing backend) share the other. CPU ms per request: the proxy's process, and Keel's collector apart. RSS in MiB after warm-up → after the last cell.`,
+      `Non-streaming chat (12-token answer) through the lean stand-in. The floor is bench/floor-proxy.ts, a bare node:http + undici pass-through with no validation or telemetry: what any Node proxy pays. Every target warmed (proxies ${WARM_S} s, direct 5 s), then ${REPEATS} runs of ${SECONDS} s per cell, targets interleaved; median (min–max). Latency in ms measured by the load generator (undici, performance.now). "added" = target − direct of the same repeat. Proxies (Keel gateways, Portkey, the floor) run alone on the server core; the upstream, the load generator and Keel's collector (the storage side, like a tracing backend) share the other. "keel, full telemetry → OTLP sink" is the same gateway exporting to an endpoint that stores nothing: the gateway's own telemetry cost without the storage work on the load core. CPU ms per request: the proxy's process, and Keel's collector apart. RSS in MiB after warm-up → after the last cell.`,
       '',
       table(['conc.', 'target', 'req/s', 'p50', 'p90', 'p99', 'added p50', 'added p99', 'proxy CPU ms/req', 'collector CPU ms/req', 'RSS MiB (proxy)'], rows),
       '',
@@ -109,7 +113,7 @@ async function main(): Promise<void> {
       '',
       `Spans the full-telemetry gateway dropped over the whole run (keel_telemetry_dropped_total): ${dropped}.`,
       '',
-      `Targets: added p50 at concurrency 1 with full telemetry ${added((m) => m.p50).toFixed(2)} ms (≤ 0.5: ${verdict(added((m) => m.p50) <= 0.5)}); added p99 ${added((m) => m.p99).toFixed(2)} ms (≤ 2: ${verdict(added((m) => m.p99) <= 2)}); throughput at 64 with full telemetry ${tput.toFixed(1)}× Portkey measured, ${budget.toFixed(1)}× per proxy CPU-second (≥ 10×: ${verdict(Math.max(tput, budget) >= 10)}).`,
+      `Targets: added p50 at concurrency 1 with full telemetry ${added((m) => m.p50).toFixed(2)} ms (≤ 0.5: ${verdict(added((m) => m.p50) <= 0.5)}); added p99 ${added((m) => m.p99).toFixed(2)} ms (≤ 2: ${verdict(added((m) => m.p99) <= 2)}); to the OTLP sink: added p50 ${added((m) => m.p50, sinkName).toFixed(2)} ms, p99 ${added((m) => m.p99, sinkName).toFixed(2)} ms; throughput at 64 with full telemetry ${tput.toFixed(1)}× Portkey measured, ${budget.toFixed(1)}× per proxy CPU-second (≥ 10×: ${verdict(Math.max(tput, budget) >= 10)}).`,
       '',
     ].join('\n'),
   );

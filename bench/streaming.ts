@@ -1,4 +1,4 @@
-import { droppedSpans, MODELS, portkeyHeaders, startFloor, startKeelWithCollector, startPortkey, startUpstream, tempDir } from './lib/fleet.js';
+import { droppedSpans, MODELS, portkeyHeaders, startFloor, startGateway, startKeelWithCollector, startOtlpSink, startPortkey, startUpstream, tempDir } from './lib/fleet.js';
 import { col, runGrid, type Measured, type Target } from './lib/cells.js';
 import { machineLine } from './lib/machine.js';
 import { pinSelf } from './lib/proc.js';
@@ -23,15 +23,18 @@ async function main(): Promise<void> {
   const { collector, keel } = await startKeelWithCollector(dir, upstream.url);
   const portkey = await startPortkey();
   const floor = await startFloor(upstream.url);
+  const sink = await startOtlpSink();
+  const sinkKeel = await startGateway(tempDir(), upstream.url, { telemetry: true, collectorPort: Number(new URL(sink.url).port) });
   const targets: Target[] = [
     { name: 'direct', url: upstream.url, body: body(MODELS.stream), pids: [], warmS: 5 },
     { name: 'floor (node:http + undici)', url: floor.url, body: body(MODELS.stream), pids: [floor.pid], warmS: WARM_S },
     { name: 'keel, full telemetry', url: keel.url, body: body('stream'), pids: [keel.pid], collectorPid: collector.pid, warmS: WARM_S },
+    { name: 'keel, full telemetry → OTLP sink', url: sinkKeel.url, body: body('stream'), pids: [sinkKeel.pid], warmS: WARM_S },
     { name: 'portkey', url: portkey.url, headers: portkeyHeaders(upstream.url), body: body(MODELS.stream), pids: [portkey.pid], warmS: WARM_S },
   ];
   const grid = await runGrid('bench streaming', targets, { path: '/v1/chat/completions', stream: true, concurrency: [1, 16], repeats: REPEATS, seconds: SECONDS });
-  const dropped = await droppedSpans(keel.url);
-  for (const p of [floor, portkey, keel, collector, upstream]) await p.stop();
+  const dropped = (await droppedSpans(keel.url)) + (await droppedSpans(sinkKeel.url));
+  for (const p of [floor, sinkKeel, sink, portkey, keel, collector, upstream]) await p.stop();
 
   const rows: string[][] = [];
   for (const [c, byTarget] of grid.results) {
@@ -51,7 +54,7 @@ async function main(): Promise<void> {
       '',
       machineLine(),
       '',
-      `50-token streams, 5 ms between tokens, from the lean stand-in. Warm-up as in the overhead bench, then ${REPEATS} runs of ${SECONDS} s per cell; median (min–max), ms. TTFT = request sent → first content token read by the client. The floor is bench/floor-proxy.ts (node:http + undici, chunks piped through untouched).`,
+      `50-token streams, 5 ms between tokens, from the lean stand-in. Warm-up as in the overhead bench, then ${REPEATS} runs of ${SECONDS} s per cell; median (min–max), ms. TTFT = request sent → first content token read by the client. The floor is bench/floor-proxy.ts (node:http + undici, chunks piped through untouched); "→ OTLP sink" is a second Keel gateway exporting its telemetry to an endpoint that stores nothing (no storage work on the load core).`,
       '',
       table(['conc.', 'target', 'streams/s', 'TTFT p50', 'TTFT p99', 'total p50', 'total p99', 'added TTFT p50', 'added TTFT p99', 'added total p50', 'added total p99', 'proxy CPU ms/stream'], rows),
       '',

@@ -82,6 +82,11 @@ export async function startKeelWithCollector(dir: string, upstream: string): Pro
   return { collector, keel };
 }
 
+/** An OTLP endpoint that stores nothing (bench/otlp-sink.ts), on the load core like the collector. */
+export function startOtlpSink(cpu = LOAD_CPU): Promise<Proc> {
+  return startNode(join(dist, 'otlp-sink.js'), ['--port', '0'], /otlp sink listening on (http:\/\/\S+)/, { cpu });
+}
+
 /** The floor reference: a bare node:http + undici pass-through (bench/floor-proxy.ts). */
 export function startFloor(upstream: string, cpu = SERVER_CPU): Promise<Proc> {
   return startNode(join(dist, 'floor-proxy.js'), ['--port', '0', '--upstream', upstream], /floor proxy listening on (http:\/\/\S+)/, { cpu });
