@@ -1,6 +1,7 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { KeelError } from '../errors.js';
 import type { Abort, AbortLike } from './abort.js';
+import { UpstreamBody } from './body.js';
 
 /**
  * One HTTP attempt to a provider. undici pools keep-alive connections per origin;
@@ -28,19 +29,69 @@ export interface UpstreamRequest {
   providerName: string;
 }
 
-export type UpstreamResponse = Dispatcher.ResponseData;
+export interface UpstreamResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: UpstreamBody;
+}
 
+/**
+ * Sends through undici's dispatch API: the answer's status and headers resolve the promise,
+ * its bytes queue in an UpstreamBody. The request's Abort aborts it at any point with its
+ * own reason (before the answer: the promise rejects; after: the body fails).
+ */
 export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamResponse> {
+  const url = new URL(req.url);
+  const body = new UpstreamBody();
   try {
-    return await request(req.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...req.headers },
-      body: req.body,
-      signal: req.signal,
-      dispatcher: agentFor(req.connectMs),
-      headersTimeout: req.headersMs,
-      // Stream gaps are policed by the relay (ttft/idle), which knows what a token is.
-      bodyTimeout: 0,
+    return await new Promise<UpstreamResponse>((resolve, reject) => {
+      let settled = false;
+      let controller: Dispatcher.DispatchController | undefined;
+      const fail = (err: Error) => {
+        if (settled) body.fail(err);
+        else reject(err);
+        settled = true;
+      };
+      const offAbort = req.signal.onAbort(() => {
+        const reason = req.signal.reason instanceof Error ? req.signal.reason : new Error('aborted');
+        if (controller === undefined) fail(reason);
+        else controller.abort(reason);
+      });
+      agentFor(req.connectMs).dispatch(
+        {
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...req.headers },
+          body: req.body,
+          headersTimeout: req.headersMs,
+          // Stream gaps are policed by the relay (ttft/idle), which knows what a token is.
+          bodyTimeout: 0,
+        },
+        {
+          onRequestStart(c) {
+            controller = c;
+            body.attach(c);
+            if (req.signal.aborted) c.abort(req.signal.reason instanceof Error ? req.signal.reason : new Error('aborted'));
+          },
+          onResponseStart(_c, statusCode, headers) {
+            if (statusCode < 200 || settled) return;
+            settled = true;
+            resolve({ statusCode, headers, body });
+          },
+          onResponseData(_c, chunk) {
+            body.push(chunk);
+          },
+          onResponseEnd() {
+            offAbort();
+            body.end();
+          },
+          onResponseError(_c, err) {
+            offAbort();
+            fail(err);
+          },
+        },
+      );
     });
   } catch (err) {
     throw transportError(err, req.providerName, req.signal);
