@@ -26,9 +26,9 @@ async function main(): Promise<void> {
   const pids = [keel.pid];
   const targets: Target[] = [
     { name: 'direct', url: upstream.url, body: body(MODELS.fast), pids: [], warmS: 3 },
-    { name: 'keel, first attempt answers', url: keel.url, body: body('bench'), pids, collectorPid: collector.pid, warmS: WARM_S },
-    { name: 'keel, one retry', url: keel.url, body: body('retry'), pids, collectorPid: collector.pid, warmS: WARM_S },
-    { name: 'keel, one fallback', url: keel.url, body: body('fallback'), pids, collectorPid: collector.pid, warmS: WARM_S },
+    { name: 'keel, first attempt answers', url: keel.url, body: body('bench'), pids, collectorPid: collector.pid, warmS: WARM_S, dropped: () => droppedSpans(keel.url) },
+    { name: 'keel, one retry', url: keel.url, body: body('retry'), pids, collectorPid: collector.pid, warmS: WARM_S, dropped: () => droppedSpans(keel.url) },
+    { name: 'keel, one fallback', url: keel.url, body: body('fallback'), pids, collectorPid: collector.pid, warmS: WARM_S, dropped: () => droppedSpans(keel.url) },
   ];
   const grid = await runGrid('bench failover', targets, { path: '/v1/chat/completions', concurrency: [1, 16], repeats: REPEATS, seconds: SECONDS });
   const dropped = await droppedSpans(keel.url);
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     for (const t of targets) {
       const xs = byTarget.get(t.name) ?? [];
       const vs = (base: Measured[], f: (m: Measured) => number) => (t.name === 'direct' || xs === base ? '—' : col(xs, f, 2, base));
-      rows.push([String(c), t.name, col(xs, (m) => m.rps, 0), col(xs, (m) => m.p50), col(xs, (m) => m.p99), vs(direct, (m) => m.p50), vs(single, (m) => m.p50), vs(single, (m) => m.p99), col(xs, (m) => m.cpuPerReq, 3), col(xs, (m) => m.collectorCpuPerReq, 3)]);
+      rows.push([String(c), t.name, col(xs, (m) => m.rps, 0), col(xs, (m) => m.p50), col(xs, (m) => m.p99), vs(direct, (m) => m.p50), vs(single, (m) => m.p50), vs(single, (m) => m.p99), col(xs, (m) => m.cpuPerReq, 3), col(xs, (m) => m.collectorCpuPerReq, 3), col(xs, (m) => m.dropped, 0)]);
     }
   }
   process.stdout.write(
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
       '',
       `Non-streaming chat through one Keel gateway with full telemetry; failures are HTTP 500 from the stand-in; retry backoff 0 ms; breakers never open. ${REPEATS} runs of ${SECONDS} s per cell after warm-up; median (min–max), ms. "added by the failover" = this path − the first-attempt path of the same repeat (one more upstream round trip included: direct p50 is that round trip).`,
       '',
-      table(['conc.', 'path', 'req/s', 'p50', 'p99', 'added p50 vs direct', 'added by the failover, p50', 'added by the failover, p99', 'gateway CPU ms/req', 'collector CPU ms/req'], rows),
+      table(['conc.', 'path', 'req/s', 'p50', 'p99', 'added p50 vs direct', 'added by the failover, p50', 'added by the failover, p99', 'gateway CPU ms/req', 'collector CPU ms/req', 'spans dropped'], rows),
       '',
       `Spans the full-telemetry gateway dropped over the whole run (keel_telemetry_dropped_total): ${dropped}.`,
       '',

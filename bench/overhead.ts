@@ -50,8 +50,8 @@ async function main(): Promise<void> {
     { name: 'direct', url: upstream.url, body: chat(MODELS.fast), pids: [], warmS: 5 },
     { name: 'floor (node:http + undici)', url: floor.url, body: chat(MODELS.fast), pids: [floor.pid], warmS: WARM_S },
     { name: 'keel, telemetry off', url: bare.url, body: chat('bench'), pids: [bare.pid], warmS: WARM_S },
-    { name: 'keel, full telemetry', url: full.url, body: chat('bench'), pids: [full.pid], collectorPid: collector.pid, warmS: WARM_S },
-    { name: 'keel, full telemetry → OTLP sink', url: sinkFull.url, body: chat('bench'), pids: [sinkFull.pid], warmS: WARM_S },
+    { name: 'keel, full telemetry', url: full.url, body: chat('bench'), pids: [full.pid], collectorPid: collector.pid, warmS: WARM_S, dropped: () => droppedSpans(full.url) },
+    { name: 'keel, full telemetry → OTLP sink', url: sinkFull.url, body: chat('bench'), pids: [sinkFull.pid], warmS: WARM_S, dropped: () => droppedSpans(sinkFull.url) },
     { name: 'portkey', url: portkey.url, headers: portkeyHeaders(upstream.url), body: chat(MODELS.fast), pids: [portkey.pid], warmS: WARM_S },
   ];
   const grid = await runGrid('bench overhead', targets, { path: '/v1/chat/completions', concurrency: CONCURRENCY, repeats: REPEATS, seconds: SECONDS });
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       rows.push([
         String(c), t.name, col(xs, (m) => m.rps, 0), col(xs, (m) => m.p50), col(xs, (m) => m.p90), col(xs, (m) => m.p99),
         base ? col(xs, (m) => m.p50, 2, base) : '—', base ? col(xs, (m) => m.p99, 2, base) : '—', base ? col(xs, (m) => m.cpuPerReq, 3) : '—', col(xs, (m) => m.collectorCpuPerReq, 3),
-        base && rss ? `${rss.before.toFixed(0)} → ${rss.after.toFixed(0)}` : '—',
+        base && rss ? `${rss.before.toFixed(0)} → ${rss.after.toFixed(0)}` : '—', col(xs, (m) => m.dropped, 0),
       ]);
     }
     const keel = byTarget.get('keel, full telemetry');
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
       '',
       `Non-streaming chat (12-token answer) through the lean stand-in. The floor is bench/floor-proxy.ts, a bare node:http + undici pass-through with no validation or telemetry: what any Node proxy pays. Every target warmed (proxies ${WARM_S} s, direct 5 s), then ${REPEATS} runs of ${SECONDS} s per cell, targets interleaved; median (min–max). Latency in ms measured by the load generator (undici, performance.now). "added" = target − direct of the same repeat. Proxies (Keel gateways, Portkey, the floor) run alone on the server core; the upstream, the load generator and Keel's collector (the storage side, like a tracing backend) share the other. "keel, full telemetry → OTLP sink" is the same gateway exporting to an endpoint that stores nothing: the gateway's own telemetry cost without the storage work on the load core. CPU ms per request: the proxy's process, and Keel's collector apart. RSS in MiB after warm-up → after the last cell.`,
       '',
-      table(['conc.', 'target', 'req/s', 'p50', 'p90', 'p99', 'added p50', 'added p99', 'proxy CPU ms/req', 'collector CPU ms/req', 'RSS MiB (proxy)'], rows),
+      table(['conc.', 'target', 'req/s', 'p50', 'p90', 'p99', 'added p50', 'added p99', 'proxy CPU ms/req', 'collector CPU ms/req', 'RSS MiB (proxy)', 'spans dropped'], rows),
       '',
       'Keel / Portkey, same run:',
       '',

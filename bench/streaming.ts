@@ -28,8 +28,8 @@ async function main(): Promise<void> {
   const targets: Target[] = [
     { name: 'direct', url: upstream.url, body: body(MODELS.stream), pids: [], warmS: 5 },
     { name: 'floor (node:http + undici)', url: floor.url, body: body(MODELS.stream), pids: [floor.pid], warmS: WARM_S },
-    { name: 'keel, full telemetry', url: keel.url, body: body('stream'), pids: [keel.pid], collectorPid: collector.pid, warmS: WARM_S },
-    { name: 'keel, full telemetry → OTLP sink', url: sinkKeel.url, body: body('stream'), pids: [sinkKeel.pid], warmS: WARM_S },
+    { name: 'keel, full telemetry', url: keel.url, body: body('stream'), pids: [keel.pid], collectorPid: collector.pid, warmS: WARM_S, dropped: () => droppedSpans(keel.url) },
+    { name: 'keel, full telemetry → OTLP sink', url: sinkKeel.url, body: body('stream'), pids: [sinkKeel.pid], warmS: WARM_S, dropped: () => droppedSpans(sinkKeel.url) },
     { name: 'portkey', url: portkey.url, headers: portkeyHeaders(upstream.url), body: body(MODELS.stream), pids: [portkey.pid], warmS: WARM_S },
   ];
   const grid = await runGrid('bench streaming', targets, { path: '/v1/chat/completions', stream: true, concurrency: [1, 16], repeats: REPEATS, seconds: SECONDS });
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
       const xs = byTarget.get(t.name) ?? [];
       const base = t.name === 'direct' ? undefined : direct;
       const add = (f: (m: Measured) => number) => (base ? col(xs, f, 2, base) : '—');
-      rows.push([String(c), t.name, col(xs, (m) => m.rps, 1), col(xs, (m) => m.ttft50), col(xs, (m) => m.ttft99), col(xs, (m) => m.p50), col(xs, (m) => m.p99), add((m) => m.ttft50), add((m) => m.ttft99), add((m) => m.p50), add((m) => m.p99), base ? col(xs, (m) => m.cpuPerReq, 3) : '—']);
+      rows.push([String(c), t.name, col(xs, (m) => m.rps, 1), col(xs, (m) => m.ttft50), col(xs, (m) => m.ttft99), col(xs, (m) => m.p50), col(xs, (m) => m.p99), add((m) => m.ttft50), add((m) => m.ttft99), add((m) => m.p50), add((m) => m.p99), base ? col(xs, (m) => m.cpuPerReq, 3) : '—', col(xs, (m) => m.dropped, 0)]);
     }
   }
   const c1 = grid.results.get(1);
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
       '',
       `50-token streams, 5 ms between tokens, from the lean stand-in. Warm-up as in the overhead bench, then ${REPEATS} runs of ${SECONDS} s per cell; median (min–max), ms. TTFT = request sent → first content token read by the client. The floor is bench/floor-proxy.ts (node:http + undici, chunks piped through untouched); "→ OTLP sink" is a second Keel gateway exporting its telemetry to an endpoint that stores nothing (no storage work on the load core).`,
       '',
-      table(['conc.', 'target', 'streams/s', 'TTFT p50', 'TTFT p99', 'total p50', 'total p99', 'added TTFT p50', 'added TTFT p99', 'added total p50', 'added total p99', 'proxy CPU ms/stream'], rows),
+      table(['conc.', 'target', 'streams/s', 'TTFT p50', 'TTFT p99', 'total p50', 'total p99', 'added TTFT p50', 'added TTFT p99', 'added total p50', 'added total p99', 'proxy CPU ms/stream', 'spans dropped'], rows),
       '',
       `Spans the full-telemetry gateway dropped over the whole run (keel_telemetry_dropped_total): ${dropped}.`,
       '',

@@ -15,6 +15,8 @@ export interface Target {
   collectorPid?: number;
   /** Seconds of load before measuring (JIT, pools; Portkey needs ~25 s). */
   warmS: number;
+  /** Reads the spans this target has dropped so far (Keel gateways with telemetry). */
+  dropped?: () => Promise<number>;
 }
 
 export interface Measured {
@@ -28,6 +30,8 @@ export interface Measured {
   cpuPerReq: number;
   /** CPU of the collector per request, ms (NaN without one). */
   collectorCpuPerReq: number;
+  /** Spans the target dropped during the cell (NaN when it has no telemetry). */
+  dropped: number;
 }
 
 export interface CellSpec {
@@ -38,7 +42,7 @@ export interface CellSpec {
   seconds: number;
 }
 
-const measure = (r: LoadResult, cpu: number, collectorCpu: number): Measured => ({
+const measure = (r: LoadResult, cpu: number, collectorCpu: number, dropped: number): Measured => ({
   rps: r.rps,
   p50: quantile(r.latency, 0.5),
   p90: quantile(r.latency, 0.9),
@@ -47,6 +51,7 @@ const measure = (r: LoadResult, cpu: number, collectorCpu: number): Measured => 
   ttft99: quantile(r.ttft, 0.99),
   cpuPerReq: r.requests > 0 ? cpu / r.requests : Number.NaN,
   collectorCpuPerReq: r.requests > 0 ? collectorCpu / r.requests : Number.NaN,
+  dropped,
 });
 
 export interface Grid {
@@ -76,12 +81,14 @@ export async function runGrid(label: string, targets: Target[], spec: CellSpec):
         log(`${label}: [${++done}/${cells}] concurrency ${c}, ${t.name}, run ${i + 1}/${spec.repeats}`);
         const c0 = t.pids.reduce((s, p) => s + cpuMs(p), 0);
         const k0 = t.collectorPid === undefined ? Number.NaN : cpuMs(t.collectorPid);
+        const d0 = t.dropped === undefined ? Number.NaN : await t.dropped();
         const r = await runLoad({ url: t.url, path: spec.path, body: '', bodyFor: t.body, headers: t.headers, connections: c, seconds: spec.seconds, stream: spec.stream });
         if (r.errors > 0) throw new Error(`${t.name}: ${r.errors} failed requests (first: ${r.firstError ?? '?'})`);
         const cpu = t.pids.reduce((s, p) => s + cpuMs(p), 0) - c0;
         const collectorCpu = t.collectorPid === undefined ? Number.NaN : cpuMs(t.collectorPid) - k0;
         const list = byTarget.get(t.name) ?? [];
-        list.push(measure(r, cpu, collectorCpu));
+        const dropped = t.dropped === undefined ? Number.NaN : (await t.dropped()) - d0;
+        list.push(measure(r, cpu, collectorCpu, dropped));
         byTarget.set(t.name, list);
       }
     }
