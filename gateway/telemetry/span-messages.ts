@@ -7,6 +7,8 @@ export interface SpanThreadData {
   destinations: SpanDestination[];
   maxQueueSpans: number;
   flushMs: number;
+  /** Spans per export: the serialisation of one batch runs in one go on its thread. */
+  batchSize: number;
   exportTimeoutMs: number | undefined;
 }
 

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { CompletedRequest } from '../pipeline/record.js';
 import { spansOf, type FromSpanThread, type SpanThreadData, type ToSpanThread } from './span-messages.js';
+import type { SpanSink } from './span-pipeline.js';
 
 /** Records handed over per message: one structured clone per batch, not per request. */
 const BATCH = 64;
@@ -13,7 +14,7 @@ const BATCH_MS = 10;
  * any once the thread has died, are dropped and counted: telemetry never blocks, fails
  * or delays a request.
  */
-export class SpanThread {
+export class SpanThread implements SpanSink {
   readonly #worker: Worker;
   readonly #maxPending: number;
   readonly #onDrop: (destination: string, spans: number) => void;

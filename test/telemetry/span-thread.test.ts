@@ -48,3 +48,24 @@ describe('the span thread', () => {
     expect(apm.got.spans - 2).toBeLessThanOrEqual(20);
   });
 });
+
+describe('spans on the gateway thread (a process confined to one core)', () => {
+  it('build and export the same spans without a thread', async () => {
+    const apm = await fakeApm();
+    const health = new HealthRegistry();
+    const t = createTelemetry(telemetrySchema.parse({ export: [{ endpoint: apm.url }] }), { collectorUrl: undefined, breakers: () => health.breakers(), spanFlushMs: 20, env: {}, spanThread: false });
+    const h = await startHarness({ gateway: { health }, observe: t.observer });
+    try {
+      const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'k', maxRetries: 0 });
+      for (let i = 0; i < 5; i++) await client.chat.completions.create({ model: 'gpt-sim', messages: [{ role: 'user', content: `q${i}` }] });
+      await new Promise((r) => setTimeout(r, 20));
+      await t.flush();
+      expect(apm.got.spans).toBe(10);
+      expect(apm.got.traceIds.size).toBe(5);
+    } finally {
+      await h.close();
+      await t.shutdown();
+      apm.server.close();
+    }
+  });
+});

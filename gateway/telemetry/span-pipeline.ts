@@ -1,0 +1,39 @@
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import type { CompletedRequest } from '../pipeline/record.js';
+import { QueueingSpanProcessor } from './processor.js';
+import { spansOf, type SpanThreadData } from './span-messages.js';
+import { recordSpans } from './spans.js';
+
+/** Where finished requests go to become spans: on the gateway's thread or on a span thread. */
+export interface SpanSink {
+  record(rec: CompletedRequest): void;
+  flush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Finished requests in, OTel spans out: the SDK's tracer and the official OTLP/proto
+ * exporter, one bounded queue per destination, drops counted. Runs wherever it is
+ * created: in the span thread (span-worker.ts) or on the gateway's own thread.
+ */
+export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: string, spans: number) => void): SpanSink {
+  const processors = data.destinations.map((d) => {
+    const exporter = d.url === undefined ? new OTLPTraceExporter() : new OTLPTraceExporter({ url: d.url, headers: d.headers, timeoutMillis: data.exportTimeoutMs });
+    return new QueueingSpanProcessor(exporter, { maxQueue: data.maxQueueSpans, batchSize: data.batchSize, flushMs: data.flushMs, sample: d.sample, onDrop: (spans) => onDrop(d.name, spans) });
+  });
+  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': data.serviceName }), spanProcessors: processors });
+  const tracer = provider.getTracer('keel');
+  return {
+    record(rec) {
+      try {
+        recordSpans(tracer, rec);
+      } catch {
+        onDrop('record', spansOf([rec]));
+      }
+    },
+    flush: () => provider.forceFlush(),
+    shutdown: () => provider.shutdown(),
+  };
+}
