@@ -7,7 +7,7 @@ export interface SpanThreadData {
   destinations: SpanDestination[];
   maxQueueSpans: number;
   flushMs: number;
-  /** Spans per export: the serialisation of one batch runs in one go on its thread. */
+  /** Spans per export. */
   batchSize: number;
   exportTimeoutMs: number | undefined;
 }
