@@ -17,9 +17,9 @@ import { SpanThread } from './span-thread.js';
  * Gateway telemetry (DESIGN.md §4): every finished request becomes a SERVER span with
  * a CLIENT span per attempt, plus GenAI and keel_* metrics. Spans always go to Keel's
  * collector unsampled (SLOs need every request) and to any configured APM with its own
- * sampling; they are built and exported on a span thread when a core is free for it. Metrics are on
- * /metrics and go to the collector. Nothing here can block or fail a request: bounded
- * queues, drops counted.
+ * sampling; they are built and exported on a span thread when a core is free for it.
+ * Metrics are on /metrics and go to the collector. Nothing here can block or fail a
+ * request: bounded queues, drops counted.
  */
 export interface Telemetry {
   observer: RequestObserver;
@@ -61,17 +61,14 @@ function metricReaders(cfg: TelemetryConfig, o: TelemetryOptions, prometheus: Pr
  * (taskset, a 1-CPU container), a thread cannot run in parallel and only adds the hand-over
  * (a structured clone per batch) and context switches: on one pinned core at concurrency 64,
  * full telemetry cost 0.212 ms CPU per request with the thread and 0.197 ms inline (bench
- * upstream, spans to a discarding OTLP sink, same run). Exports stay 512 spans inline too:
- * 128-span exports cut no tail latency measurable here and made the collector's fixed cost per
- * export (a spool fsync) 3x its CPU per request at concurrency 1 (overhead bench: 0.34 ms with
- * 512-span exports, 1.04 ms with 128).
+ * upstream, spans to a discarding OTLP sink, same run).
  * With no destination there is no pipeline at all: a span would be built only to be thrown away.
  */
 function spanSink(cfg: TelemetryConfig, o: TelemetryOptions, env: NodeJS.ProcessEnv, onDrop: (destination: string, spans: number) => void): SpanSink | undefined {
   const destinations = spanDestinations(cfg, o.collectorUrl, env);
   if (destinations.length === 0) return undefined;
   const thread = o.spanThread ?? availableParallelism() > 1;
-  const data: SpanThreadData = { serviceName: cfg.service_name, destinations, maxQueueSpans: cfg.max_queue_spans, flushMs: o.spanFlushMs ?? 500, exportTimeoutMs: o.exportTimeoutMs, batchSize: 512 };
+  const data: SpanThreadData = { serviceName: cfg.service_name, destinations, maxQueueSpans: cfg.max_queue_spans, flushMs: o.spanFlushMs ?? 500, exportTimeoutMs: o.exportTimeoutMs };
   return thread ? new SpanThread(data, env, onDrop) : createSpanPipeline(data, onDrop);
 }
 

@@ -37,7 +37,7 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[]): Gate
   const hedges = meter.createCounter('keel.hedges', { description: 'Requests hedged to a second target' });
   const cacheHits = meter.createCounter('keel.cache.hits', { description: 'Requests answered from cache' });
   const cost = meter.createCounter('keel.cost', { unit: 'USD', description: 'Cost of answered requests' });
-  const drops = meter.createCounter('keel.telemetry.dropped', { description: 'Spans dropped because a destination (or the span thread: record) could not keep up; metrics: requests whose metrics failed' });
+  const drops = meter.createCounter('keel.telemetry.dropped', { description: 'Spans dropped per destination (record: not handed to the span pipeline); metrics: requests whose metrics failed' });
   meter.createObservableGauge('keel.breaker.state', { description: 'Circuit breaker per target: 0 closed, 1 half-open, 2 open' }).addCallback((obs) => {
     for (const b of breakers()) obs.observe(BREAKER_VALUE[b.state], { 'keel.provider': b.provider, 'gen_ai.request.model': b.model });
   });

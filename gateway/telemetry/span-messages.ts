@@ -7,14 +7,12 @@ export interface SpanThreadData {
   destinations: SpanDestination[];
   maxQueueSpans: number;
   flushMs: number;
-  /** Spans per export. */
-  batchSize: number;
   exportTimeoutMs: number | undefined;
 }
 
 export type ToSpanThread = { type: 'records'; records: CompletedRequest[] } | { type: 'flush'; id: number } | { type: 'shutdown'; id: number };
 
-export type FromSpanThread = { type: 'done'; records: number; spans: number } | { type: 'dropped'; destination: string; spans: number } | { type: 'flushed'; id: number };
+export type FromSpanThread = { type: 'done'; spans: number } | { type: 'dropped'; destination: string; spans: number } | { type: 'flushed'; id: number };
 
 /** A SERVER span per request and a CLIENT span per attempt. */
 export function spansOf(records: readonly CompletedRequest[]): number {

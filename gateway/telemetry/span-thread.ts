@@ -10,25 +10,24 @@ const BATCH_MS = 10;
 
 /**
  * The gateway's side of the span thread (span-worker.ts). Records are posted in batches;
- * those not yet processed are bounded by the span queue size, and records beyond it, or
- * any once the thread has died, are dropped and counted: telemetry never blocks, fails
- * or delays a request.
+ * spans handed over and not yet processed are bounded by the span queue size, and records
+ * beyond it, or any once the thread has died, are dropped and counted: telemetry never
+ * blocks or fails a request.
  */
 export class SpanThread implements SpanSink {
   readonly #worker: Worker;
-  readonly #maxPending: number;
+  readonly #maxSpans: number;
   readonly #onDrop: (destination: string, spans: number) => void;
   #batch: CompletedRequest[] = [];
   #timer: NodeJS.Timeout | undefined;
-  /** Records posted and not yet processed by the thread, and their spans (counted as dropped if it dies). */
-  #pending = 0;
+  /** Spans handed over (batched or posted) and not yet processed by the thread. */
   #pendingSpans = 0;
   #dead = false;
   #nextId = 0;
   readonly #waiting = new Map<number, () => void>();
 
   constructor(data: SpanThreadData, env: NodeJS.ProcessEnv, onDrop: (destination: string, spans: number) => void) {
-    this.#maxPending = data.maxQueueSpans;
+    this.#maxSpans = data.maxQueueSpans;
     this.#onDrop = onDrop;
     this.#worker = new Worker(workerUrl(), { workerData: data, env });
     this.#worker.unref();
@@ -38,10 +37,12 @@ export class SpanThread implements SpanSink {
   }
 
   record(rec: CompletedRequest): void {
-    if (this.#dead || this.#pending + this.#batch.length >= this.#maxPending) {
-      this.#onDrop('record', spansOf([rec]));
+    const spans = spansOf([rec]);
+    if (this.#dead || this.#pendingSpans + spans > this.#maxSpans) {
+      this.#onDrop('record', spans);
       return;
     }
+    this.#pendingSpans += spans;
     this.#batch.push(rec);
     if (this.#batch.length >= BATCH) this.#post();
     else this.#timer ??= setTimeout(() => this.#post(), BATCH_MS).unref();
@@ -63,8 +64,6 @@ export class SpanThread implements SpanSink {
     if (this.#batch.length === 0) return;
     const records = this.#batch;
     this.#batch = [];
-    this.#pending += records.length;
-    this.#pendingSpans += spansOf(records);
     this.#send({ type: 'records', records });
   }
 
@@ -88,10 +87,8 @@ export class SpanThread implements SpanSink {
   }
 
   #onMessage(m: FromSpanThread): void {
-    if (m.type === 'done') {
-      this.#pending -= m.records;
-      this.#pendingSpans -= m.spans;
-    } else if (m.type === 'dropped') this.#onDrop(m.destination, m.spans);
+    if (m.type === 'done') this.#pendingSpans -= m.spans;
+    else if (m.type === 'dropped') this.#onDrop(m.destination, m.spans);
     else {
       this.#waiting.get(m.id)?.();
       this.#waiting.delete(m.id);
@@ -99,17 +96,18 @@ export class SpanThread implements SpanSink {
   }
 
   #dropPosted(records: CompletedRequest[]): void {
-    this.#pending -= records.length;
-    this.#pendingSpans -= spansOf(records);
-    this.#onDrop('record', spansOf(records));
+    const spans = spansOf(records);
+    this.#pendingSpans -= spans;
+    this.#onDrop('record', spans);
   }
 
   #died(): void {
     if (this.#dead) return;
     this.#dead = true;
+    // Posted but unprocessed, and still batched: none of them will reach a destination.
     if (this.#pendingSpans > 0) this.#onDrop('record', this.#pendingSpans);
-    this.#pending = 0;
     this.#pendingSpans = 0;
+    this.#batch = [];
     for (const resolve of this.#waiting.values()) resolve();
     this.#waiting.clear();
   }

@@ -16,7 +16,7 @@ const spans = createSpanPipeline(workerData as SpanThreadData, (destination, n) 
 port.on('message', (m: ToSpanThread) => {
   if (m.type === 'records') {
     for (const rec of m.records) spans.record(rec);
-    post({ type: 'done', records: m.records.length, spans: spansOf(m.records) });
+    post({ type: 'done', spans: spansOf(m.records) });
     return;
   }
   const done = m.type === 'flush' ? spans.flush() : spans.shutdown();
