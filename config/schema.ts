@@ -35,6 +35,19 @@ export const retriesSchema = z
   })
   .strict();
 
+/**
+ * Bounds on what a provider may send back (DESIGN.md §6: every buffer bounded). Past them
+ * the answer is a malformed response (provider_malformed) and the request fails over.
+ */
+export const responseLimitsSchema = z
+  .object({
+    /** Largest non-streaming answer body read (default 32 MiB). */
+    max_bytes: z.number().int().positive().optional(),
+    /** Longest single SSE event (default 1 MiB). */
+    max_event_bytes: z.number().int().positive().optional(),
+  })
+  .strict();
+
 const targetSchema = z
   .object({
     provider: z.string().min(1),
@@ -99,6 +112,9 @@ const routeSchema = z
     max_attempts: z.number().int().min(1).max(20).optional(),
     breaker: breakerSchema.optional(),
     hedge: hedgeSchema.optional(),
+    response_limits: responseLimitsSchema.optional(),
+    /** Requests of this route in flight at once; past it, 503 + Retry-After (load shedding). */
+    max_in_flight: z.number().int().positive().optional(),
     /** Continue a stream that broke after tokens on a fallback that accepts an assistant prefill. */
     continuation: z.boolean().default(true),
     /** Accept the SLO engine's weight multipliers for this route's targets. */
@@ -127,14 +143,49 @@ function providerSchema(types: readonly [string, ...string[]]) {
     .strict();
 }
 
+/** Every default here is a bound a hostile caller would otherwise not have (README: Limits and hostile input). */
 const serverSchema = z
   .object({
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8080),
     /** Largest accepted request body; larger gets 413 in the caller's format. */
     body_limit_bytes: z.number().int().positive().default(10 * 1024 * 1024),
+    /** Deepest JSON nesting accepted; deeper gets 400 before any routing (a real request nests < 10). */
+    max_json_depth: z.number().int().min(1).max(1000).default(64),
+    /** The caller must send its request headers within this. */
+    headers_timeout_ms: positiveMs.default(10_000),
+    /** …and its whole request (headers and body) within this; else 408. */
+    request_timeout_ms: positiveMs.default(30_000),
+    /** Largest request header section (Node's default, nginx's large_client_header_buffers order); larger gets 431. */
+    max_header_bytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+    /** A streaming caller that reads nothing for this long is cut (caller_stalled), and the upstream released. */
+    write_timeout_ms: positiveMs.default(30_000),
+    /** Requests in flight at once; past it, 503 + Retry-After instead of an unbounded queue. */
+    max_in_flight: z.number().int().positive().optional(),
+    /** Serve without `auth.keys` on a non-loopback address (an open relay spending your provider keys). */
+    allow_unauthenticated: z.boolean().default(false),
+    /** Bearer token for GET /metrics on the main port (else /metrics is only on admin_port). */
+    admin_token: z.string().optional(),
+    /** Serve /metrics (no token needed) on this port, bound to loopback. */
+    admin_port: z.number().int().min(0).max(65535).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.admin_token !== undefined) checkSecret(s.admin_token, ['admin_token'], ctx);
+  });
+
+/** Client keys are bearer secrets: long enough not to be guessed, never a sample value left in. */
+const MIN_KEY_LENGTH = 20;
+const PLACEHOLDER = /^(change[-_ ]?me|changeit|secret|password|passw0rd|test|example|placeholder|your[-_ ]?key|xxx+|todo|null|none|default|keel|admin|1234\d*)$/i;
+
+export function checkSecret(value: string, path: (string | number)[], ctx: z.RefinementCtx): void {
+  // The value is never echoed: it is a secret, and may have come from the environment.
+  if (PLACEHOLDER.test(value.trim()) || /change[-_ ]?me|your[-_ ]?(api[-_ ]?)?key|<.*>/i.test(value)) {
+    ctx.addIssue({ code: 'custom', path, message: 'is a placeholder value; set a real secret (e.g. `keel keys create`, or `openssl rand -hex 24`)' });
+  } else if (value.length < MIN_KEY_LENGTH) {
+    ctx.addIssue({ code: 'custom', path, message: `is too short (${value.length} characters); use at least ${MIN_KEY_LENGTH} random characters` });
+  }
+}
 
 const clientKeySchema = z
   .object({
@@ -142,19 +193,20 @@ const clientKeySchema = z
     key: keyRef,
     team: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((k, ctx) => checkSecret(k.key, ['key'], ctx));
 
 export function buildConfigSchema(providerTypes: readonly [string, ...string[]], requireBaseUrl: readonly string[] = []) {
   return z
     .object({
       version: z.literal(1).default(1),
-      server: serverSchema.default({ host: '127.0.0.1', port: 8080, body_limit_bytes: 10 * 1024 * 1024 }),
+      server: serverSchema.default(() => serverSchema.parse({})),
       /** Client keys Keel accepts. Absent: the gateway is open (announced at start). */
       auth: z.object({ keys: z.array(clientKeySchema).min(1) }).strict().optional(),
       providers: z.record(z.string().min(1), providerSchema(providerTypes)),
       routes: z.record(z.string().min(1), routeSchema),
       defaults: z
-        .object({ timeouts: timeoutsSchema.optional(), retries: retriesSchema.optional(), breaker: breakerSchema.optional() })
+        .object({ timeouts: timeoutsSchema.optional(), retries: retriesSchema.optional(), breaker: breakerSchema.optional(), response_limits: responseLimitsSchema.optional() })
         .strict()
         .default({}),
       telemetry: telemetrySchema.default(() => telemetrySchema.parse({})),
@@ -193,3 +245,5 @@ export type Timeouts = z.infer<typeof timeoutsSchema>;
 export type Retries = z.infer<typeof retriesSchema>;
 export type BreakerConfig = z.infer<typeof breakerSchema>;
 export type HedgeConfig = z.infer<typeof hedgeSchema>;
+export type ResponseLimits = z.infer<typeof responseLimitsSchema>;
+export type ServerConfig = KeelConfig['server'];

@@ -27,7 +27,7 @@ export interface PublisherOptions {
 }
 
 /** Attempts the target is answerable for failed: provider and gateway faults, not the caller's, not cancelled hedges. */
-const BAD = "NOT ok AND (startsWith(error_class, 'provider_') OR error_class = 'gateway_credential')";
+const BAD = "NOT ok AND startsWith(error_class, 'provider_')";
 
 /**
  * Computes and publishes per-target weight multipliers for adaptive routes: versioned

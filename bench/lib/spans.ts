@@ -13,7 +13,7 @@ function attempt(i: number, ok: boolean, reason: AttemptInfo['reason'], startMs:
   return {
     provider: i % 2 === 0 ? 'openai' : 'anthropic', genAiProvider: i % 2 === 0 ? 'openai' : 'anthropic', providerType: 'openai', model: i % 3 === 0 ? 'gpt-4o-mini' : 'gpt-4o',
     reason, startMs, durationMs: 300 + (i % 700), ttftMs: 80 + (i % 200), ok, errorCode: ok ? undefined : 'KEEL_UPSTREAM_ERROR', upstreamCode: ok ? undefined : 'server_error',
-    failureClass: ok ? undefined : 'server_error', serverAddress: 'api.example.com', serverPort: 443, price: { input: 0.15, output: 0.6 },
+    errorClass: ok ? undefined : 'provider_error', serverAddress: 'api.example.com', serverPort: 443, price: { input: 0.15, output: 0.6 },
   };
 }
 
@@ -23,7 +23,7 @@ function request(i: number, now: number): CompletedRequest {
   return {
     requestId: `r${i}`, operation: 'chat', startedAtMs: now - 1000 + (i % 1000), traceparent: undefined, tracestate: undefined, ingressFormat: 'openai-chat', route: `route-${i % 4}`,
     provider: attempts.at(-1)?.provider, providerType: 'openai', requestModel: 'chat', responseModel: 'gpt-4o-mini-2024', stream: i % 2 === 0, clientId: `app-${i % 8}`, team: `team-${i % 3}`,
-    configVersion: 1, status: 200, errorCode: undefined, upstreamCode: undefined, durationMs: 400 + (i % 900), ttftMs: i % 2 === 0 ? 90 + (i % 150) : undefined,
+    configVersion: 1, status: 200, errorCode: undefined, errorClass: undefined, upstreamCode: undefined, durationMs: 400 + (i % 900), ttftMs: i % 2 === 0 ? 90 + (i % 150) : undefined,
     interTokenMs: i % 2 === 0 ? [12, 15, 9, 30, 11] : [], usage: { inputTokens: 200 + (i % 500), outputTokens: 50 + (i % 300), cacheReadTokens: 0 }, finishReason: 'stop',
     malformedChunks: 0, streamTruncated: false, endSynthesized: false, attempts, fallbacks: 0, retries: retried ? 1 : 0, hedged: false, continued: false, weightsVersion: 'v1', content: undefined,
   };

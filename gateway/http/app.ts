@@ -16,6 +16,7 @@ import { buildRuntime, type Runtime } from '../runtime/resolve.js';
 import { Abort } from '../upstream/abort.js';
 import { authenticate } from './auth.js';
 import { formatForUrl, fromFramework, sendError } from './errors.js';
+import { exceedsDepth } from './json-depth.js';
 import { registerInfoRoutes } from './info.js';
 
 /** Where the gateway reads its config: a ConfigStore, or a fixed snapshot in tests. */
@@ -63,6 +64,7 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
     random: opts.random ?? Math.random,
   };
   const bodyLimit = opts.config.current.config.server.body_limit_bytes;
+  const maxDepth = opts.config.current.config.server.max_json_depth;
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit,
@@ -80,6 +82,9 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(new KeelError('KEEL_INVALID_JSON', 'The request body is empty; send a JSON object.'));
+    if (exceedsDepth(text, maxDepth)) {
+      return done(new KeelError('KEEL_JSON_TOO_DEEP', `The request body nests deeper than ${maxDepth} levels (server.max_json_depth); flatten it.`));
+    }
     try {
       done(null, JSON.parse(text));
     } catch (err) {
@@ -101,7 +106,14 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
     async (request: FastifyRequest, reply: FastifyReply) => {
       const rt = runtime();
       const client = authenticate(request, rt);
-      const result = await run(callContext(request, reply, rt, client, format, routing), opts.observer);
+      const ctx = callContext(request, reply, rt, client, format, routing);
+      let result: CallResult;
+      try {
+        result = await run(ctx, opts.observer);
+      } catch (err) {
+        sendError(request, reply, fromFramework(err, bodyLimit), ctx.record);
+        return reply;
+      }
       if (result.kind === 'streamed') return reply;
       return reply.code(200).headers(result.headers).send(result.body);
     };

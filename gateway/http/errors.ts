@@ -33,9 +33,27 @@ export function fromFramework(err: unknown, bodyLimit: number): KeelError {
   }
 }
 
-export function sendError(request: FastifyRequest, reply: FastifyReply, err: KeelError): void {
+/** What an error response says about the attempts behind it (none when it failed before routing). */
+export interface AttemptCounts {
+  attempts: readonly unknown[];
+  retries: number;
+  fallbacks: number;
+}
+
+const NO_ATTEMPTS: AttemptCounts = { attempts: [], retries: 0, fallbacks: 0 };
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: KeelError, counts: AttemptCounts = NO_ATTEMPTS): void {
   const format = formatForUrl(request.url);
   if (err.retryAfterMs !== undefined) reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)));
-  if (err.status >= 500) request.log.warn({ code: err.code, upstreamCode: err.upstreamCode, status: err.status }, err.message);
-  void reply.code(err.status).header('x-keel-error-code', err.code).send(format.renderError(err));
+  if (err.status >= 500) request.log.warn({ code: err.code, errorClass: err.errorClass, upstreamCode: err.upstreamCode, status: err.status }, err.message);
+  void reply
+    .code(err.status)
+    .headers({
+      'x-keel-error-code': err.code,
+      'x-keel-error-class': err.errorClass,
+      'x-keel-attempts': String(counts.attempts.length),
+      'x-keel-retries': String(counts.retries),
+      'x-keel-fallbacks': String(counts.fallbacks),
+    })
+    .send(format.renderError(err));
 }

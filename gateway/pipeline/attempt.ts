@@ -11,7 +11,7 @@ import { outputOfResponse, outputOfText } from '../telemetry/content.js';
 import type { Abort, AbortLike } from '../upstream/abort.js';
 import { transportError, type UpstreamResponse } from '../upstream/send.js';
 import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
-import { attemptController, sendToTarget, type CallContext, type CallResult } from './context.js';
+import { attemptController, encodeBody, sendToTarget, type CallContext, type CallResult } from './context.js';
 import type { CompletedRequest } from './record.js';
 import { newAnswer, observeAnswer, type AnswerSoFar, type StreamSession } from './session.js';
 
@@ -42,7 +42,7 @@ export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
   const onCancel = () => controller.abort(new KeelError('KEEL_ATTEMPT_CANCELLED', `provider ${a.target.provider.name}: another attempt answered first`));
   const offCancel = a.cancel?.onAbort(onCancel);
   try {
-    const body = upstream.buildRequest(a.req, a.target.model, { forceStreamUsage: true });
+    const body = encodeBody(() => upstream.buildRequest(a.req, a.target.model, { forceStreamUsage: true }), a.target);
     const res = await sendToTarget(a.target, a.target.provider.adapter.chatPath, body, controller);
     await rejectErrorStatus(res, upstream, a.target);
     if (a.session === undefined) return { ok: true, result: await relayJson(res, upstream, a, controller), ttftMs: performance.now() - started, stats: undefined };

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { KeelError } from '../errors.js';
+import { familyOf, KeelError } from '../errors.js';
 import type { ChatRequest } from '../formats/canonical.js';
 import { ClientSink } from '../relay/sink.js';
 import { retryDelay } from '../routing/backoff.js';
@@ -72,7 +72,7 @@ async function onTarget(loop: Loop, target: ResolvedTarget): Promise<CallResult 
     const s = reason === 'primary' && route.hedge !== undefined ? await hedged(loop, target) : await startAttempt(loop, target, reason).promise;
     if (s.outcome.ok) return s.outcome.result;
     if (s.outcome.committed) return afterBreak(loop, s);
-    const decision = decide(s.cls ?? 'unknown');
+    const decision = decide(s.cls ?? 'gateway_internal');
     if (decision === 'stop') throw s.outcome.error;
     if (decision === 'larger_context') loop.minContext = Math.max(loop.minContext ?? 0, target.contextWindow ?? 0);
     if (decision !== 'retry_same' || retry >= route.retries.attempts) return undefined;
@@ -119,7 +119,7 @@ async function afterBreak(loop: Loop, broken: Settled): Promise<CallResult> {
   const answer = loop.session?.answer;
   const error = broken.outcome.ok ? undefined : broken.outcome.error;
   if (error === undefined) throw new KeelError('KEEL_INTERNAL', 'afterBreak called on a success');
-  if (broken.cls === 'client_closed' || !loop.route.continuation || answer === undefined || loop.started >= loop.route.maxAttempts) return finishBroken(loop, error);
+  if (broken.cls === 'caller_disconnected' || broken.cls === 'caller_stalled' || !loop.route.continuation || answer === undefined || loop.started >= loop.route.maxAttempts) return finishBroken(loop, error);
   const next = loop.plan.find((t) => t !== broken.target && t.provider.prefill && HealthRegistry.key(t) !== HealthRegistry.key(broken.target));
   const prefill = prefillOf(answer);
   if (next === undefined || prefill === undefined || budgetLeft(loop) <= 0 || !breakerAllows(loop, next)) return finishBroken(loop, error);
@@ -136,9 +136,12 @@ async function afterBreak(loop: Loop, broken: Settled): Promise<CallResult> {
 function finishBroken(loop: Loop, error: KeelError): CallResult {
   const answer = loop.session?.answer;
   if (answer !== undefined) loop.session?.sink.end(answer.encoder.error(error));
-  loop.rec.streamTruncated = error.code !== 'KEEL_CLIENT_CLOSED';
+  // A caller who left or stopped reading cut its own stream: that is not a truncated answer.
+  const callerCut = familyOf(error.errorClass) === 'caller';
+  loop.rec.streamTruncated = !callerCut;
   loop.rec.errorCode = error.code;
+  loop.rec.errorClass = error.errorClass;
   loop.rec.upstreamCode = error.upstreamCode;
-  if (error.code === 'KEEL_CLIENT_CLOSED') loop.rec.status = error.status;
+  if (callerCut) loop.rec.status = error.status;
   return { kind: 'streamed' };
 }

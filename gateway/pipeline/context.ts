@@ -37,6 +37,8 @@ export interface CallContext {
   traceparent: string | undefined;
   tracestate: string | undefined;
   routing: RoutingDeps;
+  /** The request's record once the pipeline made one: an error response reports its attempts. */
+  record?: CompletedRequest;
 }
 
 export type CallResult = { kind: 'json'; headers: Record<string, string>; body: string } | { kind: 'streamed' };
@@ -51,7 +53,7 @@ export function findRoute(runtime: Runtime, model: string): ResolvedRoute {
 }
 
 export function newRecord(ctx: CallContext, operation: CompletedRequest['operation']): CompletedRequest {
-  return {
+  const rec: CompletedRequest = {
     requestId: ctx.requestId,
     operation,
     startedAtMs: performance.timeOrigin + ctx.receivedAt,
@@ -69,6 +71,7 @@ export function newRecord(ctx: CallContext, operation: CompletedRequest['operati
     configVersion: ctx.runtime.version,
     status: 200,
     errorCode: undefined,
+    errorClass: undefined,
     upstreamCode: undefined,
     durationMs: 0,
     ttftMs: undefined,
@@ -86,6 +89,8 @@ export function newRecord(ctx: CallContext, operation: CompletedRequest['operati
     weightsVersion: ctx.routing.weights().version,
     content: undefined,
   };
+  ctx.record = rec;
+  return rec;
 }
 
 export function finishRecord(rec: CompletedRequest, ctx: CallContext, err: KeelError | undefined): CompletedRequest {
@@ -93,6 +98,7 @@ export function finishRecord(rec: CompletedRequest, ctx: CallContext, err: KeelE
   if (err !== undefined) {
     rec.status = err.status;
     rec.errorCode = err.code;
+    rec.errorClass = err.errorClass;
     rec.upstreamCode = err.upstreamCode;
   }
   return rec;
@@ -120,12 +126,29 @@ export function attemptController(ctx: CallContext, totalMs: number): { controll
   };
 }
 
+/**
+ * The upstream body as JSON text. A failure here (a stack overflow on a pathological body,
+ * a value JSON cannot hold) is Keel's, never the provider's: it is raised before any byte
+ * leaves, as a gateway_encode error that no breaker sees.
+ */
+export function encodeBody(build: () => unknown, target: ResolvedTarget): string {
+  try {
+    const text = JSON.stringify(build());
+    if (typeof text !== 'string') throw new TypeError('the request encodes to nothing');
+    return text;
+  } catch (err) {
+    // A request the target's format cannot express is the caller's (KEEL_UNSUPPORTED): kept as it is.
+    if (err instanceof KeelError) throw err;
+    throw new KeelError('KEEL_ENCODE_FAILED', `Keel could not encode the request for provider ${target.provider.name}; nothing was sent.`, { cause: err });
+  }
+}
+
 /** Sends one JSON body to a target's endpoint with the route's connect and header deadlines. */
-export function sendToTarget(target: ResolvedTarget, path: string, body: unknown, signal: Abort): Promise<UpstreamResponse> {
+export function sendToTarget(target: ResolvedTarget, path: string, body: string, signal: Abort): Promise<UpstreamResponse> {
   return sendUpstream({
     url: endpointUrl(target, path),
     headers: target.provider.headers,
-    body: JSON.stringify(body),
+    body,
     signal,
     connectMs: target.timeouts.connect_ms,
     headersMs: target.timeouts.headers_ms,

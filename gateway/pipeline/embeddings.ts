@@ -2,12 +2,11 @@ import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { KeelError, toKeelError } from '../errors.js';
 import { formats } from '../formats/index.js';
-import { classify } from '../routing/classify.js';
 import { pickWeighted } from '../routing/weighted.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import { transportError } from '../upstream/send.js';
 import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
-import { answerHeaders, attemptController, findRoute, finishRecord, newRecord, sendToTarget, type CallContext, type CallResult } from './context.js';
+import { answerHeaders, attemptController, encodeBody, findRoute, finishRecord, newRecord, sendToTarget, type CallContext, type CallResult } from './context.js';
 import { attemptInfo, type CompletedRequest, type RequestObserver } from './record.js';
 
 /** https://platform.openai.com/docs/api-reference/embeddings/create — unknown fields pass through. */
@@ -61,7 +60,8 @@ export async function runEmbeddings(ctx: CallContext, observer?: RequestObserver
 async function embed(ctx: CallContext, req: EmbeddingsRequest, route: ResolvedRoute, target: ResolvedTarget, rec: CompletedRequest): Promise<CallResult> {
   const { controller, dispose } = attemptController(ctx, route.timeouts.total_ms);
   try {
-    const res = await sendToTarget(target, target.provider.adapter.embeddingsPath ?? '', { ...req, model: target.model }, controller);
+    const body = encodeBody(() => ({ ...req, model: target.model }), target);
+    const res = await sendToTarget(target, target.provider.adapter.embeddingsPath ?? '', body, controller);
     const text = await res.body.text().catch((err: unknown) => {
       throw transportError(err, target.provider.name, controller);
     });
@@ -90,7 +90,7 @@ async function recordAttempt(ctx: CallContext, rec: CompletedRequest, target: Re
     throw error;
   } finally {
     rec.attempts.push(
-      attemptInfo(target, { reason: 'primary', startMs, durationMs: performance.now() - ctx.receivedAt - startMs, ttftMs: undefined, error, failureClass: error === undefined ? undefined : classify(error) }),
+      attemptInfo(target, { reason: 'primary', startMs, durationMs: performance.now() - ctx.receivedAt - startMs, ttftMs: undefined, error }),
     );
   }
 }

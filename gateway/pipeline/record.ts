@@ -1,5 +1,5 @@
 import type { FinishReason, Usage } from '../formats/canonical.js';
-import type { ErrorCode, KeelError } from '../errors.js';
+import type { ErrorClass, ErrorCode, KeelError } from '../errors.js';
 import type { ResolvedTarget } from '../runtime/resolve.js';
 import type { CapturedContent } from '../telemetry/content.js';
 
@@ -27,7 +27,8 @@ export interface AttemptInfo {
   errorCode: ErrorCode | undefined;
   /** The provider's own error code or type, when it sent one. */
   upstreamCode: string | undefined;
-  failureClass: string | undefined;
+  /** Who was at fault, when the attempt failed (DESIGN.md §8). */
+  errorClass: ErrorClass | undefined;
   /** Host and port the attempt went to (OTel server.address / server.port). */
   serverAddress: string;
   serverPort: number;
@@ -61,6 +62,7 @@ export interface CompletedRequest {
   /** HTTP status the caller saw (200 for a stream that later broke in-band). */
   status: number;
   errorCode: ErrorCode | undefined;
+  errorClass: ErrorClass | undefined;
   upstreamCode: string | undefined;
   /** Milliseconds, from request arrival. */
   durationMs: number;
@@ -93,7 +95,7 @@ export type RequestObserver = (record: CompletedRequest) => void;
 /** The record's view of one attempt: who it went to, when, and how it ended. */
 export function attemptInfo(
   target: ResolvedTarget,
-  a: { reason: AttemptReason; startMs: number; durationMs: number; ttftMs: number | undefined; error: KeelError | undefined; failureClass: string | undefined },
+  a: { reason: AttemptReason; startMs: number; durationMs: number; ttftMs: number | undefined; error: KeelError | undefined },
 ): AttemptInfo {
   return {
     provider: target.provider.name,
@@ -107,7 +109,7 @@ export function attemptInfo(
     ok: a.error === undefined,
     errorCode: a.error?.code,
     upstreamCode: a.error?.upstreamCode,
-    failureClass: a.failureClass,
+    errorClass: a.error?.errorClass,
     serverAddress: target.provider.address,
     serverPort: target.provider.port,
     price: target.price,

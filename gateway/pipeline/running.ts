@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import type { KeelError } from '../errors.js';
 import type { ChatRequest } from '../formats/canonical.js';
 import type { StreamStats } from '../relay/stats.js';
-import { classify, countsAgainstTarget, isVerdictless, type FailureClass } from '../routing/classify.js';
+import type { ErrorClass } from '../errors.js';
+import { countsAgainstTarget, isVerdictless } from '../routing/classify.js';
 import { HealthRegistry } from '../routing/health.js';
 import { Abort } from '../upstream/abort.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
@@ -43,7 +44,7 @@ export interface Running {
 export interface Settled {
   target: ResolvedTarget;
   outcome: AttemptOutcome;
-  cls: FailureClass | undefined;
+  cls: ErrorClass | undefined;
 }
 
 /** Headers read when the answer starts: who answered and how many attempts it took. */
@@ -81,7 +82,7 @@ export function startAttempt(loop: Loop, target: ResolvedTarget, reason: Attempt
 /** Books a settled attempt: breaker, latency, the record's attempt list and stream facts. */
 function note(loop: Loop, target: ResolvedTarget, reason: AttemptReason, startMs: number, outcome: AttemptOutcome): Settled {
   const { ctx, route, rec } = loop;
-  const cls = outcome.ok ? undefined : classify(outcome.error);
+  const cls = outcome.ok ? undefined : outcome.error.errorClass;
   const health = ctx.routing.health.get(target, route.breaker);
   if (cls !== undefined && isVerdictless(cls)) health.breaker.release();
   else health.breaker.record(cls === undefined || !countsAgainstTarget(cls));
@@ -95,10 +96,9 @@ function note(loop: Loop, target: ResolvedTarget, reason: AttemptReason, startMs
       durationMs: performance.now() - ctx.receivedAt - startMs,
       ttftMs: outcome.ok ? outcome.ttftMs : stats?.firstTokenAt === undefined ? undefined : stats.firstTokenAt - stats.startedAt,
       error: outcome.ok ? undefined : outcome.error,
-      failureClass: cls,
     }),
   );
-  if (!outcome.ok && cls !== 'cancelled') loop.last = outcome.error;
+  if (!outcome.ok && cls !== 'gateway_cancelled') loop.last = outcome.error;
   return { target, outcome, cls };
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Price } from '../pipeline/record.js';
 import { BUILTIN_PRICES } from './prices.js';
-import type { BreakerConfig, HedgeConfig, KeelConfig, Retries, RouteConfig, Timeouts } from '../../config/schema.js';
+import type { BreakerConfig, HedgeConfig, KeelConfig, ResponseLimits, Retries, RouteConfig, Timeouts } from '../../config/schema.js';
 import { adapterFor, type AuthScheme, type ProviderAdapter } from '../providers/index.js';
 
 /**
@@ -35,11 +35,14 @@ export interface ResolvedTarget {
   price: Price | undefined;
   /** The route's timeouts with this target's overrides. */
   timeouts: EffectiveTimeouts;
+  /** How much this target may send back (the route's, else defaults). */
+  responseLimits: EffectiveResponseLimits;
   /** Set when this target is rolling out as a canary: its first step's share, percent. */
   canaryFirstStep: number | undefined;
 }
 
 export type EffectiveTimeouts = Required<Timeouts>;
+export type EffectiveResponseLimits = Required<ResponseLimits>;
 export type EffectiveRetries = Required<Retries>;
 
 export interface ResolvedRoute {
@@ -55,6 +58,8 @@ export interface ResolvedRoute {
   continuation: boolean;
   /** Multiply target weights by the SLO engine's published snapshot. */
   adaptive: boolean;
+  /** Requests of this route in flight at once (load shedding past it). */
+  maxInFlight: number | undefined;
 }
 
 export interface ClientIdentity {
@@ -81,6 +86,16 @@ export const DEFAULT_TIMEOUTS: EffectiveTimeouts = {
   ttft_ms: 30_000,
   idle_ms: 30_000,
   total_ms: 300_000,
+};
+
+/**
+ * 32 MiB holds the largest real answers (long JSON outputs, n > 1) many times over; 1 MiB
+ * per SSE event is far beyond any token chunk yet stops an unbounded line (nginx's
+ * proxy_buffer and undici's maxResponseSize are the same idea).
+ */
+export const DEFAULT_RESPONSE_LIMITS: EffectiveResponseLimits = {
+  max_bytes: 32 * 1024 * 1024,
+  max_event_bytes: 1024 * 1024,
 };
 
 export const DEFAULT_RETRIES: EffectiveRetries = {
@@ -141,6 +156,7 @@ const DEFAULT_MAX_ATTEMPTS = 5;
 
 function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, providers: Map<string, ResolvedProvider>): ResolvedRoute {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...config.defaults.timeouts, ...r.timeouts };
+  const responseLimits = Object.freeze({ ...DEFAULT_RESPONSE_LIMITS, ...config.defaults.response_limits, ...r.response_limits });
   const target = (t: RouteConfig['targets'][number]): ResolvedTarget => {
     const provider = providers.get(t.provider);
     if (provider === undefined) throw new Error(`route ${name} names unknown provider ${t.provider}`);
@@ -153,6 +169,7 @@ function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, provider
       price: t.price ?? config.prices[t.model] ?? BUILTIN_PRICES[t.model],
       canaryFirstStep: t.canary?.steps[0],
       timeouts: { ...timeouts, ...t.timeouts },
+      responseLimits,
     });
   };
   return {
@@ -167,6 +184,7 @@ function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, provider
     hedge: r.hedge,
     continuation: r.continuation,
     adaptive: r.adaptive,
+    maxInFlight: r.max_in_flight,
   };
 }
 

@@ -8,30 +8,6 @@ import type { AttemptInfo, CompletedRequest } from '../pipeline/record.js';
  * table documents exactly what this file writes.
  */
 
-/** DESIGN.md §4 error classes: who is at fault decides whether an SLO budget pays. */
-const ERROR_CLASS: Record<string, string> = {
-  caller_fault: 'caller_invalid',
-  context_length: 'caller_context_length',
-  client_closed: 'caller_closed',
-  content_policy: 'policy_content',
-  rate_limit: 'provider_rate_limit',
-  transient: 'provider_error',
-  timeout: 'provider_timeout',
-  quota: 'provider_quota',
-  credential: 'gateway_credential',
-  cancelled: 'gateway_cancelled',
-  unknown: 'provider_unknown',
-};
-
-export function errorClass(failureClass: string | undefined, errorCode: string | undefined): string | undefined {
-  if (failureClass !== undefined) return ERROR_CLASS[failureClass] ?? 'provider_unknown';
-  if (errorCode === undefined) return undefined;
-  // Failures before any attempt: the caller's request or Keel itself.
-  if (errorCode === 'KEEL_INTERNAL') return 'gateway_internal';
-  if (errorCode === 'KEEL_CLIENT_CLOSED') return 'caller_closed';
-  return 'caller_invalid';
-}
-
 export interface ItlStats {
   mean: number;
   p50: number;
@@ -82,7 +58,6 @@ export function requestAttributes(rec: CompletedRequest, genAiProvider: string |
   const itl = itlStats(rec.interTokenMs);
   const cost = requestCost(rec);
   const answered = answering(rec);
-  const failure = rec.errorCode === undefined ? undefined : rec.attempts[rec.attempts.length - 1];
   return defined({
     'gen_ai.operation.name': rec.operation,
     'gen_ai.provider.name': genAiProvider,
@@ -99,7 +74,7 @@ export function requestAttributes(rec: CompletedRequest, genAiProvider: string |
     'keel.ingress': rec.ingressFormat,
     'keel.provider': rec.provider,
     'keel.error.code': rec.errorCode,
-    'keel.error.class': rec.errorCode === undefined ? undefined : errorClass(failure?.failureClass, rec.errorCode),
+    'keel.error.class': rec.errorClass,
     'keel.attempts': rec.attempts.length,
     'keel.fallbacks': rec.fallbacks,
     'keel.retries': rec.retries,
@@ -154,8 +129,9 @@ export function attemptAttributes(rec: CompletedRequest, a: AttemptInfo, index: 
     'keel.provider': a.provider,
     'keel.attempt.index': index,
     'keel.attempt.reason': a.reason,
-    'keel.failure_class': a.failureClass,
-    'keel.error.class': a.ok ? undefined : errorClass(a.failureClass, a.errorCode),
+    // The same class under its older name, which llm_attempts.failure_class reads.
+    'keel.failure_class': a.errorClass,
+    'keel.error.class': a.errorClass,
     'keel.cost_usd': cost === undefined ? undefined : round(cost, 9),
   });
 }

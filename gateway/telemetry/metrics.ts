@@ -1,7 +1,7 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { CompletedRequest } from '../pipeline/record.js';
 import type { BreakerState } from '../routing/breaker.js';
-import { answering, errorClass, requestCost } from './attributes.js';
+import { answering, requestCost } from './attributes.js';
 
 /** Advised bucket boundaries (standards.md §1.7): DUR in seconds, TOK in tokens. */
 const DUR = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -52,8 +52,7 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[]): Gate
         routesSeen.add(route);
         cacheHits.add(0, { 'keel.route': route });
       }
-      const last = rec.attempts[rec.attempts.length - 1];
-      requests.add(1, { 'keel.route': route, 'http.response.status_code': rec.status, 'keel.error.class': rec.errorCode === undefined ? 'none' : (errorClass(last?.failureClass, rec.errorCode) ?? 'none') });
+      requests.add(1, { 'keel.route': route, 'http.response.status_code': rec.status, 'keel.error.class': rec.errorClass ?? 'none' });
       if (rec.fallbacks > 0) fallbacks.add(rec.fallbacks, { 'keel.route': route });
       if (rec.retries > 0) retries.add(rec.retries, { 'keel.route': route });
       if (rec.hedged) hedges.add(1, { 'keel.route': route });

@@ -34,7 +34,7 @@ export function recordSpans(tracer: Tracer, rec: CompletedRequest): void {
       parent,
     );
     // A hedge that lost was stopped by Keel: not an error of the provider's.
-    if (!a.ok && a.failureClass !== 'cancelled') span.setStatus({ code: SpanStatusCode.ERROR, message: a.errorCode ?? 'error' });
+    if (!a.ok && a.errorClass !== 'gateway_cancelled') span.setStatus({ code: SpanStatusCode.ERROR, message: a.errorCode ?? 'error' });
     span.end(start + a.startMs + a.durationMs);
   });
   server.end(start + rec.durationMs);

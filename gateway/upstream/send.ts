@@ -120,6 +120,7 @@ export function transportError(err: unknown, provider: string, signal?: AbortLik
       return new KeelError('KEEL_UPSTREAM_ERROR', `provider ${provider}: connection failed (${code ?? 'closed'})`, {
         cause: err,
         upstreamCode: 'connection_error',
+        errorClass: 'provider_reset',
       });
   }
 }

@@ -1,4 +1,4 @@
-import { KeelError } from '../errors.js';
+import { KeelError, type ErrorClass } from '../errors.js';
 import type { WireFormat } from '../formats/types.js';
 
 /**
@@ -24,14 +24,34 @@ export function upstreamStatusError(
     });
   }
   if (status === 429) {
-    return new KeelError('KEEL_UPSTREAM_RATE_LIMITED', `provider ${provider} is rate limiting: ${reason}`, { upstreamCode, retryAfterMs: retryAfter });
+    // OpenAI reports an exhausted balance as a 429 with this code: waiting does not help.
+    const errorClass = upstreamCode === 'insufficient_quota' ? 'provider_quota' : 'provider_rate_limit';
+    return new KeelError('KEEL_UPSTREAM_RATE_LIMITED', `provider ${provider} is rate limiting: ${reason}`, { upstreamCode, retryAfterMs: retryAfter, errorClass });
   }
   if (status === 503 || status === 529) {
     return new KeelError('KEEL_UPSTREAM_UNAVAILABLE', `provider ${provider} is overloaded: ${reason}`, { upstreamCode, retryAfterMs: retryAfter });
   }
-  if (status === 504) return new KeelError('KEEL_UPSTREAM_TIMEOUT', `provider ${provider} timed out: ${reason}`, { upstreamCode });
+  // 408: the provider gave up waiting on Keel's request; nothing the caller sent.
+  if (status === 504 || status === 408) return new KeelError('KEEL_UPSTREAM_TIMEOUT', `provider ${provider} timed out: ${reason}`, { upstreamCode });
   if (status >= 500) return new KeelError('KEEL_UPSTREAM_ERROR', `provider ${provider} failed (HTTP ${status}): ${reason}`, { upstreamCode });
-  return new KeelError('KEEL_UPSTREAM_REJECTED', reason, { status, upstreamCode });
+  if (status === 404) {
+    // Keel chose the endpoint and the model: a 404 is the target's configuration, not the caller's request.
+    return new KeelError('KEEL_UPSTREAM_ERROR', `provider ${provider} does not know the endpoint or model (HTTP 404): ${reason}; check the route's target`, {
+      upstreamCode,
+      errorClass: 'provider_rejected',
+    });
+  }
+  return new KeelError('KEEL_UPSTREAM_REJECTED', reason, { status, upstreamCode, errorClass: rejectionClass(upstreamCode, reason) });
+}
+
+const CONTEXT = /context.length|prompt is too long|maximum context|too many tokens|context window/i;
+const POLICY = /content.?policy|safety system|content.filter|flagged/i;
+
+/** A provider's 4xx about the request itself: the caller's content, too long or not allowed. */
+function rejectionClass(upstreamCode: string | undefined, reason: string): ErrorClass {
+  if (upstreamCode === 'context_length_exceeded' || CONTEXT.test(reason)) return 'caller_context_length';
+  if (upstreamCode === 'content_policy_violation' || upstreamCode === 'content_filter' || POLICY.test(reason)) return 'caller_content_policy';
+  return 'caller_rejected';
 }
 
 function safeJson(text: string): unknown {

@@ -150,7 +150,7 @@ describe('streaming-safe failover', () => {
     expect(seen('rejects')).toHaveLength(1);
     const rec = await eventually(() => h.records[0]);
     expect(rec.errorCode).toBe('KEEL_STREAM_BROKEN');
-    expect(rec.attempts.map((a) => `${a.reason}:${a.failureClass ?? 'ok'}`)).toEqual(['primary:transient', 'continuation:caller_fault']);
+    expect(rec.attempts.map((a) => `${a.reason}:${a.errorClass ?? 'ok'}`)).toEqual(['primary:provider_stream_broken', 'continuation:caller_rejected']);
   });
 
   it('hedging: a slow primary loses to the hedge, which is started after the delay and wins; the primary is aborted', async () => {
@@ -165,7 +165,7 @@ describe('streaming-safe failover', () => {
     expect(hedgeStart).toBeLessThan(within(500));
     const rec = await eventually(() => h.records[0]);
     expect(rec.hedged).toBe(true);
-    expect(rec.attempts.map((a) => `${a.model}:${a.reason}:${a.failureClass ?? 'ok'}`).sort()).toEqual(['hedge-fast:hedge:ok', 'slow-primary:primary:cancelled']);
+    expect(rec.attempts.map((a) => `${a.model}:${a.reason}:${a.errorClass ?? 'ok'}`).sort()).toEqual(['hedge-fast:hedge:ok', 'slow-primary:primary:gateway_cancelled']);
   });
 
   it('hedging is capped by max_share: over three slow requests only the first is hedged', async () => {

@@ -146,10 +146,10 @@ describe('resilient routing: one case per failure class', () => {
     expect(headers.get('x-keel-attempts')).toBe('4');
     expect(headers.get('x-keel-fallbacks')).toBe('1');
     const rec = await eventually(() => h.records[0]);
-    expect(rec.attempts.map((a) => `${a.model}:${a.reason}:${a.failureClass ?? 'ok'}`)).toEqual([
-      'rl-always:primary:rate_limit',
-      'rl-always:retry:rate_limit',
-      'rl-always:retry:rate_limit',
+    expect(rec.attempts.map((a) => `${a.model}:${a.reason}:${a.errorClass ?? 'ok'}`)).toEqual([
+      'rl-always:primary:provider_rate_limit',
+      'rl-always:retry:provider_rate_limit',
+      'rl-always:retry:provider_rate_limit',
       'fb-429:fallback:ok',
     ]);
     expect(rec.responseModel).toBe('fb-429');

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KeelError } from '../../gateway/errors.js';
+import { formats } from '../../gateway/formats/index.js';
+import { upstreamStatusError } from '../../gateway/upstream/status.js';
 import { retryDelay } from '../../gateway/routing/backoff.js';
 import { CircuitBreaker } from '../../gateway/routing/breaker.js';
 import { classify, countsAgainstTarget, decide } from '../../gateway/routing/classify.js';
@@ -83,29 +85,37 @@ describe('retryDelay', () => {
 
 describe('failure classes', () => {
   const err = (code: ConstructorParameters<typeof KeelError>[0], message = 'x', upstreamCode?: string) => new KeelError(code, message, { upstreamCode });
+  const status = (code: number, error: Record<string, unknown>) => upstreamStatusError(code, JSON.stringify({ error }), formats['openai-chat'], 'p');
   it.each([
-    [err('KEEL_UPSTREAM_REJECTED', 'bad', 'context_length_exceeded'), 'context_length', 'larger_context'],
-    [err('KEEL_UPSTREAM_REJECTED', 'prompt is too long: 210000 tokens > 200000 maximum'), 'context_length', 'larger_context'],
-    [err('KEEL_UPSTREAM_REJECTED', 'rejected by our safety system'), 'content_policy', 'stop'],
-    [err('KEEL_UPSTREAM_REJECTED', 'messages: field required'), 'caller_fault', 'stop'],
-    [err('KEEL_UPSTREAM_RATE_LIMITED'), 'rate_limit', 'retry_same'],
-    [err('KEEL_UPSTREAM_RATE_LIMITED', 'quota', 'insufficient_quota'), 'quota', 'fall_back'],
-    [err('KEEL_UPSTREAM_AUTH'), 'credential', 'fall_back'],
-    [err('KEEL_UPSTREAM_TIMEOUT'), 'timeout', 'fall_back'],
-    [err('KEEL_UPSTREAM_ERROR'), 'transient', 'retry_same'],
-    [err('KEEL_STREAM_BROKEN'), 'transient', 'retry_same'],
-    [err('KEEL_CLIENT_CLOSED'), 'client_closed', 'stop'],
-    [err('KEEL_ATTEMPT_CANCELLED'), 'cancelled', 'stop'],
+    [status(400, { message: 'bad', code: 'context_length_exceeded' }), 'caller_context_length', 'larger_context'],
+    [status(400, { message: 'prompt is too long: 210000 tokens > 200000 maximum' }), 'caller_context_length', 'larger_context'],
+    [status(400, { message: 'rejected by our safety system' }), 'caller_content_policy', 'stop'],
+    [status(400, { message: 'messages: field required' }), 'caller_rejected', 'stop'],
+    [status(404, { message: 'no such model' }), 'provider_rejected', 'fall_back'],
+    [status(429, { message: 'slow down' }), 'provider_rate_limit', 'retry_same'],
+    [status(429, { message: 'quota', code: 'insufficient_quota' }), 'provider_quota', 'fall_back'],
+    [status(401, { message: 'who' }), 'provider_credential', 'fall_back'],
+    [status(503, { message: 'busy' }), 'provider_unavailable', 'retry_same'],
+    [err('KEEL_UPSTREAM_TIMEOUT'), 'provider_timeout', 'fall_back'],
+    [err('KEEL_UPSTREAM_ERROR'), 'provider_error', 'retry_same'],
+    [err('KEEL_STREAM_BROKEN'), 'provider_stream_broken', 'retry_same'],
+    [err('KEEL_UPSTREAM_BAD_RESPONSE'), 'provider_malformed', 'fall_back'],
+    [err('KEEL_CLIENT_CLOSED'), 'caller_disconnected', 'stop'],
+    [err('KEEL_CLIENT_STALLED'), 'caller_stalled', 'stop'],
+    [err('KEEL_ENCODE_FAILED'), 'gateway_encode', 'stop'],
+    [err('KEEL_ATTEMPT_CANCELLED'), 'gateway_cancelled', 'stop'],
   ] as const)('%s → %s → %s', (e, cls, decision) => {
     expect(classify(e)).toBe(cls);
     expect(decide(classify(e))).toBe(decision);
   });
   it('only provider-attributable classes count against a target', () => {
-    expect(countsAgainstTarget('transient')).toBe(true);
-    expect(countsAgainstTarget('rate_limit')).toBe(true);
-    expect(countsAgainstTarget('caller_fault')).toBe(false);
-    expect(countsAgainstTarget('content_policy')).toBe(false);
-    expect(countsAgainstTarget('cancelled')).toBe(false);
+    expect(countsAgainstTarget('provider_error')).toBe(true);
+    expect(countsAgainstTarget('provider_rate_limit')).toBe(true);
+    expect(countsAgainstTarget('caller_rejected')).toBe(false);
+    expect(countsAgainstTarget('caller_content_policy')).toBe(false);
+    expect(countsAgainstTarget('caller_stalled')).toBe(false);
+    expect(countsAgainstTarget('gateway_encode')).toBe(false);
+    expect(countsAgainstTarget('gateway_cancelled')).toBe(false);
   });
 });
 

@@ -8,21 +8,23 @@ const body = (message: string, code?: string) => JSON.stringify({ error: { messa
 
 describe('upstream status mapping', () => {
   it.each([
-    [400, 'KEEL_UPSTREAM_REJECTED', 400],
-    [404, 'KEEL_UPSTREAM_REJECTED', 404],
-    [422, 'KEEL_UPSTREAM_REJECTED', 422],
-    [401, 'KEEL_UPSTREAM_AUTH', 502],
-    [403, 'KEEL_UPSTREAM_AUTH', 502],
-    [429, 'KEEL_UPSTREAM_RATE_LIMITED', 429],
-    [500, 'KEEL_UPSTREAM_ERROR', 502],
-    [502, 'KEEL_UPSTREAM_ERROR', 502],
-    [503, 'KEEL_UPSTREAM_UNAVAILABLE', 503],
-    [529, 'KEEL_UPSTREAM_UNAVAILABLE', 503],
-    [504, 'KEEL_UPSTREAM_TIMEOUT', 504],
-  ])('HTTP %i → %s (%i)', (status, code, callerStatus) => {
+    [400, 'KEEL_UPSTREAM_REJECTED', 400, 'caller_rejected'],
+    // Keel chose the model and endpoint: a provider 404 is the target's configuration.
+    [404, 'KEEL_UPSTREAM_ERROR', 502, 'provider_rejected'],
+    [422, 'KEEL_UPSTREAM_REJECTED', 422, 'caller_rejected'],
+    [401, 'KEEL_UPSTREAM_AUTH', 502, 'provider_credential'],
+    [403, 'KEEL_UPSTREAM_AUTH', 502, 'provider_credential'],
+    [429, 'KEEL_UPSTREAM_RATE_LIMITED', 429, 'provider_rate_limit'],
+    [500, 'KEEL_UPSTREAM_ERROR', 502, 'provider_error'],
+    [502, 'KEEL_UPSTREAM_ERROR', 502, 'provider_error'],
+    [503, 'KEEL_UPSTREAM_UNAVAILABLE', 503, 'provider_unavailable'],
+    [529, 'KEEL_UPSTREAM_UNAVAILABLE', 503, 'provider_unavailable'],
+    [504, 'KEEL_UPSTREAM_TIMEOUT', 504, 'provider_timeout'],
+  ])('HTTP %i → %s (%i, %s)', (status, code, callerStatus, cls) => {
     const err = upstreamStatusError(status, body('boom', 'x'), oai, 'p1');
     expect(err.code).toBe(code);
     expect(err.status).toBe(callerStatus);
+    expect(err.errorClass).toBe(cls);
   });
 
   it('relays the provider reason and code on a rejection', () => {
