@@ -24,7 +24,7 @@ describe('keel CLI', () => {
   }, 180_000);
 
   it('check: accepts keel.example.yaml when its variables are set', () => {
-    const res = run(['check', join(root, 'keel.example.yaml')], dir, { ...cleanEnv, OPENAI_API_KEY: 'a', ANTHROPIC_API_KEY: 'b' });
+    const res = run(['check', join(root, 'keel.example.yaml')], dir, { ...cleanEnv, OPENAI_API_KEY: 'a', ANTHROPIC_API_KEY: 'b', KEEL_KEY_SEARCH: 'search-app-key-0123456789abcdef' });
     expect(res.status).toBe(0);
     expect(res.stdout).toMatch(/keel\.example\.yaml: OK \(3 providers, 4 routes\)/);
   });

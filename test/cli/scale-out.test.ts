@@ -1,38 +1,20 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { freePort } from '../helpers/ports.js';
+import { keelBin as keel, startKeel, type KeelProcess } from '../helpers/procs.js';
 
-/** `keel collector` and `keel gateway` as separate processes, the scale-out shape. */
-const keel = join(resolve(import.meta.dirname, '../..'), 'bin', 'keel.js');
-
-function startProcess(args: string[], cwd: string, ready: RegExp): Promise<{ child: ChildProcess; output: () => string; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [keel, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`keel ${args[0] ?? ''} did not come up:\n${out}`)), 60_000);
-    child.stderr?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolveStart({ child, output: () => out, match: m });
-      }
-    });
-  });
-}
-
-const stop = (child: ChildProcess) => new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : (child.once('exit', r), child.kill('SIGTERM'))));
+const stop = (p: KeelProcess) => p.stop();
 
 describe('keel gateway → keel collector, separate processes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'keel-scale-'));
   let sim: Simulator;
-  let collector: Awaited<ReturnType<typeof startProcess>>;
-  let gateway: Awaited<ReturnType<typeof startProcess>>;
+  let collector: KeelProcess;
+  let gateway: KeelProcess;
   beforeAll(async () => {
     sim = await startSimulator();
     const port = await freePort();
@@ -48,12 +30,12 @@ describe('keel gateway → keel collector, separate processes', () => {
         '',
       ].join('\n'),
     );
-    collector = await startProcess(['collector', '--slo-port', '0'], dir, /listening on (http:\/\/\S+)/);
-    gateway = await startProcess(['gateway', '--port', '0'], dir, /gateway listening on (http:\/\/\S+)/);
+    collector = await startKeel(['collector', '--slo-port', '0'], dir, /listening on (http:\/\/\S+)/);
+    gateway = await startKeel(['gateway', '--port', '0'], dir, /gateway listening on (http:\/\/\S+)/);
   }, 120_000);
   afterAll(async () => {
-    await stop(gateway.child);
-    await stop(collector.child);
+    await stop(gateway);
+    await stop(collector);
     await sim.close();
   });
 
@@ -71,8 +53,8 @@ describe('keel gateway → keel collector, separate processes', () => {
   }, 30_000);
 
   it('both stop cleanly', async () => {
-    expect(await stop(gateway.child)).toBe(0);
-    expect(await stop(collector.child)).toBe(0);
+    expect(await stop(gateway)).toBe(0);
+    expect(await stop(collector)).toBe(0);
     expect(collector.output()).toMatch(/stopped/);
   });
 });

@@ -120,7 +120,7 @@ describe('environment interpolation', () => {
     const copy = join(dir, 'keel.yaml');
     writeFileSync(copy, GOOD);
     expect(loadConfigFile(copy, { ...providerRules, env: { OPENAI_API_KEY: 'x' } }).routes.chat).toBeDefined();
-    const example = loadConfigFile('keel.example.yaml', { ...providerRules, env: { OPENAI_API_KEY: 'a', ANTHROPIC_API_KEY: 'b' } });
+    const example = loadConfigFile('keel.example.yaml', { ...providerRules, env: { OPENAI_API_KEY: 'a', ANTHROPIC_API_KEY: 'b', KEEL_KEY_SEARCH: 'search-app-key-0123456789abcdef' } });
     expect(Object.keys(example.routes)).toContain('chat');
   });
 });

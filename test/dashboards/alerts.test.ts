@@ -57,7 +57,7 @@ describe('alert provisioning files', () => {
   });
 
   it('keel-slo-rules.yaml is what `keel slo rules alerts` makes of keel.example.yaml', () => {
-    const config = loadConfigFile(resolve(dir, '../keel.example.yaml'), { ...providerRules, env: { OPENAI_API_KEY: 'x', ANTHROPIC_API_KEY: 'y' } });
+    const config = loadConfigFile(resolve(dir, '../keel.example.yaml'), { ...providerRules, env: { OPENAI_API_KEY: 'x', ANTHROPIC_API_KEY: 'y', KEEL_KEY_SEARCH: 'search-app-key-0123456789abcdef' } });
     const expected = grafanaRules(effectiveSlos(config.slo, Object.keys(config.routes)), { datasourceUid: 'keel-clickhouse', folder: 'Keel SLOs' });
     expect(readFileSync(join(dir, 'keel-slo-rules.yaml'), 'utf8')).toBe(expected);
   });

@@ -78,7 +78,7 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
       observe: t.observer,
       config: (url) => ({
         // A client key with a team, so the cost dashboard's key and team dimensions are filled.
-        auth: { keys: [{ id: 'search-app', key: 'k', team: 'search' }] },
+        auth: { keys: [{ id: 'search-app', key: 'search-app-key-0123456789abcdef', team: 'search' }] },
         providers: { oai: { type: 'openai-compatible', base_url: `${url}/v1`, api_key: 'k' }, ant: { type: 'anthropic', base_url: url, api_key: 'k' } },
         routes: {
           'gpt-sim': { targets: [{ provider: 'oai', model: 'gpt-up', price: { input: 1, output: 2 } }] },
@@ -86,7 +86,7 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
         },
       }),
     });
-    const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'k', maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'search-app-key-0123456789abcdef', maxRetries: 0 });
     for (let i = 0; i < 20; i++) {
       const stream = await client.chat.completions.create({ model: 'gpt-sim', stream: true, messages: [{ role: 'user', content: `s${i}` }] });
       for await (const _ of stream) {

@@ -7,7 +7,7 @@ describe('client keys', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({
-      config: (url) => ({ ...baseConfig(url), auth: { keys: [{ id: 'app-1', key: 'keel-key-1', team: 'search' }, { id: 'app-2', key: 'keel-key-2' }] } }),
+      config: (url) => ({ ...baseConfig(url), auth: { keys: [{ id: 'app-1', key: 'keel-key-1-0123456789abcdef', team: 'search' }, { id: 'app-2', key: 'keel-key-2-0123456789abcdef' }] } }),
     });
   });
   afterAll(() => h.close());
@@ -16,7 +16,7 @@ describe('client keys', () => {
 
   it('accepts a valid key from the OpenAI SDK (Bearer) and identifies the caller', async () => {
     h.records.length = 0;
-    const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'keel-key-1', maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'keel-key-1-0123456789abcdef', maxRetries: 0 });
     await client.chat.completions.create({ model: 'gpt-sim', messages });
     const rec = await eventually(() => h.records[0]);
     expect(rec.clientId).toBe('app-1');
@@ -24,7 +24,7 @@ describe('client keys', () => {
   });
 
   it('accepts a valid key from the Anthropic SDK (x-api-key)', async () => {
-    const client = new Anthropic({ baseURL: h.url, apiKey: 'keel-key-2', maxRetries: 0 });
+    const client = new Anthropic({ baseURL: h.url, apiKey: 'keel-key-2-0123456789abcdef', maxRetries: 0 });
     const res = await client.messages.create({ model: 'claude-sim', max_tokens: 10, messages });
     expect(res.type).toBe('message');
   });

@@ -96,7 +96,7 @@ describe('telemetry end to end', () => {
       2,
     );
     expect(rows).toEqual([
-      { attempt_index: 0, attempt_reason: 'primary', ok: false, failure_class: 'transient', error_class: 'provider_error', output_tokens: 0, cost_usd: 0 },
+      { attempt_index: 0, attempt_reason: 'primary', ok: false, failure_class: 'provider_error', error_class: 'provider_error', output_tokens: 0, cost_usd: 0 },
       { attempt_index: 1, attempt_reason: 'retry', ok: true, failure_class: '', error_class: '', output_tokens: 12, cost_usd: expect.closeTo((inputTokens + 24) / 1e6, 12) as unknown },
     ]);
     const [req] = await rowsFor<Record<string, number>>("SELECT attempts, retries FROM llm_requests WHERE route = 's-retry'", 1);
@@ -110,8 +110,8 @@ describe('telemetry end to end', () => {
     expect(req).toEqual({ attempts: 3, fallbacks: 1, fallback_used: true, response_model: 'e2e-fb', ok: true });
     const attempts = await rowsFor<Record<string, unknown>>("SELECT model, attempt_reason, failure_class FROM llm_attempts WHERE route = 's-fallback' ORDER BY attempt_index", 3);
     expect(attempts).toEqual([
-      { model: 'e2e-down', attempt_reason: 'primary', failure_class: 'transient' },
-      { model: 'e2e-down', attempt_reason: 'retry', failure_class: 'transient' },
+      { model: 'e2e-down', attempt_reason: 'primary', failure_class: 'provider_unavailable' },
+      { model: 'e2e-down', attempt_reason: 'retry', failure_class: 'provider_unavailable' },
       { model: 'e2e-fb', attempt_reason: 'fallback', failure_class: '' },
     ]);
   });
