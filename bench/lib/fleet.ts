@@ -68,11 +68,15 @@ export interface GatewayOptions {
   cpu?: number;
   /** e.g. ['--cpu-prof', '--cpu-prof-dir=…'] */
   nodeArgs?: string[];
+  /** Another checkout's bin/keel.js (bench/ab.ts); default this one. */
+  bin?: string;
+  /** Config file name, when several gateways share a folder. */
+  name?: string;
 }
 
 export function startGateway(dir: string, upstream: string, o: GatewayOptions): Promise<Proc> {
-  const cfg = keelConfig(dir, `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0);
-  return startKeel(['gateway', '--config', cfg, '--port', '0'], /gateway listening on (http:\/\/\S+)/, { cwd: dir, cpu: o.cpu ?? SERVER_CPU, nodeArgs: o.nodeArgs });
+  const cfg = keelConfig(dir, o.name ?? `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0);
+  return startKeel(['gateway', '--config', cfg, '--port', '0'], /gateway listening on (http:\/\/\S+)/, { cwd: dir, cpu: o.cpu ?? SERVER_CPU, nodeArgs: o.nodeArgs, bin: o.bin });
 }
 
 /** A collector and one Keel gateway sending it full telemetry. */

@@ -72,8 +72,9 @@ export function startNode(script: string, args: string[], ready: RegExp, opts: {
   });
 }
 
-export function startKeel(args: string[], ready: RegExp, opts: { cpu?: number; cwd?: string; nodeArgs?: string[] } = {}): Promise<Proc> {
-  return startNode(keelBin, args, ready, opts);
+/** `bin` runs another checkout's Keel (the before/after bench); default this one. */
+export function startKeel(args: string[], ready: RegExp, opts: { cpu?: number; cwd?: string; nodeArgs?: string[]; bin?: string } = {}): Promise<Proc> {
+  return startNode(opts.bin ?? keelBin, args, ready, opts);
 }
 
 /** User + system CPU time of a process in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
