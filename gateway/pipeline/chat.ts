@@ -1,7 +1,7 @@
 import { KeelError, toKeelError } from '../errors.js';
 import { captureInput } from '../telemetry/content.js';
 import { runAttempts } from './attempts.js';
-import { findRoute, finishRecord, newRecord, type CallContext, type CallResult } from './context.js';
+import { findRoute, finishRecord, newRecord, routeNamed, type CallContext, type CallResult } from './context.js';
 import type { RequestObserver } from './record.js';
 
 /**
@@ -25,6 +25,7 @@ export async function runChat(ctx: CallContext, observer?: RequestObserver): Pro
     return result;
   } catch (err) {
     failure = toKeelError(err);
+    rec.route ??= routeNamed(ctx);
     const tried = rec.attempts[rec.attempts.length - 1];
     rec.provider ??= tried?.provider;
     rec.providerType ??= tried?.providerType;

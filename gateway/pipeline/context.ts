@@ -52,6 +52,15 @@ export function findRoute(runtime: Runtime, model: string): ResolvedRoute {
   });
 }
 
+/**
+ * The configured route a body names, even when the rest of it failed validation: a caller's
+ * invalid request is counted apart under its route (DESIGN.md §8), not lost under none.
+ */
+export function routeNamed(ctx: CallContext): string | undefined {
+  const model = typeof ctx.body === 'object' && ctx.body !== null ? (ctx.body as { model?: unknown }).model : undefined;
+  return typeof model === 'string' && ctx.runtime.routes.has(model) ? model : undefined;
+}
+
 export function newRecord(ctx: CallContext, operation: CompletedRequest['operation']): CompletedRequest {
   const rec: CompletedRequest = {
     requestId: ctx.requestId,

@@ -6,7 +6,7 @@ import { pickWeighted } from '../routing/weighted.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import { transportError } from '../upstream/send.js';
 import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
-import { answerHeaders, attemptController, encodeBody, findRoute, finishRecord, newRecord, sendToTarget, type CallContext, type CallResult } from './context.js';
+import { answerHeaders, attemptController, encodeBody, findRoute, finishRecord, newRecord, routeNamed, sendToTarget, type CallContext, type CallResult } from './context.js';
 import { attemptInfo, type CompletedRequest, type RequestObserver } from './record.js';
 
 /** https://platform.openai.com/docs/api-reference/embeddings/create — unknown fields pass through. */
@@ -51,6 +51,7 @@ export async function runEmbeddings(ctx: CallContext, observer?: RequestObserver
     return await recordAttempt(ctx, rec, target, () => embed(ctx, req, route, target, rec));
   } catch (err) {
     failure = toKeelError(err);
+    rec.route ??= routeNamed(ctx);
     throw failure;
   } finally {
     observer?.(finishRecord(rec, ctx, failure));
