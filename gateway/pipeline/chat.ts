@@ -1,4 +1,4 @@
-import { KeelError, toKeelError } from '../errors.js';
+import { familyOf, KeelError, toKeelError } from '../errors.js';
 import { captureInput } from '../telemetry/content.js';
 import { runAttempts } from './attempts.js';
 import { findRoute, finishRecord, newRecord, routeNamed, type CallContext, type CallResult } from './context.js';
@@ -26,7 +26,8 @@ export async function runChat(ctx: CallContext, observer?: RequestObserver): Pro
   } catch (err) {
     failure = toKeelError(err);
     rec.route ??= routeNamed(ctx);
-    const tried = rec.attempts[rec.attempts.length - 1];
+    // Keel's own failure is the route's, never a target's (DESIGN.md §8): per-provider SLIs do not see it.
+    const tried = familyOf(failure.errorClass) === 'gateway' ? undefined : rec.attempts[rec.attempts.length - 1];
     rec.provider ??= tried?.provider;
     rec.providerType ??= tried?.providerType;
     throw failure;
