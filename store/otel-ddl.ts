@@ -149,3 +149,9 @@ export const OTEL_METRICS = [
     ) CODEC(ZSTD(1)),
     Flags UInt32 CODEC(ZSTD(1)),`, false),
 ];
+
+/**
+ * The OpenTelemetry Collector's clickhouseexporter names this table
+ * `otel_metrics_exponential_histogram`; migration 2 created it as `otel_metrics_exp_histogram`.
+ */
+export const RENAME_EXP_HISTOGRAM = 'RENAME TABLE IF EXISTS otel_metrics_exp_histogram TO otel_metrics_exponential_histogram';

@@ -87,3 +87,10 @@ CREATE TABLE IF NOT EXISTS routing_weights (
 PARTITION BY toYYYYMM(ts)
 ORDER BY (route, provider, model, ts)
 {ttl:sli:toDateTime(ts)}`;
+
+/**
+ * sli_1m is two views deep (otel_traces → llm_requests → sli_1m). A replayed batch's token
+ * is honoured by a view's target only when that table keeps a dedup window: without one,
+ * a replay left otel_traces and llm_requests unchanged and doubled sli_1m.
+ */
+export const SLI_1M_DEDUP = 'ALTER TABLE sli_1m MODIFY SETTING non_replicated_deduplication_window = 10000';

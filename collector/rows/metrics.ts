@@ -1,7 +1,7 @@
 import type { Exemplar, Metric, MetricsRequest, NumberPoint, Scope } from '../otlp/types.js';
 import { attributeMap, hexId, nanosToDateTime64 } from './values.js';
 
-export type MetricTable = 'otel_metrics_gauge' | 'otel_metrics_sum' | 'otel_metrics_histogram' | 'otel_metrics_exp_histogram' | 'otel_metrics_summary';
+export type MetricTable = 'otel_metrics_gauge' | 'otel_metrics_sum' | 'otel_metrics_histogram' | 'otel_metrics_exponential_histogram' | 'otel_metrics_summary';
 export type MetricRows = Record<MetricTable, Record<string, unknown>[]>;
 
 interface Common {
@@ -53,7 +53,7 @@ function addMetric(out: MetricRows, m: Metric, c: Common): number {
     });
   }
   for (const p of m.exponentialHistogram?.dataPoints ?? []) {
-    out.otel_metrics_exp_histogram.push({
+    out.otel_metrics_exponential_histogram.push({
       ...c, ...point(p), Count: num(p.count), Sum: p.sum ?? 0, Scale: p.scale ?? 0, ZeroCount: num(p.zeroCount),
       PositiveOffset: p.positive?.offset ?? 0, PositiveBucketCounts: (p.positive?.bucketCounts ?? []).map(num),
       NegativeOffset: p.negative?.offset ?? 0, NegativeBucketCounts: (p.negative?.bucketCounts ?? []).map(num),
@@ -88,7 +88,7 @@ function common(resource: Record<string, string>, resourceSchema: string, scope:
 
 /** An export request → rows per metrics table. Returns the data point count. */
 export function metricRows(req: MetricsRequest): { rows: MetricRows; points: number } {
-  const rows: MetricRows = { otel_metrics_gauge: [], otel_metrics_sum: [], otel_metrics_histogram: [], otel_metrics_exp_histogram: [], otel_metrics_summary: [] };
+  const rows: MetricRows = { otel_metrics_gauge: [], otel_metrics_sum: [], otel_metrics_histogram: [], otel_metrics_exponential_histogram: [], otel_metrics_summary: [] };
   let points = 0;
   for (const rm of req.resourceMetrics ?? []) {
     const resource = attributeMap(rm.resource?.attributes);

@@ -124,3 +124,11 @@ describe('environment interpolation', () => {
     expect(Object.keys(example.routes)).toContain('chat');
   });
 });
+
+describe('keel.example.yaml is coherent', () => {
+  it("its APM export goes to neither Keel's own collector nor the SLO status page", () => {
+    const example = loadConfigFile('keel.example.yaml', { ...providerRules, env: { OPENAI_API_KEY: 'a', ANTHROPIC_API_KEY: 'b', KEEL_KEY_SEARCH: 'search-app-key-0123456789abcdef' } });
+    const ports = new Set([example.telemetry.collector.port, example.slo.port, example.server.port]);
+    for (const e of example.telemetry.export) expect(ports.has(Number(new URL(e.endpoint).port)), e.endpoint).toBe(false);
+  });
+});

@@ -77,11 +77,22 @@ describe('store schema', () => {
       ['otel_metrics_gauge', ['Value', 'Flags']],
       ['otel_metrics_sum', ['Value', 'Flags', 'AggregationTemporality', 'IsMonotonic']],
       ['otel_metrics_histogram', ['Count', 'Sum', 'BucketCounts', 'ExplicitBounds', 'Flags', 'Min', 'Max', 'AggregationTemporality']],
+      ['otel_metrics_exponential_histogram', ['Count', 'Sum', 'Scale', 'ZeroCount', 'PositiveOffset', 'PositiveBucketCounts', 'NegativeOffset', 'NegativeBucketCounts', 'Flags', 'Min', 'Max', 'AggregationTemporality']],
+      ['otel_metrics_summary', ['Count', 'Sum', 'ValueAtQuantiles.Quantile', 'ValueAtQuantiles.Value', 'Flags']],
     ] as const) {
       const names = (await describeTable(table)).map(([n]) => n);
       expect(names.slice(0, METRIC_COMMON.length)).toEqual(METRIC_COMMON);
       expect(names).toEqual(expect.arrayContaining([...own]));
     }
+  });
+
+  it("the exporter's tables are all there under the exporter's names (an OpenTelemetry Collector can write them)", async () => {
+    const names = (await queryRows<{ name: string }>(store.client, 'SELECT name FROM system.tables WHERE database = currentDatabase()')).map((t) => t.name);
+    // standards.md §2.1 lists `otel_metrics_exp_histogram`; the exporter (and ClickHouse's own tests of it) write `otel_metrics_exponential_histogram`.
+    for (const t of ['otel_traces', 'otel_traces_trace_id_ts', 'otel_traces_trace_id_ts_mv', 'otel_metrics_gauge', 'otel_metrics_sum', 'otel_metrics_histogram', 'otel_metrics_exponential_histogram', 'otel_metrics_summary']) {
+      expect(names, t).toContain(t);
+    }
+    expect(names).not.toContain('otel_metrics_exp_histogram');
   });
 
   it('a read-only user query leaves the writer able to insert (chDB keeps settings per session)', async () => {
@@ -95,7 +106,7 @@ describe('store schema', () => {
   it('migrations are recorded and idempotent', async () => {
     expect(await migrate(store.client, ttl)).toEqual([]);
     const versions = await queryRows<{ version: number }>(store.client, 'SELECT version FROM keel_migrations ORDER BY version');
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('a server span flows through llm_requests into sli_1m; a client span into llm_attempts', async () => {
