@@ -18,6 +18,13 @@ export interface CanaryState {
   step: number;
   stepStartedAt: number;
   status: 'progressing' | 'complete' | 'rolled_back';
+  /** Why it is where it is (the last transition's reason). */
+  reason: string;
+}
+
+/** What identifies a rollout: a changed schedule or gate is a new rollout, started again at step 0. */
+export function specSignature(spec: CanarySpec): string {
+  return JSON.stringify({ steps: spec.steps, stepMs: spec.stepMs, gate: spec.gate, minAttempts: spec.minAttempts });
 }
 
 export interface CanaryEvent {
@@ -39,7 +46,7 @@ export function shareOf(spec: CanarySpec, s: CanaryState): number {
 }
 
 export function startCanary(spec: CanarySpec, now: number): CanaryState {
-  return { key: spec.key, step: 0, stepStartedAt: now, status: spec.steps.length === 0 || spec.steps[0] === 100 ? 'complete' : 'progressing' };
+  return { key: spec.key, step: 0, stepStartedAt: now, status: spec.steps.length === 0 || spec.steps[0] === 100 ? 'complete' : 'progressing', reason: 'rollout started' };
 }
 
 /** One evaluation of a progressing canary over the attempts since its step started. */
@@ -49,15 +56,18 @@ export function advanceCanary(spec: CanarySpec, s: CanaryState, sample: CanarySa
   const canaryBurn = ratio(sample.canary) / budget;
   const baselineBurn = ratio(sample.baseline) / budget;
   if (sample.canary.total >= spec.minAttempts && canaryBurn > 1 && canaryBurn > spec.gate * baselineBurn) {
-    const state: CanaryState = { ...s, status: 'rolled_back' };
-    return { state, event: { key: s.key, transition: 'rollback', share: 0, reason: `canary burning ${canaryBurn.toFixed(1)}× its budget vs baseline ${baselineBurn.toFixed(1)}× (gate ×${spec.gate})` } };
+    const reason = `canary burning ${canaryBurn.toFixed(1)}× its budget vs baseline ${baselineBurn.toFixed(1)}× (gate ×${spec.gate})`;
+    const state: CanaryState = { ...s, status: 'rolled_back', stepStartedAt: now, reason };
+    return { state, event: { key: s.key, transition: 'rollback', share: 0, reason } };
   }
   if (now - s.stepStartedAt < spec.stepMs || sample.canary.total < spec.minAttempts) return { state: s, event: undefined };
   const next = s.step + 1;
   if (next >= spec.steps.length || (spec.steps[next] ?? 100) >= 100) {
-    const state: CanaryState = { ...s, step: spec.steps.length - 1, stepStartedAt: now, status: 'complete' };
-    return { state, event: { key: s.key, transition: 'complete', share: 100, reason: `canary healthy through every step (burn ${canaryBurn.toFixed(1)}× vs baseline ${baselineBurn.toFixed(1)}×)` } };
+    const reason = `canary healthy through every step (burn ${canaryBurn.toFixed(1)}× vs baseline ${baselineBurn.toFixed(1)}×)`;
+    const state: CanaryState = { ...s, step: spec.steps.length - 1, stepStartedAt: now, status: 'complete', reason };
+    return { state, event: { key: s.key, transition: 'complete', share: 100, reason } };
   }
-  const state: CanaryState = { ...s, step: next, stepStartedAt: now };
-  return { state, event: { key: s.key, transition: 'step', share: spec.steps[next] ?? 100, reason: `step held (burn ${canaryBurn.toFixed(1)}× vs baseline ${baselineBurn.toFixed(1)}×)` } };
+  const reason = `step held (burn ${canaryBurn.toFixed(1)}× vs baseline ${baselineBurn.toFixed(1)}×)`;
+  const state: CanaryState = { ...s, step: next, stepStartedAt: now, reason };
+  return { state, event: { key: s.key, transition: 'step', share: spec.steps[next] ?? 100, reason } };
 }

@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { durationMs, type AdaptiveConfig } from '../config/slo-schema.js';
 import { insertRows, queryRows } from '../store/index.js';
-import { advanceCanary, shareOf, startCanary, type CanaryEvent, type CanarySample, type CanarySpec, type CanaryState } from './canary.js';
+import { advanceCanary, shareOf, specSignature, startCanary, type CanaryEvent, type CanarySample, type CanarySpec, type CanaryState } from './canary.js';
 import { nextWeights, type TargetSample, type WeightChange } from './weights.js';
 
 export interface WeightsSnapshotJson {
@@ -38,6 +38,8 @@ export class WeightsPublisher {
   readonly #o: PublisherOptions;
   #current: WeightsSnapshotJson = { version: 'adaptive-0', multipliers: {}, canaries: {} };
   readonly #canaryState = new Map<string, CanaryState>();
+  /** Canary states as last stored, with the rollout signature they belong to (resumed after a restart). */
+  #stored: Map<string, { spec: string; state: CanaryState }> | undefined;
 
   constructor(o: PublisherOptions) {
     this.#o = o;
@@ -55,6 +57,40 @@ export class WeightsPublisher {
        WHERE version = (SELECT argMax(version, ts) FROM routing_weights)`,
     );
     if (rows[0] !== undefined) this.#current = { ...this.#current, version: rows[0].version, multipliers: Object.fromEntries(rows.map((r) => [r.key, r.multiplier])) };
+    // Shares as stored, published at once: a rolled-back canary must not get its first step's share until the first tick.
+    const stored = await this.#loadCanaries();
+    const canaries: Record<string, number> = {};
+    for (const spec of this.#o.canaries?.() ?? []) {
+      const s = stored.get(spec.key);
+      if (s !== undefined && s.spec === specSignature(spec)) canaries[spec.key] = shareOf(spec, s.state);
+    }
+    this.#current = { ...this.#current, canaries };
+  }
+
+  async #loadCanaries(): Promise<Map<string, { spec: string; state: CanaryState }>> {
+    const rows = await queryRows<{ key: string; spec: string; step: number; status: CanaryState['status']; since: number; reason: string }>(
+      this.#o.client,
+      `SELECT key, argMax(spec, ts) AS spec, argMax(step, ts) AS step, argMax(status, ts) AS status,
+              toUnixTimestamp64Milli(argMax(since, ts)) AS since, argMax(reason, ts) AS reason
+       FROM canary_state GROUP BY key`,
+    );
+    this.#stored = new Map(rows.map((r) => [r.key, { spec: r.spec, state: { key: r.key, step: Number(r.step), stepStartedAt: Number(r.since), status: r.status, reason: r.reason } }]));
+    return this.#stored;
+  }
+
+  /** The stored state when it belongs to this rollout (same schedule and gate), else a fresh start, stored. */
+  async #resume(spec: CanarySpec, now: number): Promise<CanaryState> {
+    const stored = (this.#stored ?? (await this.#loadCanaries())).get(spec.key);
+    if (stored !== undefined && stored.spec === specSignature(spec)) return stored.state;
+    const state = startCanary(spec, now);
+    await this.#saveCanary(spec, state, now);
+    return state;
+  }
+
+  async #saveCanary(spec: CanarySpec, s: CanaryState, now: number): Promise<void> {
+    const row = { ts: String(now / 1000), key: s.key, spec: specSignature(spec), step: s.step, share: shareOf(spec, s), status: s.status, since: String(s.stepStartedAt / 1000), reason: s.reason };
+    await insertRows(this.#o.client, 'canary_state', [row]);
+    this.#stored?.set(s.key, { spec: row.spec, state: s });
   }
 
   async #samples(now: number): Promise<TargetSample[]> {
@@ -91,12 +127,16 @@ export class WeightsPublisher {
   async #canaries(now: number): Promise<boolean> {
     let changed = false;
     for (const spec of this.#o.canaries?.() ?? []) {
-      const state = this.#canaryState.get(spec.key) ?? startCanary(spec, now);
+      const known = this.#canaryState.get(spec.key);
+      const state = known !== undefined && this.#stored?.get(spec.key)?.spec === specSignature(spec) ? known : await this.#resume(spec, now);
       this.#canaryState.set(spec.key, state);
       const before = shareOf(spec, state);
       const { state: next, event } = advanceCanary(spec, state, await this.#canarySample(spec.key, state.stepStartedAt, now), this.#o.budget(spec.key.split('|')[0] ?? ''), now);
       this.#canaryState.set(spec.key, next);
-      if (event !== undefined) await this.#o.onCanary?.(event, now);
+      if (event !== undefined) {
+        await this.#saveCanary(spec, next, now);
+        await this.#o.onCanary?.(event, now);
+      }
       const after = shareOf(spec, next);
       if (this.#current.canaries[spec.key] !== after || before !== after) changed = true;
       this.#current = { ...this.#current, canaries: { ...this.#current.canaries, [spec.key]: after } };

@@ -94,3 +94,21 @@ ORDER BY (route, provider, model, ts)
  * a replay left otel_traces and llm_requests unchanged and doubled sli_1m.
  */
 export const SLI_1M_DEDUP = 'ALTER TABLE sli_1m MODIFY SETTING non_replicated_deduplication_window = 10000';
+
+/**
+ * Each canary's rollout state, one row per change (the latest wins): the SLO engine resumes
+ * from it after a restart, so a rolled-back canary stays at 0 % and a completed one at 100 %
+ * until its config (`spec`, the rollout's signature) changes.
+ */
+export const CANARY_STATE = `
+CREATE TABLE IF NOT EXISTS canary_state (
+    ts DateTime64(3),
+    key String,
+    spec String,
+    step UInt16,
+    share Float64,
+    status LowCardinality(String),
+    since DateTime64(3),
+    reason String
+) ENGINE = ReplacingMergeTree(ts)
+ORDER BY key`;

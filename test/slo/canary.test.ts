@@ -81,6 +81,45 @@ describe('canary rollout published and followed by routing', () => {
     expect(events).toEqual(['chat|sim|good:step:5', 'chat|sim|bad:rollback:0', 'chat|sim|good:step:25', 'chat|sim|good:step:50', 'chat|sim|good:complete:100']);
   });
 
+  it('after a restart the rollout resumes where it was: rolled back stays at 0 %, complete at 100 %, a step mid-way keeps its step', async () => {
+    const mid = publisher('mid');
+    await mid.tick();
+    clock += 11 * MIN;
+    await traffic('mid', 40, 0);
+    await mid.tick();
+    expect(mid.snapshot.canaries).toEqual({ 'chat|sim|mid': 5 });
+    for (const model of ['good', 'bad', 'mid']) {
+      // A new engine process: a fresh publisher over the same store.
+      const restarted = publisher(model);
+      await restarted.load();
+      // Served as stored from the start, before the first evaluation.
+      expect(restarted.snapshot.canaries[`chat|sim|${model}`], model).toBe({ good: 100, bad: 0, mid: 5 }[model]);
+      await restarted.tick();
+      expect(restarted.snapshot.canaries[`chat|sim|${model}`], model).toBe({ good: 100, bad: 0, mid: 5 }[model]);
+    }
+    // The bad canary stays at 0 % however healthy it later looks.
+    clock += 30 * MIN;
+    await traffic('bad', 200, 0);
+    const again = publisher('bad');
+    await again.load();
+    await again.tick();
+    expect(again.snapshot.canaries).toEqual({ 'chat|sim|bad': 0 });
+  });
+
+  it('a changed rollout config starts the canary again at its first step', async () => {
+    const changed = new WeightsPublisher({
+      client: store.client,
+      routes: () => [],
+      budget: () => 0.01,
+      cfg: sloBlockSchema.parse({}).adaptive,
+      canaries: () => [{ ...spec('chat|sim|bad'), steps: [2, 50, 100], stepMs: 10 * MIN }],
+      now: () => clock,
+    });
+    await changed.load();
+    await changed.tick();
+    expect(changed.snapshot.canaries).toEqual({ 'chat|sim|bad': 2 });
+  });
+
   it('the gateway sends the canary its published share of requests, and none once rolled back', () => {
     const cfg = parseConfig({
       providers: { sim: { type: 'openai-compatible', base_url: 'http://127.0.0.1:1/v1' } },

@@ -60,7 +60,7 @@ describe('dedup tokens hold through every materialized view', () => {
     const before = await totals();
     await insertRows(store.client, 'otel_traces', spans(20, 'bb'), 'group-2:otel_traces');
     const after = await totals();
-    expect(after.llm_requests - (before.llm_requests ?? 0)).toBe(20);
-    expect(after.sli_1m_requests - (before.sli_1m_requests ?? 0)).toBe(20);
+    expect((after.llm_requests ?? 0) - (before.llm_requests ?? 0)).toBe(20);
+    expect((after.sli_1m_requests ?? 0) - (before.sli_1m_requests ?? 0)).toBe(20);
   });
 });
