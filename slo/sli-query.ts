@@ -34,9 +34,14 @@ export function perWindow(spec: SloSpec, cond: string): { total: string; bad: st
   return { total, bad: `${total} - arraySum(mapValues(mapFilter((k, v) -> k <= ${threshold}, ${buckets})))` };
 }
 
-/** Windows end at the last whole minute: the current minute is still filling. */
+/**
+ * Windows end with the minute in progress: its sli_1m row is exact (the sum of every request
+ * stored so far), so an outage shows at the next evaluation instead of once its minute has
+ * closed (a minute plus an interval at worst). A window of `ms` is that many minutes of
+ * rows, the open one last.
+ */
 export function sliQuery(spec: SloSpec, windowsMs: readonly number[], nowMs: number): SliQuery {
-  const end = Math.floor(nowMs / 60_000) * 60_000;
+  const end = Math.floor(nowMs / 60_000) * 60_000 + 60_000;
   const distinct = [...new Set(windowsMs)].sort((a, b) => a - b);
   const longest = distinct[distinct.length - 1] ?? 0;
   const params: Record<string, string | number> = { now: end / 1000 };

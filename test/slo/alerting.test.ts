@@ -51,13 +51,14 @@ describe('burn-rate alerts', () => {
   let am: Alertmanager;
   let hooks: Awaited<ReturnType<typeof hookServer>>;
   let loop: SloLoop;
+  // Inside the last seeded minute: the minute in progress, which the windows count.
   let clock = now0 + 20_000;
   beforeAll(async () => {
     [am, hooks] = await Promise.all([startAlertmanager(), hookServer()]);
     store = openStore({ path: mkdtempSync(join(tmpdir(), 'keel-alerts-')), database: 'default' });
     await migrate(store.client, { traces: 0, metrics: 0, requests: 0, sli: 0 });
-    // A day at 10 requests a minute; half fail in the last ten minutes.
-    await insertRows(store.client, 'llm_requests', traffic(-1440, 0, (m) => (m >= -10 ? 5 : 0)));
+    // A day at 10 requests a minute, up to the minute in progress; half fail in the last ten minutes.
+    await insertRows(store.client, 'llm_requests', traffic(-1439, 1, (m) => (m >= -9 ? 5 : 0)));
     loop = new SloLoop({
       client: store.client,
       specs: () => [
@@ -113,8 +114,8 @@ describe('burn-rate alerts', () => {
   });
 
   it('clean traffic resolves the burn alerts: resolve messages sent, Alertmanager no longer shows them', async () => {
-    await insertRows(store.client, 'llm_requests', traffic(0, 20, () => 0));
-    clock = now0 + 20 * MIN;
+    await insertRows(store.client, 'llm_requests', traffic(1, 21, () => 0));
+    clock = now0 + 20 * MIN + 20_000;
     const snap = await loop.tick();
     await loop.notifier.idle();
     expect(snap.firing.map((a) => `${a.slo}:${a.kind}`)).toEqual(['quiet-availability:absent']);

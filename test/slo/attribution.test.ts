@@ -97,7 +97,7 @@ describe('failure attribution reaches sli_1m exactly', () => {
       specs: () => [sloSpecSchema.parse({ name: 'outage-availability', objective: 99.5, window: '1d', sli: 'availability', scope: { route: 'outage' } })],
       alerting: alertingSchema.parse({ pending_s: 0, receivers: [] }),
       intervalMs: 30_000,
-      now: () => Date.now() + 60_000, // the outage's minute counts as complete
+      now: () => Date.now(), // the minute in progress counts: no waiting for it to close
       generatorURL: 'http://127.0.0.1/',
       log: () => undefined,
     });

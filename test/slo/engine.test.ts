@@ -50,7 +50,8 @@ describe('SLO evaluation from sli_1m', () => {
 
   it('availability over one day: budget consumed and every burn-rate pair as computed by hand', async () => {
     const spec = sloSpecSchema.parse({ name: 'chat-availability', objective: 99, window: '1d', sli: 'availability', scope: { route: 'chat' } });
-    const [r] = await evaluateAll(store.client, [spec], now + 20_000);
+    // Evaluated in the seeded data's last minute (the open one, counted whole).
+    const [r] = await evaluateAll(store.client, [spec], now - 40_000);
     const e = r?.evaluation;
     // 14 400 counted events (caller faults excluded), 50 bad; budget 1 % → 144 bad allowed.
     expect(e?.events).toBe(14_400);
@@ -84,13 +85,13 @@ describe('SLO evaluation from sli_1m', () => {
 
   it('TTFT latency SLI counts good streams under the threshold among successful ones', async () => {
     const spec = sloSpecSchema.parse({ name: 'chat-ttft', objective: 90, window: '1d', sli: { latency: 'ttft', threshold_ms: 500 }, scope: { route: 'chat' } });
-    const [r] = await evaluateAll(store.client, [spec], now);
+    const [r] = await evaluateAll(store.client, [spec], now - 1);
     // Successful streams: 1430 × 10 + 10 × 5 = 14 350; slow ones: 10 × 3 = 30.
     expect(r?.evaluation.events).toBe(14_350);
     expect(r?.evaluation.bad).toBe(30);
     expect(r?.evaluation.consumed).toBeCloseTo(30 / (0.1 * 14_350), 9);
     const [row] = await queryRows<{ n: number; ts: number; events: number }>(store.client, "SELECT count() AS n, any(toUnixTimestamp64Milli(ts)) AS ts, any(events) AS events FROM slo_evaluations WHERE slo = 'chat-ttft'");
-    expect(row).toEqual({ n: 1, ts: now, events: 14_350 });
+    expect(row).toEqual({ n: 1, ts: now - 1, events: 14_350 });
   });
 
   it('a scope that matches nothing has no events, full budget and no alerts', async () => {

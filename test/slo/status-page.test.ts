@@ -35,7 +35,8 @@ describe('status page', () => {
       specs: () => ['chat', 'embed'].map((route) => sloSpecSchema.parse({ name: `${route}-availability`, objective: 99, window: '1d', sli: 'availability', scope: { route } })),
       alerting: alertingSchema.parse({ pending_s: 0 }),
       intervalMs: 30_000,
-      now: () => now0,
+      // The last seeded minute is the one in progress.
+      now: () => now0 - 1,
       generatorURL: 'http://127.0.0.1/',
       log: () => undefined,
     });
