@@ -10,7 +10,7 @@ import { anthropicRequest, anyValue, callerError, checkCanonical, jsonish, mutat
  * never a TypeError that would surface as a 500.
  */
 const valid: Record<FormatId, fc.Arbitrary<Record<string, unknown>>> = { 'openai-chat': openaiRequest, 'anthropic-messages': anthropicRequest };
-const RUNS = 2_500;
+const RUNS = 2_000;
 
 /** As the gateway gets it: through JSON text (undefined and NaN gone, lone surrogates kept). */
 const viaJson = (v: unknown): unknown => {
