@@ -121,10 +121,25 @@ function longestFitting(items: readonly unknown[], max: number): string {
 export function boundedJson(items: readonly unknown[], max: number): { json: string; truncated: boolean } {
   const json = JSON.stringify(items);
   if (json.length <= max) return { json, truncated: false };
-  let kept = items;
-  while (kept.length > 1 && cutStrings(kept, KEPT_CHARS).length > max) kept = kept.slice(Math.ceil(kept.length / 2));
-  if (cutStrings(kept, KEPT_CHARS).length > max) return { json: '[]', truncated: true };
-  return { json: longestFitting(kept, max), truncated: true };
+  const kept = newestFitting(items, max);
+  return { json: kept.length === 0 ? '[]' : longestFitting(kept, max), truncated: true };
+}
+
+/**
+ * The newest items that fit `max` with their strings cut to KEPT_CHARS. Walked from the end,
+ * one item at a time, so the cost is what is kept, not the (possibly 200k-message) whole.
+ */
+function newestFitting(items: readonly unknown[], max: number): readonly unknown[] {
+  let total = 2; // the brackets
+  let i = items.length;
+  while (i > 0) {
+    // "[item]" less its brackets, plus the comma before every item but the last.
+    const len = cutStrings([items[i - 1]], KEPT_CHARS).length - 2 + (i === items.length ? 0 : 1);
+    if (total + len > max) break;
+    total += len;
+    i--;
+  }
+  return items.slice(i);
 }
 
 /** Protobuf framing per attribute (KeyValue and AnyValue tags and lengths), rounded up. */

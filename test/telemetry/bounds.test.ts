@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ExportResultCode } from '@opentelemetry/core';
+import fc from 'fast-check';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeRequest } from '../../collector/otlp/decode.js';
@@ -97,6 +98,22 @@ describe('boundedJson (captured content)', () => {
     const back = JSON.parse(json) as { parts: { content: string }[] }[];
     expect(back.length).toBeGreaterThan(100);
     expect(back[back.length - 1]?.parts[0]?.content).toBe('m49999');
+  });
+
+  it('any list, any cap: valid JSON within the cap; unchanged when it fits; the newest item kept first', () => {
+    const part = fc.record({ type: fc.constant('text'), content: fc.oneof(fc.string(), fc.string({ unit: 'binary', maxLength: 2_000 }), fc.nat({ max: 20_000 }).map((n) => 'z'.repeat(n))) });
+    const message = fc.record({ role: fc.constantFrom('user', 'assistant', 'tool'), parts: fc.array(part, { maxLength: 3 }) });
+    fc.assert(
+      fc.property(fc.array(message, { maxLength: 40 }), fc.integer({ min: 200, max: 20_000 }), (items, max) => {
+        const { json, truncated } = boundedJson(items, max);
+        expect(json.length).toBeLessThanOrEqual(max);
+        const back = JSON.parse(json) as typeof items;
+        expect(truncated).toBe(JSON.stringify(items).length > max);
+        if (!truncated) expect(back).toEqual(items);
+        else if (back.length > 0) expect(back[back.length - 1]?.role).toBe(items[items.length - 1]?.role);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('lone surrogates (escaped to 6 chars each by JSON.stringify) still fit the cap', () => {
