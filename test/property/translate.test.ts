@@ -39,6 +39,17 @@ const viaJson = <T>(v: T): T => {
   return (json === undefined ? undefined : JSON.parse(json)) as T;
 };
 
+/**
+ * Every text part of a request in order, then every tool result in order. Apart: a tool result
+ * after a user's text in one turn (a conversation no API accepts, but the generator makes)
+ * moves ahead of it, as Anthropic wants tool results first in a user turn.
+ */
+const allText = (r: ChatRequest) => {
+  const parts = r.messages.flatMap((m) => m.content);
+  const texts = parts.map((p) => (p.type === 'text' ? p.text : '')).join('');
+  return [texts, parts.map((p) => (p.type === 'tool_result' ? p.content : '')).join('')];
+};
+
 /** Builds for `to`; a refusal must be a caller's 4xx (a request `to` cannot express). */
 function build(req: ChatRequest, to: FormatId, forceStreamUsage: boolean): Record<string, unknown> | KeelError {
   return onlyKeelErrors(() => formats[to].buildRequest(req, 'up-model', { forceStreamUsage }), callerError);
@@ -61,6 +72,8 @@ describe.each(IDS)('requests from %s', (from) => {
         expect(again.model).toBe('up-model');
         expect(again.stream).toBe(req.stream);
         expect(again.system ?? '').toBe(req.system ?? '');
+        // Turns may merge or split (Anthropic alternates roles), but no text is lost or made up.
+        expect(allText(again)).toEqual(allText(req));
       }),
       { numRuns: RUNS },
     );
