@@ -8,6 +8,7 @@ import { decodeRequest } from '../../collector/otlp/decode.js';
 import type { AnyValue, Span as OtlpSpan } from '../../collector/otlp/types.js';
 import type { AttemptInfo, CompletedRequest } from '../../gateway/pipeline/record.js';
 import { batchLength, boundedJson, clip, CONTENT_CHARS, EXPORT_BATCH_BYTES, IDENTIFIER_CHARS, SPAN_LIMITS, SPAN_NAME_MODEL_CHARS } from '../../gateway/telemetry/bounds.js';
+import { captureInput, outputOfText } from '../../gateway/telemetry/content.js';
 import { QueueingSpanProcessor } from '../../gateway/telemetry/processor.js';
 import { createSpanPipeline } from '../../gateway/telemetry/span-pipeline.js';
 
@@ -114,6 +115,17 @@ describe('boundedJson (captured content)', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('capture keeps no string longer than an attribute could hold, so a 5 MB prompt is not cloned to the span thread', () => {
+    const c = captureInput({
+      model: 'chat', system: huge('s'), messages: [{ role: 'user', content: [{ type: 'text', text: huge('u') }, { type: 'image', source: { kind: 'url', url: huge('h') } }] }], stream: false, streamUsage: false,
+      original: { format: 'openai-chat', body: {} },
+    });
+    c.output = outputOfText(huge('o'), 'stop');
+    const longest = Math.max(...(JSON.stringify(c).match(/"(?:[^"\\]|\\.)*"/g) ?? []).map((q) => q.length - 2));
+    expect(longest).toBe(CONTENT_CHARS);
+    expect(JSON.stringify(c).length).toBeLessThan(5 * CONTENT_CHARS);
   });
 
   it('lone surrogates (escaped to 6 chars each by JSON.stringify) still fit the cap', () => {
