@@ -1,6 +1,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import { costUsd } from '../runtime/prices.js';
 import type { AttemptInfo, CompletedRequest } from '../pipeline/record.js';
+import { boundedJson, clip, CONTENT_CHARS, IDENTIFIER_CHARS } from './bounds.js';
 
 /**
  * CompletedRequest → span attributes: OTel GenAI v1.41.0 names where a convention
@@ -47,9 +48,13 @@ function usageAttributes(rec: CompletedRequest): Attributes {
   };
 }
 
+/**
+ * The attributes that have a value, every string cut to IDENTIFIER_CHARS: models, route,
+ * request id, key id and provider codes come from callers or providers, unbounded (bounds.ts).
+ */
 function defined(attrs: Record<string, Attributes[string] | undefined>): Attributes {
   const out: Attributes = {};
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) out[k] = typeof v === 'string' ? clip(v, IDENTIFIER_CHARS) : v;
   return out;
 }
 
@@ -58,7 +63,7 @@ export function requestAttributes(rec: CompletedRequest, genAiProvider: string |
   const itl = itlStats(rec.interTokenMs);
   const cost = requestCost(rec);
   const answered = answering(rec);
-  return defined({
+  const attrs = defined({
     'gen_ai.operation.name': rec.operation,
     'gen_ai.provider.name': genAiProvider,
     'gen_ai.request.model': rec.requestModel,
@@ -95,17 +100,29 @@ export function requestAttributes(rec: CompletedRequest, genAiProvider: string |
     'keel.team': rec.team,
     'keel.weights_version': rec.weightsVersion,
     'keel.config_version': rec.configVersion,
-    ...contentAttributes(rec),
   });
+  return { ...attrs, ...contentAttributes(rec) };
 }
 
-/** Opt-in content as JSON strings (the exporter stores attribute values as text anyway). */
+/**
+ * Opt-in content as JSON strings (the exporter stores attribute values as text anyway), each
+ * at most CONTENT_CHARS and still valid JSON; `keel.content.truncated` says when any was cut.
+ */
 function contentAttributes(rec: CompletedRequest): Attributes {
   const c = rec.content;
   if (c === undefined) return {};
-  const out: Attributes = { 'gen_ai.input.messages': JSON.stringify(c.input) };
-  if (c.system !== undefined) out['gen_ai.system_instructions'] = JSON.stringify(c.system);
-  if (c.output !== undefined) out['gen_ai.output.messages'] = JSON.stringify(c.output);
+  const out: Attributes = {};
+  let truncated = false;
+  const put = (key: string, items: unknown[] | undefined) => {
+    if (items === undefined) return;
+    const b = boundedJson(items, CONTENT_CHARS);
+    out[key] = b.json;
+    truncated ||= b.truncated;
+  };
+  put('gen_ai.input.messages', c.input);
+  put('gen_ai.system_instructions', c.system);
+  put('gen_ai.output.messages', c.output);
+  if (truncated) out['keel.content.truncated'] = true;
   return out;
 }
 

@@ -1,11 +1,16 @@
 import type { Context } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { batchLength, estimateSpanBytes, EXPORT_BATCH_BYTES, QUEUE_BYTES } from './bounds.js';
 
 export interface QueueOptions {
   /** Spans waiting beyond this are dropped and counted, never buffered without bound. */
   maxQueue: number;
+  /** Estimated bytes waiting beyond this are dropped and counted too (default QUEUE_BYTES). */
+  maxQueueBytes?: number;
   batchSize: number;
+  /** Estimated bytes per export (default EXPORT_BATCH_BYTES): a batch is cut at whichever bound comes first. */
+  maxBatchBytes?: number;
   flushMs: number;
   /** Share of traces sent (by trace id, so a trace is whole or absent); 1 for the collector. */
   sample: number;
@@ -27,7 +32,11 @@ export function sampledTrace(traceId: string, ratio: number): boolean {
 export class QueueingSpanProcessor implements SpanProcessor {
   readonly #exporter: SpanExporter;
   readonly #o: QueueOptions;
-  #queue: ReadableSpan[] = [];
+  readonly #maxBatchBytes: number;
+  readonly #maxQueueBytes: number;
+  /** Each span with its estimated size, computed once as it ends (bounds.ts). */
+  #queue: { span: ReadableSpan; bytes: number }[] = [];
+  #queuedBytes = 0;
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
   #closed = false;
@@ -35,19 +44,28 @@ export class QueueingSpanProcessor implements SpanProcessor {
   constructor(exporter: SpanExporter, o: QueueOptions) {
     this.#exporter = exporter;
     this.#o = o;
+    this.#maxBatchBytes = o.maxBatchBytes ?? EXPORT_BATCH_BYTES;
+    this.#maxQueueBytes = o.maxQueueBytes ?? QUEUE_BYTES;
   }
 
   onStart(_span: Span, _ctx: Context): void {}
 
   onEnd(span: ReadableSpan): void {
     if (this.#closed || !sampledTrace(span.spanContext().traceId, this.#o.sample)) return;
-    if (this.#queue.length >= this.#o.maxQueue) {
+    const bytes = estimateSpanBytes(span);
+    if (this.#queue.length >= this.#o.maxQueue || this.#queuedBytes + bytes > this.#maxQueueBytes) {
       this.#o.onDrop(1);
       return;
     }
-    this.#queue.push(span);
-    if (this.#queue.length >= this.#o.batchSize) void this.#drain(false);
+    this.#queue.push({ span, bytes });
+    this.#queuedBytes += bytes;
+    if (this.#fullBatch()) void this.#drain(false);
     else this.#arm();
+  }
+
+  /** A whole batch is waiting, by count or by estimated bytes. */
+  #fullBatch(): boolean {
+    return this.#queue.length >= this.#o.batchSize || this.#queuedBytes >= this.#maxBatchBytes;
   }
 
   #arm(): void {
@@ -77,12 +95,19 @@ export class QueueingSpanProcessor implements SpanProcessor {
     // Spans that arrive during an export wait for the next timer or a full batch: looping
     // until the queue is empty turned a steady trickle into one tiny export per round trip.
     let first = true;
-    while (this.#queue.length > 0 && (first || all || this.#queue.length >= this.#o.batchSize)) {
+    while (this.#queue.length > 0 && (first || all || this.#fullBatch())) {
       first = false;
-      const batch = this.#queue.splice(0, this.#o.batchSize);
+      const batch = this.#takeBatch();
       const ok = await new Promise<boolean>((resolve) => this.#exporter.export(batch, (r) => resolve(r.code === ExportResultCode.SUCCESS)));
       if (!ok) this.#o.onDrop(batch.length);
     }
+  }
+
+  /** The next export: bounded in spans and in estimated bytes, so no export can exceed the collector's body cap. */
+  #takeBatch(): ReadableSpan[] {
+    const taken = this.#queue.splice(0, batchLength(this.#queue, this.#o.batchSize, this.#maxBatchBytes));
+    for (const e of taken) this.#queuedBytes -= e.bytes;
+    return taken.map((e) => e.span);
   }
 
   async forceFlush(): Promise<void> {

@@ -2,12 +2,14 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { CompletedRequest } from '../pipeline/record.js';
+import { SPAN_LIMITS } from './bounds.js';
 import { QueueingSpanProcessor } from './processor.js';
 import { spansOf, type SpanThreadData } from './span-messages.js';
 import { recordSpans } from './spans.js';
 
 /**
- * Spans per export, inline or on the span thread. 128-span exports inline cut no tail latency
+ * Spans per export, inline or on the span thread (each export is also bounded in estimated
+ * bytes: EXPORT_BATCH_BYTES, processor.ts). 128-span exports inline cut no tail latency
  * measurable here and made the collector's fixed cost per export (a spool fsync) 3x its CPU
  * per request at concurrency 1 (overhead bench: 0.34 ms with 512-span exports, 1.04 with 128).
  */
@@ -30,7 +32,8 @@ export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: s
     const exporter = d.url === undefined ? new OTLPTraceExporter() : new OTLPTraceExporter({ url: d.url, headers: d.headers, timeoutMillis: data.exportTimeoutMs });
     return new QueueingSpanProcessor(exporter, { maxQueue: data.maxQueueSpans, batchSize: EXPORT_SPANS, flushMs: data.flushMs, sample: d.sample, onDrop: (spans) => onDrop(d.name, spans) });
   });
-  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': data.serviceName }), spanProcessors: processors });
+  // Span limits: a backstop under Keel's own cuts of caller-supplied strings (bounds.ts).
+  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': data.serviceName }), spanProcessors: processors, spanLimits: SPAN_LIMITS });
   const tracer = provider.getTracer('keel');
   return {
     record(rec) {

@@ -2,6 +2,7 @@ import { context, defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, 
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { CompletedRequest } from '../pipeline/record.js';
 import { answering, attemptAttributes, requestAttributes } from './attributes.js';
+import { clip, SPAN_NAME_MODEL_CHARS } from './bounds.js';
 
 const propagator = new W3CTraceContextPropagator();
 
@@ -13,6 +14,9 @@ function parentContext(rec: CompletedRequest) {
   return propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
 }
 
+/** GenAI span name `{operation} {model}`; the model is the caller's choice, so it is cut (bounds.ts). */
+const spanName = (operation: string, model: string) => `${operation} ${clip(model, SPAN_NAME_MODEL_CHARS)}`;
+
 /**
  * Writes one finished request as spans, after the fact, with the times it had:
  * a SERVER span for the request and a CLIENT child per upstream attempt
@@ -21,7 +25,7 @@ function parentContext(rec: CompletedRequest) {
 export function recordSpans(tracer: Tracer, rec: CompletedRequest): void {
   const start = rec.startedAtMs;
   const server = tracer.startSpan(
-    `${rec.operation} ${rec.requestModel ?? 'unknown'}`,
+    spanName(rec.operation, rec.requestModel ?? 'unknown'),
     { kind: SpanKind.SERVER, startTime: start, attributes: requestAttributes(rec, (answering(rec) ?? rec.attempts[rec.attempts.length - 1])?.genAiProvider) },
     parentContext(rec),
   );
@@ -29,7 +33,7 @@ export function recordSpans(tracer: Tracer, rec: CompletedRequest): void {
   const parent = trace.setSpan(context.active(), server);
   rec.attempts.forEach((a, i) => {
     const span = tracer.startSpan(
-      `${rec.operation} ${a.model}`,
+      spanName(rec.operation, a.model),
       { kind: SpanKind.CLIENT, startTime: start + a.startMs, attributes: attemptAttributes(rec, a, i) },
       parent,
     );

@@ -3,7 +3,8 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { describe, expect, it } from 'vitest';
 import { QueueingSpanProcessor } from '../../gateway/telemetry/processor.js';
 
-const span = { spanContext: () => ({ traceId: 'abcdef0123456789abcdef0123456789' }) } as unknown as ReadableSpan;
+// The fields the queue reads: the trace id (sampling) and what it sizes (bounds.ts estimateSpanBytes).
+const span = { spanContext: () => ({ traceId: 'abcdef0123456789abcdef0123456789' }), name: 'chat m', attributes: {}, status: { code: 0 }, events: [], links: [] } as unknown as ReadableSpan;
 
 describe('span queue', () => {
   it('a steady trickle is exported once per flush interval (or per full batch), not once per export round trip', async () => {

@@ -7,7 +7,10 @@ import { z } from 'zod';
  */
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
 const imagePart = z.looseObject({ type: z.literal('image_url'), image_url: z.looseObject({ url: z.string() }) });
-const otherPart = z.looseObject({ type: z.string() });
+// Parts Keel does not model (audio, files) pass; a text or image_url part that fails its own
+// schema must not fall through to here and reach the mapping half-formed (an image_url of null
+// was a TypeError, a 500; a text of 5 was silently dropped from the prompt).
+const otherPart = z.looseObject({ type: z.string().refine((t) => t !== 'text' && t !== 'image_url', 'a text part needs a string text; an image_url part needs image_url.url') });
 export const contentParts = z.array(z.union([textPart, imagePart, otherPart]));
 const content = z.union([z.string(), contentParts]);
 
