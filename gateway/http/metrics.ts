@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isLoopbackHost, type ServerConfig } from '../../config/schema.js';
 import { KeelError } from '../errors.js';
@@ -69,7 +68,7 @@ const adminServers = new WeakMap<FastifyInstance, Server>();
 export function adminUrl(app: FastifyInstance): string | undefined {
   const address = adminServers.get(app)?.address();
   if (address === null || address === undefined || typeof address === 'string') return undefined;
-  return `http://127.0.0.1:${(address as AddressInfo).port}`;
+  return `http://127.0.0.1:${address.port}`;
 }
 
 /** A loopback-only listener with /metrics alone, started with the gateway and closed with it. */
