@@ -13,6 +13,7 @@ import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
 import { HealthRegistry } from '../routing/health.js';
 import { NO_WEIGHTS, type WeightsSnapshot } from '../routing/weights.js';
 import { buildRuntime, type Runtime } from '../runtime/resolve.js';
+import { clip } from '../redact.js';
 import { Abort } from '../upstream/abort.js';
 import { admissionOf, admit } from './auth.js';
 import { clientErrorHandler, trackRequest } from './client-error.js';
@@ -49,8 +50,17 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Paths any caller may reach without a client key: probes, and /metrics (which has rules of its own). */
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
+interface ApiRoute {
+  format: FormatId;
+  operation: CompletedRequest['operation'];
+}
+
 /** The routes that do upstream work: these hold an in-flight slot. */
-const API_ROUTES = new Set(['/v1/chat/completions', '/v1/messages', '/v1/embeddings']);
+const API_ROUTES = new Map<string, ApiRoute>([
+  ['/v1/chat/completions', { format: 'openai-chat', operation: 'chat' }],
+  ['/v1/messages', { format: 'anthropic-messages', operation: 'chat' }],
+  ['/v1/embeddings', { format: 'openai-chat', operation: 'embeddings' }],
+]);
 
 function pathOf(url: string): string {
   const q = url.indexOf('?');
@@ -145,8 +155,15 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
     trackRequest(request.raw.socket, request.url, reply.raw);
     if (OPEN_PATHS.has(pathOf(request.url))) return;
     try {
-      const { runtime: rt } = admit(request, runtime());
-      if (API_ROUTES.has(request.routeOptions.url ?? '')) inflight.admit(reply.raw, rt.config.server.max_in_flight);
+      const { runtime: rt, client } = admit(request, runtime());
+      const api = API_ROUTES.get(request.routeOptions.url ?? '');
+      if (api === undefined) return;
+      try {
+        inflight.admit(reply.raw, rt.config.server.max_in_flight);
+      } catch (err) {
+        recordShed(callContext(request, reply, rt, client, api.format, routing), api.operation, undefined, err, opts.observer);
+        throw err;
+      }
     } catch (err) {
       // The body is still on the wire: closing after the answer is cheaper than reading it to keep the socket.
       if (hasBody(request)) void reply.header('connection', 'close');
@@ -155,7 +172,7 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   });
   app.setErrorHandler((err, request, reply) => sendError(request, reply, fromFramework(err, bodyLimit)));
   app.setNotFoundHandler((request, reply) => {
-    const err = new KeelError('KEEL_NOT_FOUND', `There is no ${request.method} ${request.url.split('?')[0] ?? ''} on this gateway.`);
+    const err = new KeelError('KEEL_NOT_FOUND', `There is no ${request.method} ${clip(pathOf(request.url))} on this gateway.`);
     sendError(request, reply, err);
   });
 
@@ -199,12 +216,17 @@ function admitRoute(ctx: CallContext, inflight: InFlight, operation: CompletedRe
   try {
     inflight.admitRoute(ctx.res, name, max);
   } catch (err) {
-    const rec = newRecord(ctx, operation);
-    rec.route = name;
-    rec.requestModel = name;
-    observer?.(finishRecord(rec, ctx, err instanceof KeelError ? err : undefined));
+    recordShed(ctx, operation, name, err, observer);
     throw err;
   }
+}
+
+/** A shed request is a failed request (gateway_overloaded): recorded like one, on its route when known. */
+function recordShed(ctx: CallContext, operation: CompletedRequest['operation'], route: string | undefined, err: unknown, observer: RequestObserver | undefined): void {
+  const rec = newRecord(ctx, operation);
+  rec.route = route;
+  rec.requestModel = route;
+  observer?.(finishRecord(rec, ctx, err instanceof KeelError ? err : undefined));
 }
 
 function callContext(

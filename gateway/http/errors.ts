@@ -46,7 +46,8 @@ const NO_ATTEMPTS: AttemptCounts = { attempts: [], retries: 0, fallbacks: 0 };
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: KeelError, counts: AttemptCounts = NO_ATTEMPTS): void {
   const format = formatForUrl(request.url);
   if (err.retryAfterMs !== undefined) reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)));
-  if (err.status >= 500) {
+  // Shedding is counted in the request records; a log line per shed request would add load exactly when there is too much.
+  if (err.status >= 500 && err.code !== 'KEEL_OVERLOADED') {
     // Logs outlive the response: whatever a provider echoed into the message leaves here redacted.
     request.log.warn({ code: err.code, errorClass: err.errorClass, upstreamCode: err.upstreamCode, status: err.status }, redactorOf(request)(err.message));
   }

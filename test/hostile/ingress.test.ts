@@ -51,6 +51,7 @@ describe('incoming bounds', () => {
         routes: {
           'gpt-sim': { targets: [{ provider: 'oai', model: 'gpt-up' }], breaker: { consecutive_failures: 1 } },
           'claude-sim': { targets: [{ provider: 'ant', model: 'claude-up' }], breaker: { consecutive_failures: 1 } },
+          long: { targets: [{ provider: 'oai', model: 'long;ttft_ms=50;itl_ms=60;tokens=15;latency_ms=900' }] },
         },
       }),
     });
@@ -70,6 +71,17 @@ describe('incoming bounds', () => {
     const ant = await rawExchange(h.url, { chunks: [requestHead('POST', '/v1/messages', { ...auth, 'content-length': 1000 }), '{'], timeoutMs: 3000 });
     expect(ant.status).toBe(408);
     expect((JSON.parse(ant.body) as AnthropicError).type).toBe('error');
+  });
+
+  it('the deadline is on receiving the request: answers and streams longer than request_timeout_ms complete', async () => {
+    const started = Date.now();
+    const res = await post(h.url, '/v1/chat/completions', { model: 'long', messages: hello });
+    expect(res.status).toBe(200);
+    await res.text();
+    const stream = await post(h.url, '/v1/chat/completions', { model: 'long', stream: true, messages: hello });
+    const text = await stream.text();
+    expect(Date.now() - started).toBeGreaterThan(1000);
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
   });
 
   it('headers that never finish lose the socket at headers_timeout_ms', async () => {
@@ -316,6 +328,8 @@ describe('load shedding (max_in_flight)', () => {
       const shedOai = await post(h.url, '/v1/chat/completions', { model: 'capped', messages: hello });
       expect(shedOai.status).toBe(503);
       expect(((await shedOai.json()) as OpenAIError).error.type).toBeDefined();
+      // Shed before routing: recorded as gateway_overloaded without a route.
+      expect(h.records.filter((r) => r.errorClass === 'gateway_overloaded' && r.route === undefined)).toHaveLength(2);
       expect(await statusOf(fetch(`${h.url}/healthz`))).toBe(200);
       expect((await first).status).toBe(200);
       await eventually(() => (inflight.inFlight === 0 ? true : undefined));
