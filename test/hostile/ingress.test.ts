@@ -365,6 +365,21 @@ describe('secure by default', () => {
     expect(fromFlag).toMatch(/refusing to start: 0\.0\.0\.0 is not a loopback address and auth\.keys is not set/);
   });
 
+  it('with server.allow_unauthenticated it starts on 0.0.0.0, warns at start and on /readyz', async () => {
+    const allowed = join(dir, 'allowed.yaml');
+    writeFileSync(allowed, `server:\n  port: 0\n  allow_unauthenticated: true\n${providers}`);
+    const proc = await startKeel(['gateway', '--config', allowed, '--host', '0.0.0.0'], dir);
+    try {
+      expect(proc.output()).toMatch(/WARNING: no client keys \(auth\.keys\) on 0\.0\.0\.0/);
+      const port = new URL(proc.url).port;
+      const ready = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { status: string; warning?: string };
+      expect(ready.status).toBe('ready');
+      expect(ready.warning).toMatch(/any caller can use this gateway/);
+    } finally {
+      expect(await proc.stop()).toBe(0);
+    }
+  });
+
   it('keel check reports short and placeholder client keys at file:line:col without echoing them', () => {
     const file = join(dir, 'keys.yaml');
     writeFileSync(file, `${providers}auth:\n  keys:\n    - { id: a, key: tiny-secret-9 }\n    - { id: b, key: changeme }\n`);
