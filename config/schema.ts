@@ -152,10 +152,16 @@ const serverSchema = z
     body_limit_bytes: z.number().int().positive().default(10 * 1024 * 1024),
     /** Deepest JSON nesting accepted; deeper gets 400 before any routing (a real request nests < 10). */
     max_json_depth: z.number().int().min(1).max(1000).default(64),
-    /** The caller must send its request headers within this. */
+    /** The caller must send its request headers within this (else 408 and the socket closed). */
     headers_timeout_ms: positiveMs.default(10_000),
-    /** …and its whole request (headers and body) within this; else 408. */
+    /** …and its whole request (headers and body) within this; else 408 and the socket closed. */
     request_timeout_ms: positiveMs.default(30_000),
+    /**
+     * An idle keep-alive connection is closed after this. Longer than the 60 s idle timeout of
+     * common load balancers (ALB, nginx), so the balancer, not Keel, closes first and never
+     * reuses a socket Keel is closing.
+     */
+    keep_alive_timeout_ms: positiveMs.default(72_000),
     /** Largest request header section (Node's default, nginx's large_client_header_buffers order); larger gets 431. */
     max_header_bytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
     /** A streaming caller that reads nothing for this long is cut (caller_stalled), and the upstream released. */
@@ -164,15 +170,33 @@ const serverSchema = z
     max_in_flight: z.number().int().positive().optional(),
     /** Serve without `auth.keys` on a non-loopback address (an open relay spending your provider keys). */
     allow_unauthenticated: z.boolean().default(false),
-    /** Bearer token for GET /metrics on the main port (else /metrics is only on admin_port). */
+    /** Bearer token for GET /metrics on the main port (else /metrics is only on admin_port, or on a loopback gateway). */
     admin_token: z.string().optional(),
-    /** Serve /metrics (no token needed) on this port, bound to loopback. */
+    /** Serve /metrics (no token needed) on this port, bound to 127.0.0.1; the main port then has no /metrics. */
     admin_port: z.number().int().min(0).max(65535).optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
     if (s.admin_token !== undefined) checkSecret(s.admin_token, ['admin_token'], ctx);
+    // Node refuses to start a server whose headers deadline outlives its request deadline.
+    if (s.headers_timeout_ms > s.request_timeout_ms) {
+      ctx.addIssue({ code: 'custom', path: ['headers_timeout_ms'], message: `must not exceed request_timeout_ms (${s.request_timeout_ms})` });
+    }
   });
+
+/** Whether a listen address only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** What to tell an operator who exposed an open gateway; shared by `keel check` and the start-time refusal. */
+export function openRelayMessage(host: string): string {
+  return (
+    `${host} is not a loopback address and auth.keys is not set: anyone who can reach it could spend your provider keys. ` +
+    'Add client keys under auth.keys, listen on 127.0.0.1, or set server.allow_unauthenticated: true if something in front authenticates callers'
+  );
+}
 
 /** Client keys are bearer secrets: long enough not to be guessed, never a sample value left in. */
 const MIN_KEY_LENGTH = 20;
@@ -216,6 +240,10 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
     })
     .strict()
     .superRefine((cfg, ctx) => {
+      // Secure by default: an open gateway on a reachable address is an open relay for the provider keys.
+      if (cfg.auth === undefined && !cfg.server.allow_unauthenticated && !isLoopbackHost(cfg.server.host)) {
+        ctx.addIssue({ code: 'custom', path: ['server', 'host'], message: openRelayMessage(cfg.server.host) });
+      }
       for (const [name, p] of Object.entries(cfg.providers)) {
         if (p.base_url === undefined && requireBaseUrl.includes(p.type)) {
           ctx.addIssue({ code: 'custom', path: ['providers', name, 'type'], message: `providers of type ${p.type} need a base_url` });

@@ -1,5 +1,7 @@
 import { ConfigStore, resolveConfigPath } from '../../config/index.js';
+import { isLoopbackHost, openRelayMessage, type KeelConfig } from '../../config/schema.js';
 import { buildGateway } from '../../gateway/index.js';
+import { adminUrl } from '../../gateway/http/metrics.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import { closeUpstreams } from '../../gateway/upstream/send.js';
 import { HealthRegistry } from '../../gateway/routing/health.js';
@@ -75,10 +77,29 @@ async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   return { telemetry, health, collector, sloUrl };
 }
 
+/**
+ * Secure by default. The config check sees the file's host; this sees the one Keel will
+ * really bind (--host, the built-in configs), before anything is started.
+ */
+function refuseOpenRelay(config: KeelConfig, host: string): string | undefined {
+  if (config.auth !== undefined || isLoopbackHost(host)) return undefined;
+  if (!config.server.allow_unauthenticated) return `refusing to start: ${openRelayMessage(host)}.`;
+  log(`WARNING: no client keys (auth.keys) on ${host}: any caller who can reach it can use this gateway and its provider keys (server.allow_unauthenticated: true)`);
+  return undefined;
+}
+
 /** `keel start` / `keel gateway` / `keel demo`: serve until SIGINT or SIGTERM, then drain and exit. */
 export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'demo'): Promise<number> {
   const source = await configSource(flags, mode === 'demo');
   const { server } = source.store.current.config;
+  const host = flags.host ?? server.host;
+  const refusal = refuseOpenRelay(source.store.current.config, host);
+  if (refusal !== undefined) {
+    log(refusal);
+    source.store.close();
+    await source.simulator?.close();
+    return 1;
+  }
   let t: Awaited<ReturnType<typeof telemetryFor>>;
   try {
     t = await telemetryFor(flags, mode, source);
@@ -102,7 +123,9 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   });
   log(`using ${source.announce}`);
   if (source.store.current.config.auth === undefined) log('no client keys configured (auth.keys): the gateway accepts any caller');
-  const address = await app.listen({ host: flags.host ?? server.host, port: flags.port ?? server.port });
+  const address = await app.listen({ host, port: flags.port ?? server.port });
+  const admin = adminUrl(app);
+  if (admin !== undefined) log(`metrics on ${admin}/metrics (server.admin_port, loopback only)`);
   // Last, and on its own line: scripts and tests wait for it.
   log(`gateway listening on ${address}`);
   if (mode === 'demo' || source.simulator !== undefined) printTryIt(address, [...Object.keys(source.store.current.config.routes)]);

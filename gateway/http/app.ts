@@ -1,23 +1,27 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { isUtf8 } from 'node:buffer';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import type { KeelConfig } from '../../config/schema.js';
+import type { KeelConfig, ServerConfig } from '../../config/schema.js';
 import { KeelError } from '../errors.js';
 import type { FormatId } from '../formats/canonical.js';
 import { formats } from '../formats/index.js';
 import { runChat } from '../pipeline/chat.js';
-import type { CallContext, CallResult, RoutingDeps } from '../pipeline/context.js';
+import { finishRecord, newRecord, type CallContext, type CallResult, type RoutingDeps } from '../pipeline/context.js';
 import { runEmbeddings } from '../pipeline/embeddings.js';
-import type { RequestObserver } from '../pipeline/record.js';
+import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
 import { HealthRegistry } from '../routing/health.js';
 import { NO_WEIGHTS, type WeightsSnapshot } from '../routing/weights.js';
 import { buildRuntime, type Runtime } from '../runtime/resolve.js';
+import { clip } from '../redact.js';
 import { Abort } from '../upstream/abort.js';
-import { authenticate } from './auth.js';
+import { admissionOf, admit } from './auth.js';
+import { clientErrorHandler, trackRequest } from './client-error.js';
 import { formatForUrl, fromFramework, sendError } from './errors.js';
+import { InFlight } from './inflight.js';
 import { exceedsDepth } from './json-depth.js';
 import { registerInfoRoutes } from './info.js';
+import { registerMetrics, type MetricsHandler } from './metrics.js';
 
 /** Where the gateway reads its config: a ConfigStore, or a fixed snapshot in tests. */
 export interface ConfigSource {
@@ -34,12 +38,58 @@ export interface GatewayOptions {
   now?: () => number;
   /** Per-target health (breakers, latency); pass one to observe it (telemetry's breaker gauge). */
   health?: HealthRegistry;
-  /** Serves GET /metrics (Prometheus text) when given. */
-  metrics?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Serves GET /metrics (Prometheus text) when given, under the rules of gateway/http/metrics.ts. */
+  metrics?: MetricsHandler;
   random?: () => number;
+  /** Requests in flight (load shedding); pass one to observe it. */
+  inflight?: InFlight;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Paths any caller may reach without a client key: probes, and /metrics (which has rules of its own). */
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+interface ApiRoute {
+  format: FormatId;
+  operation: CompletedRequest['operation'];
+}
+
+/** The routes that do upstream work: these hold an in-flight slot. */
+const API_ROUTES = new Map<string, ApiRoute>([
+  ['/v1/chat/completions', { format: 'openai-chat', operation: 'chat' }],
+  ['/v1/messages', { format: 'anthropic-messages', operation: 'chat' }],
+  ['/v1/embeddings', { format: 'openai-chat', operation: 'embeddings' }],
+]);
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Bounds on what a caller may hold: Node's own deadlines for the headers and the whole
+ * request, checked often enough to be honoured within a tenth of the shorter one.
+ */
+function serverOptions(s: ServerConfig) {
+  const interval = Math.min(1000, Math.max(25, Math.floor(Math.min(s.headers_timeout_ms, s.request_timeout_ms) / 10)));
+  return {
+    requestTimeout: s.request_timeout_ms,
+    keepAliveTimeout: s.keep_alive_timeout_ms,
+    http: {
+      headersTimeout: s.headers_timeout_ms,
+      requestTimeout: s.request_timeout_ms,
+      maxHeaderSize: s.max_header_bytes,
+      connectionsCheckingInterval: interval,
+    },
+    clientErrorHandler: clientErrorHandler(s),
+  };
+}
 
 /** Derived state per config snapshot, so a reload costs one build and requests only look up. */
 function runtimeCache(source: ConfigSource): () => Runtime {
@@ -63,9 +113,12 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
     weights: weights === undefined ? () => NO_WEIGHTS : () => weights.current,
     random: opts.random ?? Math.random,
   };
-  const bodyLimit = opts.config.current.config.server.body_limit_bytes;
-  const maxDepth = opts.config.current.config.server.max_json_depth;
+  const server = opts.config.current.config.server;
+  const bodyLimit = server.body_limit_bytes;
+  const maxDepth = server.max_json_depth;
+  const inflight = opts.inflight ?? new InFlight();
   const app = Fastify({
+    ...serverOptions(server),
     logger: opts.logger ?? false,
     bodyLimit,
     // Per-request log lines cost more than they tell at gateway rates; errors are logged where handled.
@@ -79,8 +132,11 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   // Accept JSON whatever the content type says (curl's default is form-encoded); parse errors
   // become KEEL_INVALID_JSON in the caller's format.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    // JSON is UTF-8 (RFC 8259): a lenient decode would turn bad bytes into U+FFFD and send them upstream.
+    if (!isUtf8(bytes)) return done(new KeelError('KEEL_INVALID_JSON', 'The request body is not valid UTF-8; JSON must be sent as UTF-8.'));
+    const text = bytes.toString('utf8');
     if (text.trim() === '') return done(new KeelError('KEEL_INVALID_JSON', 'The request body is empty; send a JSON object.'));
     if (exceedsDepth(text, maxDepth)) {
       return done(new KeelError('KEEL_JSON_TOO_DEEP', `The request body nests deeper than ${maxDepth} levels (server.max_json_depth); flatten it.`));
@@ -93,22 +149,40 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
     }
   });
 
+  // onRequest runs before fastify reads the body: a caller refused here never costs a body read.
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+    trackRequest(request.raw.socket, request.url, reply.raw);
+    if (OPEN_PATHS.has(pathOf(request.url))) return;
+    try {
+      const { runtime: rt, client } = admit(request, runtime());
+      const api = API_ROUTES.get(request.routeOptions.url ?? '');
+      if (api === undefined) return;
+      try {
+        inflight.admit(reply.raw, rt.config.server.max_in_flight);
+      } catch (err) {
+        recordShed(callContext(request, reply, rt, client, api.format, routing), api.operation, undefined, err, opts.observer);
+        throw err;
+      }
+    } catch (err) {
+      // The body is still on the wire: closing after the answer is cheaper than reading it to keep the socket.
+      if (hasBody(request)) void reply.header('connection', 'close');
+      throw err;
+    }
   });
   app.setErrorHandler((err, request, reply) => sendError(request, reply, fromFramework(err, bodyLimit)));
   app.setNotFoundHandler((request, reply) => {
-    const err = new KeelError('KEEL_NOT_FOUND', `There is no ${request.method} ${request.url.split('?')[0] ?? ''} on this gateway.`);
+    const err = new KeelError('KEEL_NOT_FOUND', `There is no ${request.method} ${clip(pathOf(request.url))} on this gateway.`);
     sendError(request, reply, err);
   });
 
-  const serve = (run: (ctx: CallContext, observer?: RequestObserver) => Promise<CallResult>, format: FormatId) =>
+  const serve = (run: (ctx: CallContext, observer?: RequestObserver) => Promise<CallResult>, format: FormatId, operation: CompletedRequest['operation']) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
-      const rt = runtime();
-      const client = authenticate(request, rt);
+      const { runtime: rt, client } = admissionOf(request, runtime);
       const ctx = callContext(request, reply, rt, client, format, routing);
       let result: CallResult;
       try {
+        admitRoute(ctx, inflight, operation, opts.observer);
         result = await run(ctx, opts.observer);
       } catch (err) {
         sendError(request, reply, fromFramework(err, bodyLimit), ctx.record);
@@ -117,18 +191,42 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
       if (result.kind === 'streamed') return reply;
       return reply.code(200).headers(result.headers).send(result.body);
     };
-  app.post('/v1/chat/completions', serve(runChat, 'openai-chat'));
-  app.post('/v1/messages', serve(runChat, 'anthropic-messages'));
-  app.post('/v1/embeddings', serve(runEmbeddings, 'openai-chat'));
+  app.post('/v1/chat/completions', serve(runChat, 'openai-chat', 'chat'));
+  app.post('/v1/messages', serve(runChat, 'anthropic-messages', 'chat'));
+  app.post('/v1/embeddings', serve(runEmbeddings, 'openai-chat', 'embeddings'));
   registerInfoRoutes(app, runtime);
-  const metrics = opts.metrics;
-  if (metrics !== undefined) {
-    app.get('/metrics', (request, reply) => {
-      reply.hijack();
-      metrics(request.raw, reply.raw);
-    });
-  }
+  if (opts.metrics !== undefined) registerMetrics(app, opts.metrics, server);
   return app;
+}
+
+/** The route the body names, when it names one; the pipeline reports a bad or unknown model itself. */
+function routeOfBody(ctx: CallContext): string | undefined {
+  const model = typeof ctx.body === 'object' && ctx.body !== null ? (ctx.body as { model?: unknown }).model : undefined;
+  return typeof model === 'string' && ctx.runtime.routes.has(model) ? model : undefined;
+}
+
+/**
+ * The route's in-flight cap, once the body named the route. A shed request is recorded
+ * (gateway_overloaded, on its route) like any other failure, so it counts where it belongs.
+ */
+function admitRoute(ctx: CallContext, inflight: InFlight, operation: CompletedRequest['operation'], observer: RequestObserver | undefined): void {
+  const name = routeOfBody(ctx);
+  const max = name === undefined ? undefined : ctx.runtime.routes.get(name)?.maxInFlight;
+  if (name === undefined || max === undefined) return;
+  try {
+    inflight.admitRoute(ctx.res, name, max);
+  } catch (err) {
+    recordShed(ctx, operation, name, err, observer);
+    throw err;
+  }
+}
+
+/** A shed request is a failed request (gateway_overloaded): recorded like one, on its route when known. */
+function recordShed(ctx: CallContext, operation: CompletedRequest['operation'], route: string | undefined, err: unknown, observer: RequestObserver | undefined): void {
+  const rec = newRecord(ctx, operation);
+  rec.route = route;
+  rec.requestModel = route;
+  observer?.(finishRecord(rec, ctx, err instanceof KeelError ? err : undefined));
 }
 
 function callContext(

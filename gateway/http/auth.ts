@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { KeelError } from '../errors.js';
+import { redactShapes, type Redactor } from '../redact.js';
 import { hashKey, type ClientIdentity, type Runtime } from '../runtime/resolve.js';
 
 /**
@@ -31,4 +32,33 @@ export function authenticate(request: FastifyRequest, runtime: Runtime): ClientI
   const identity = runtime.clientKeys.get(hashKey(key));
   if (identity === undefined) throw new KeelError('KEEL_UNAUTHENTICATED', 'The API key is not valid for this gateway.');
   return identity;
+}
+
+/** What onRequest decided for a request: the config snapshot it runs on and who sent it. */
+export interface Admission {
+  runtime: Runtime;
+  client: ClientIdentity | undefined;
+}
+
+const admissions = new WeakMap<FastifyRequest, Admission>();
+
+/**
+ * Authenticates in onRequest, before fastify reads the body: a caller without a valid key
+ * costs Keel its headers, never a 10 MB body read and parsed. The snapshot taken here is the
+ * one the whole request runs on.
+ */
+export function admit(request: FastifyRequest, runtime: Runtime): Admission {
+  const admission = { runtime, client: authenticate(request, runtime) };
+  admissions.set(request, admission);
+  return admission;
+}
+
+/** The admission onRequest made; computed now for a request that skipped it (none on the API routes). */
+export function admissionOf(request: FastifyRequest, runtime: () => Runtime): Admission {
+  return admissions.get(request) ?? admit(request, runtime());
+}
+
+/** The redactor of the request's snapshot, or the key shapes alone before one was taken. */
+export function redactorOf(request: FastifyRequest): Redactor {
+  return admissions.get(request)?.runtime.redact ?? redactShapes;
 }

@@ -3,6 +3,7 @@ import { KeelError, toKeelError } from '../errors.js';
 import type { FormatId } from '../formats/canonical.js';
 import { formats } from '../formats/index.js';
 import type { WireFormat } from '../formats/types.js';
+import { redactorOf } from './auth.js';
 
 /** The caller's API format for a URL: the Anthropic surface gets Anthropic errors, everything else OpenAI's. */
 export function formatForUrl(url: string): WireFormat {
@@ -45,7 +46,11 @@ const NO_ATTEMPTS: AttemptCounts = { attempts: [], retries: 0, fallbacks: 0 };
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: KeelError, counts: AttemptCounts = NO_ATTEMPTS): void {
   const format = formatForUrl(request.url);
   if (err.retryAfterMs !== undefined) reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)));
-  if (err.status >= 500) request.log.warn({ code: err.code, errorClass: err.errorClass, upstreamCode: err.upstreamCode, status: err.status }, err.message);
+  // Shedding is counted in the request records; a log line per shed request would add load exactly when there is too much.
+  if (err.status >= 500 && err.code !== 'KEEL_OVERLOADED') {
+    // Logs outlive the response: whatever a provider echoed into the message leaves here redacted.
+    request.log.warn({ code: err.code, errorClass: err.errorClass, upstreamCode: err.upstreamCode, status: err.status }, redactorOf(request)(err.message));
+  }
   void reply
     .code(err.status)
     .headers({

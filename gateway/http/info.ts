@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime/resolve.js';
+import { listensOnLoopback } from './metrics.js';
 
 /** Model listing in both SDKs' shapes, and health probes. */
 export function registerInfoRoutes(app: FastifyInstance, runtime: () => Runtime): void {
@@ -23,6 +24,11 @@ export function registerInfoRoutes(app: FastifyInstance, runtime: () => Runtime)
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async () => {
     const rt = runtime();
-    return { status: 'ready', config_version: rt.version, routes: rt.routes.size };
+    const ready = { status: 'ready', config_version: rt.version, routes: rt.routes.size };
+    // Only server.allow_unauthenticated gets a gateway here; the probe keeps saying so where operators look.
+    if (rt.clientKeys === undefined && !listensOnLoopback(app.server)) {
+      return { ...ready, warning: 'no client keys (auth.keys) on a non-loopback address: any caller can use this gateway (server.allow_unauthenticated)' };
+    }
+    return ready;
   });
 }

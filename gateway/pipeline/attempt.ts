@@ -5,6 +5,7 @@ import { formats } from '../formats/index.js';
 import type { WireFormat } from '../formats/types.js';
 import { newStreamStats, type StreamStats } from '../relay/stats.js';
 import { relayStream } from '../relay/stream.js';
+import type { Redactor } from '../redact.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import { writeSse } from '../sse/read.js';
 import { outputOfResponse, outputOfText } from '../telemetry/content.js';
@@ -44,7 +45,7 @@ export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
   try {
     const body = encodeBody(() => upstream.buildRequest(a.req, a.target.model, { forceStreamUsage: true }), a.target);
     const res = await sendToTarget(a.target, a.target.provider.adapter.chatPath, body, controller);
-    await rejectErrorStatus(res, upstream, a.target);
+    await rejectErrorStatus(res, upstream, a.target, a.ctx.runtime.redact);
     if (a.session === undefined) return { ok: true, result: await relayJson(res, upstream, a, controller), ttftMs: performance.now() - started, stats: undefined };
     return await relayChatStream(res, upstream, a, a.session, controller, started);
   } catch (err) {
@@ -56,10 +57,10 @@ export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
   }
 }
 
-async function rejectErrorStatus(res: UpstreamResponse, upstream: WireFormat, target: ResolvedTarget): Promise<void> {
+async function rejectErrorStatus(res: UpstreamResponse, upstream: WireFormat, target: ResolvedTarget, redact: Redactor): Promise<void> {
   if (res.statusCode < 400) return;
   const text = await res.body.text().catch(() => '');
-  throw upstreamStatusError(res.statusCode, text, upstream, target.provider.name, retryAfterMs(res.headers['retry-after']));
+  throw upstreamStatusError(res.statusCode, text, upstream, target.provider.name, retryAfterMs(res.headers['retry-after']), redact);
 }
 
 async function relayJson(res: UpstreamResponse, upstream: WireFormat, a: AttemptInput, signal: AbortLike): Promise<CallResult> {

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { KeelError } from '../errors.js';
 import type { WireFormat } from '../formats/types.js';
 import { endpointUrl, type ClientIdentity, type ResolvedRoute, type ResolvedTarget, type Runtime } from '../runtime/resolve.js';
+import { clip } from '../redact.js';
 import { Abort } from '../upstream/abort.js';
 import { sendUpstream, type UpstreamResponse } from '../upstream/send.js';
 import type { HealthRegistry } from '../routing/health.js';
@@ -47,7 +48,8 @@ export function findRoute(runtime: Runtime, model: string): ResolvedRoute {
   const route = runtime.routes.get(model);
   if (route !== undefined) return route;
   const known = [...runtime.routes.keys()].join(', ');
-  throw new KeelError('KEEL_UNKNOWN_ROUTE', `The model \`${model}\` does not exist on this gateway. Configured models: ${known || 'none'}.`, {
+  // The name is the caller's and may be megabytes: echoed clipped.
+  throw new KeelError('KEEL_UNKNOWN_ROUTE', `The model \`${clip(model)}\` does not exist on this gateway. Configured models: ${known || 'none'}.`, {
     param: 'model',
   });
 }

@@ -67,7 +67,7 @@ async function embed(ctx: CallContext, req: EmbeddingsRequest, route: ResolvedRo
       throw transportError(err, target.provider.name, controller);
     });
     if (res.statusCode >= 400) {
-      throw upstreamStatusError(res.statusCode, text, formats[target.provider.adapter.format], target.provider.name, retryAfterMs(res.headers['retry-after']));
+      throw upstreamStatusError(res.statusCode, text, formats[target.provider.adapter.format], target.provider.name, retryAfterMs(res.headers['retry-after']), ctx.runtime.redact);
     }
     const meta = responseMeta.safeParse(safeJson(text));
     if (meta.success) {

@@ -3,6 +3,7 @@ import type { Price } from '../pipeline/record.js';
 import { BUILTIN_PRICES } from './prices.js';
 import type { BreakerConfig, HedgeConfig, KeelConfig, ResponseLimits, Retries, RouteConfig, Timeouts } from '../../config/schema.js';
 import { adapterFor, type AuthScheme, type ProviderAdapter } from '../providers/index.js';
+import { buildRedactor, type Redactor } from '../redact.js';
 
 /**
  * The gateway's view of one config snapshot, derived once per snapshot so the
@@ -73,6 +74,8 @@ export interface Runtime {
   routes: ReadonlyMap<string, ResolvedRoute>;
   /** sha256(key) → identity; undefined when the gateway is open. */
   clientKeys: ReadonlyMap<string, ClientIdentity> | undefined;
+  /** Removes this snapshot's secrets (provider keys, client keys, admin token) and common key shapes from a text. */
+  redact: Redactor;
 }
 
 /**
@@ -196,5 +199,16 @@ export function buildRuntime(config: KeelConfig, version: number): Runtime {
   const clientKeys = config.auth?.keys
     ? new Map(config.auth.keys.map((k) => [hashKey(k.key), { id: k.id, team: k.team }]))
     : undefined;
-  return { config, version, routes, clientKeys };
+  return { config, version, routes, clientKeys, redact: buildRedactor(configSecrets(config)) };
+}
+
+/** Every secret a config holds that a provider or a log could echo back. */
+function configSecrets(config: KeelConfig): string[] {
+  const out: string[] = [];
+  for (const p of Object.values(config.providers)) {
+    if (p.api_key !== undefined) out.push(p.api_key);
+  }
+  for (const k of config.auth?.keys ?? []) out.push(k.key);
+  if (config.server.admin_token !== undefined) out.push(config.server.admin_token);
+  return out;
 }

@@ -1,5 +1,6 @@
 import { KeelError, type ErrorClass } from '../errors.js';
 import type { WireFormat } from '../formats/types.js';
+import { redactShapes, type Redactor } from '../redact.js';
 
 /**
  * Maps a provider's error response to the error the caller sees.
@@ -14,9 +15,12 @@ export function upstreamStatusError(
   format: WireFormat,
   provider: string,
   retryAfter?: number,
+  /** The config snapshot's redactor (Runtime.redact); the key shapes alone when absent. */
+  redact: Redactor = redactShapes,
 ): KeelError {
   const detail = format.parseUpstreamError(safeJson(bodyText));
-  const reason = detail.message ?? `HTTP ${status}`;
+  // Providers echo what they were sent (keys included); the reason reaches the caller, logs and spans.
+  const reason = redact(detail.message ?? `HTTP ${status}`);
   const upstreamCode = detail.code ?? detail.type;
   if (status === 401 || status === 403) {
     return new KeelError('KEEL_UPSTREAM_AUTH', `provider ${provider} refused Keel's credentials (HTTP ${status}); check providers.${provider}.api_key`, {

@@ -90,7 +90,7 @@ describe('environment interpolation', () => {
   const base = (extra: string) => `providers:\n  oai: { type: openai, api_key: "\${KEY}" }\nroutes:\n  r: { targets: [{ provider: oai, model: m }] }\n${extra}`;
 
   it('substitutes values and defaults, re-reads whole numbers, keeps the escape literal', () => {
-    const cfg = load(base('server:\n  port: ${PORT}\n  host: "${HOST:-0.0.0.0}"\n') .replace('model: m', () => 'model: "$${literal}"'));
+    const cfg = load(base('server:\n  port: ${PORT}\n  host: "${HOST:-0.0.0.0}"\n  allow_unauthenticated: true\n') .replace('model: m', () => 'model: "$${literal}"'));
     expect(cfg.providers.oai?.api_key).toBe('sk-live-SECRET-123456');
     expect(cfg.server.port).toBe(9090);
     expect(cfg.server.host).toBe('0.0.0.0');
