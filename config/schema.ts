@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { sloBlockSchema } from './slo-schema.js';
+import { checkSecret, isLoopbackHost } from './secret.js';
 import { priceSchema, telemetrySchema } from './telemetry-schema.js';
+
+/** One placeholder/length rule for every secret; it lives in secret.ts so telemetry-schema.ts and slo-schema.ts use it without an import cycle. */
+export { checkSecret } from './secret.js';
 
 /**
  * The keel.yaml schema. Strict everywhere: an unknown key is a typo until proven
@@ -174,19 +178,6 @@ const serverSchema = z
     if (s.admin_token !== undefined) checkSecret(s.admin_token, ['admin_token'], ctx);
   });
 
-/** Client keys are bearer secrets: long enough not to be guessed, never a sample value left in. */
-const MIN_KEY_LENGTH = 20;
-const PLACEHOLDER = /^(change[-_ ]?me|changeit|secret|password|passw0rd|test|example|placeholder|your[-_ ]?key|xxx+|todo|null|none|default|keel|admin|1234\d*)$/i;
-
-export function checkSecret(value: string, path: (string | number)[], ctx: z.RefinementCtx): void {
-  // The value is never echoed: it is a secret, and may have come from the environment.
-  if (PLACEHOLDER.test(value.trim()) || /change[-_ ]?me|your[-_ ]?(api[-_ ]?)?key|<.*>/i.test(value)) {
-    ctx.addIssue({ code: 'custom', path, message: 'is a placeholder value; set a real secret (e.g. `keel keys create`, or `openssl rand -hex 24`)' });
-  } else if (value.length < MIN_KEY_LENGTH) {
-    ctx.addIssue({ code: 'custom', path, message: `is too short (${value.length} characters); use at least ${MIN_KEY_LENGTH} random characters` });
-  }
-}
-
 const clientKeySchema = z
   .object({
     id: z.string().min(1),
@@ -216,6 +207,11 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
     })
     .strict()
     .superRefine((cfg, ctx) => {
+      // The SLO engine listens on the collector's host (cli/commands/collector.ts): beyond loopback, its API needs a token.
+      const host = cfg.telemetry.collector.host;
+      if (cfg.slo.token === undefined && !isLoopbackHost(host)) {
+        ctx.addIssue({ code: 'custom', path: ['slo', 'token'], message: `is required: the SLO engine listens beyond loopback (telemetry.collector.host ${host}); set a token (e.g. \${KEEL_SLO_TOKEN})` });
+      }
       for (const [name, p] of Object.entries(cfg.providers)) {
         if (p.base_url === undefined && requireBaseUrl.includes(p.type)) {
           ctx.addIssue({ code: 'custom', path: ['providers', name, 'type'], message: `providers of type ${p.type} need a base_url` });

@@ -29,6 +29,7 @@ export async function slo(flags: CommonFlags): Promise<number> {
     process.stderr.write('keel slo: use `keel slo status` or `keel slo rules [DIR]`\n');
     return 2;
   }
+  const token = keelConfig(flags).slo.token;
   let url: string | undefined;
   try {
     url = (JSON.parse(readFileSync(collectorFile(telemetryConfig(flags)), 'utf8')) as { slo?: string }).slo;
@@ -40,7 +41,7 @@ export async function slo(flags: CommonFlags): Promise<number> {
     return 1;
   }
   try {
-    const view = (await (await fetch(`${url}/api/status`, { signal: AbortSignal.timeout(10_000) })).json()) as StatusView;
+    const view = (await (await fetch(`${url}/api/status`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) })).json()) as StatusView;
     process.stdout.write(statusText(view));
     return 0;
   } catch (err) {
