@@ -46,6 +46,27 @@ function writeQueryToken(file: string, token: string): void {
   writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
 }
 
+/**
+ * Where keel query and keel slo status find this collector (and, with no token configured, the
+ * /query token). A folder that cannot be written costs those commands, not the collector.
+ */
+function writeMarkers(cfg: TelemetryConfig, running: RunningCollector, sloUrl: string): string[] {
+  const written: string[] = [];
+  try {
+    // The token first: whoever finds the marker finds the token too.
+    if (cfg.collector.token === undefined) {
+      writeQueryToken(queryTokenFile(cfg), running.queryToken);
+      written.push(queryTokenFile(cfg));
+    }
+    const marker = collectorFile(cfg);
+    writeFileSync(marker, JSON.stringify({ url: running.url, slo: sloUrl, pid: process.pid }));
+    written.push(marker);
+  } catch (err) {
+    log(`cannot write ${dirname(collectorFile(cfg))} (${err instanceof Error ? err.message : String(err)}): keel query and keel slo status will not find this collector`);
+  }
+  return written;
+}
+
 /** The SLO engine beside the collector: same store, its own loop and status server. */
 async function startSloEngine(config: KeelConfig, running: RunningCollector, port: number | undefined): Promise<{ url: string; count: number; stop: () => Promise<void> }> {
   const specs = effectiveSlos(config.slo, Object.keys(config.routes));
@@ -137,10 +158,7 @@ export async function collector(flags: CommonFlags): Promise<number> {
     return 1;
   }
   const slo = await startSloEngine(config, running, flags.sloPort);
-  const marker = collectorFile(cfg);
-  const tokenFile = cfg.collector.token === undefined ? queryTokenFile(cfg) : undefined;
-  if (tokenFile !== undefined) writeQueryToken(tokenFile, running.queryToken);
-  writeFileSync(marker, JSON.stringify({ url: running.url, slo: slo.url, pid: process.pid }));
+  const markers = writeMarkers(cfg, running, slo.url);
   process.send?.({ type: 'ready', url: running.url, slo: slo.url });
   log(`listening on ${running.url} (OTLP/HTTP: /v1/traces, /v1/metrics)`);
   log(`SLO engine: ${slo.count} SLO(s), status page on ${slo.url}/`);
@@ -148,8 +166,7 @@ export async function collector(flags: CommonFlags): Promise<number> {
   log('flushing and stopping…');
   await slo.stop();
   await running.close();
-  rmSync(marker, { force: true });
-  if (tokenFile !== undefined) rmSync(tokenFile, { force: true });
+  for (const file of markers) rmSync(file, { force: true });
   log('stopped');
   process.disconnect?.();
   return 0;
