@@ -18,7 +18,8 @@ export interface RunningCollector {
 }
 
 /** The collector block; the bounds added later may be left out (their schema defaults apply). */
-export type CollectorSettings = Omit<CollectorConfig, 'max_body_bytes' | 'max_spool_bytes'> & Partial<Pick<CollectorConfig, 'max_body_bytes' | 'max_spool_bytes'>>;
+type Bounds = 'max_body_bytes' | 'max_inflight_bytes' | 'max_spool_bytes';
+export type CollectorSettings = Omit<CollectorConfig, Bounds> & Partial<Pick<CollectorConfig, Bounds>>;
 
 const DEFAULT_MAX_SPOOL_BYTES = 1024 * 1024 * 1024;
 
@@ -51,7 +52,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   });
   await batcher.replay();
   const queryToken = o.collector.token ?? randomBytes(32).toString('hex');
-  const app = buildCollectorServer({ batcher, query: (sql) => queryText(store.reader(), sql), bodyLimit: o.collector.max_body_bytes, token: o.collector.token, queryToken });
+  const app = buildCollectorServer({ batcher, query: (sql) => queryText(store.reader(), sql), bodyLimit: o.collector.max_body_bytes, maxInflightBytes: o.collector.max_inflight_bytes, token: o.collector.token, queryToken });
   await app.listen({ host: o.collector.host, port: o.collector.port });
   const { port } = app.server.address() as AddressInfo;
   return {

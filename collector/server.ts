@@ -13,6 +13,9 @@ import { traceRows } from './rows/traces.js';
  */
 const REQUEST_TIMEOUT_MS = 60_000;
 
+/** telemetry.collector.max_inflight_bytes' default: eight bodies of the default largest size. */
+const DEFAULT_MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
+
 /** google.rpc codes used in error bodies. */
 const INVALID_ARGUMENT = 3;
 const RESOURCE_EXHAUSTED = 8;
@@ -26,6 +29,8 @@ export interface CollectorServerOptions {
   query?: (sql: string) => Promise<string>;
   /** Largest body, compressed or inflated; larger gets 413 (default 32 MiB). */
   bodyLimit?: number;
+  /** Bodies received at once, by declared length (default 256 MiB): what the bodies in memory can add up to. */
+  maxInflightBytes?: number;
   /** Bearer token OTLP ingest requires; absent: ingest is open (allowed on loopback only, see config). */
   token?: string;
   /** The token /query requires: always one (the configured token, else one generated per process). */
@@ -100,6 +105,28 @@ function requireToken(token: string | undefined, what: string): onRequestHookHan
   };
 }
 
+/**
+ * Each body is capped, but many at once are not: this bounds their sum. A request reserves its
+ * declared Content-Length (a chunked one the whole body limit) before its body is read, and gives
+ * it back when its response is done or its connection goes; one request is always let in, so a
+ * lone export of the largest allowed size still passes. Runs after the token check, so an
+ * unauthenticated caller cannot spend the budget.
+ */
+function admitBodies(maxBytes: number, bodyLimit: number): onRequestHookHandler {
+  let inflight = 0;
+  return (req, reply, done) => {
+    const declared = Number(req.headers['content-length']);
+    const cost = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, bodyLimit) : bodyLimit;
+    if (inflight > 0 && inflight + cost > maxBytes) {
+      reply.header('retry-after', '1');
+      return sendStatus(reply, 429, encodingOf(req.headers['content-type']) ?? 'json', RESOURCE_EXHAUSTED, `the collector is receiving ${inflight} bytes of bodies already; retry`);
+    }
+    inflight += cost;
+    reply.raw.once('close', () => (inflight -= cost));
+    done();
+  };
+}
+
 /** Errors fastify raises itself (body over the limit, bad Content-Length) as OTLP status bodies; nothing internal leaks. */
 function onError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
@@ -128,7 +155,7 @@ export function buildCollectorServer(o: CollectorServerOptions): FastifyInstance
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setErrorHandler(onError);
-  const ingest = requireToken(o.token, 'OTLP ingest');
+  const ingest = [requireToken(o.token, 'OTLP ingest'), admitBodies(o.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES, limit)];
   app.post('/v1/traces', { onRequest: ingest }, (req, reply) => handle('traces', req, reply, o.batcher, limit));
   app.post('/v1/metrics', { onRequest: ingest }, (req, reply) => handle('metrics', req, reply, o.batcher, limit));
   app.get('/healthz', () => ({ status: 'ok', ...o.batcher.stats, spoolBytes: o.batcher.spoolBytes }));

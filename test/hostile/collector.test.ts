@@ -179,6 +179,30 @@ describe('a collector with tokens, against hostile callers (real processes)', ()
     expect(await eventually(() => stored(collector.url, 'after-big'), 1)).toBe(1);
   }, 30_000);
 
+  it('bodies received at once are bounded in sum (max_inflight_bytes): past it 429 + Retry-After, until they finish', async () => {
+    // Eight exports declaring the largest body, sending none of it: the whole default budget (256 MiB), held.
+    const held = Array.from({ length: 8 }, () => {
+      const req = request(`${collector.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(CAP), ...auth(COLLECTOR_TOKEN) } });
+      req.on('error', () => undefined);
+      req.flushHeaders();
+      return req;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const refused = await postTraces(collector.url, spans('inflight'), auth(COLLECTOR_TOKEN));
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    // An unauthenticated caller is turned away before the budget: 401, not 429.
+    expect((await postTraces(collector.url, spans('inflight'))).status).toBe(401);
+    held.forEach((req) => req.destroy());
+    let status = 0;
+    for (let i = 0; i < 20 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await postTraces(collector.url, spans('inflight'), auth(COLLECTOR_TOKEN))).status;
+    }
+    expect(status).toBe(200);
+    expect(collector.alive()).toBe(true);
+  });
+
   it('forged spans with no token or a wrong one get 401 and store nothing; with the token they are stored', async () => {
     for (const headers of [{}, auth(randomBytes(24).toString('hex')), auth(COLLECTOR_TOKEN.slice(0, -1)), { authorization: COLLECTOR_TOKEN }]) {
       const res = await postTraces(collector.url, spans('forged'), headers);
