@@ -135,7 +135,7 @@ function onError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): v
   sendStatus(reply, status, encoding, status === 500 ? INTERNAL : INVALID_ARGUMENT, status === 500 ? 'internal error' : err.message);
 }
 
-function addQuery(app: FastifyInstance, query: (sql: string) => Promise<string>, token: string | undefined): void {
+function addQuery(app: FastifyInstance, query: (sql: string) => Promise<string>, token: string): void {
   // chDB binds its folder to one process, so `keel query` asks the running collector.
   app.post('/query', { onRequest: requireToken(token, 'keel query') }, async (req, reply) => {
     const from = req.socket.remoteAddress ?? '';

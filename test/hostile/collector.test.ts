@@ -240,6 +240,10 @@ describe('a collector with tokens, against hostile callers (real processes)', ()
     const basic = `Basic ${Buffer.from(`anyone:${SLO_TOKEN}`).toString('base64')}`;
     expect((await fetch(`${sloUrl}/`, { headers: { authorization: basic } })).status).toBe(200);
     expect((await fetch(`${sloUrl}/healthz`)).status).toBe(200);
+    // keel slo status sends the configured token.
+    const cli = spawnSync(process.execPath, [keelBin, 'slo', 'status'], { cwd: dir, encoding: 'utf8', env });
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(/chat/);
   });
 
   it('a gateway with the tokens in its config gets its spans stored and polls the weights without a 401', async () => {
