@@ -11,6 +11,8 @@ FROM node:20.18.1-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app /app
+# The collector's spool and marker files (deploy/keel.yaml); a new named volume takes this ownership.
+RUN mkdir -p /var/lib/keel && chown node:node /var/lib/keel
 USER node
 ENTRYPOINT ["node", "bin/keel.js"]
 CMD ["start"]

@@ -12,9 +12,21 @@ export interface BatcherOptions {
   maxQueueRows: number;
   /** How often spooled batches are retried while ClickHouse is away. */
   replayMs: number;
+  /** Spool size past which new data is refused (see SpoolFull); default: no bound (tests of other things). */
+  maxSpoolBytes?: number;
 }
 
 export class QueueFull extends Error {}
+
+/** The spool is over its bound: ClickHouse is refusing or behind (→ 429 with `retryAfterS`). */
+export class SpoolFull extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+  }
+}
 
 export interface BatcherStats {
   queuedRows: number;
@@ -65,12 +77,18 @@ export class Batcher {
     this.#replayTimer.unref();
   }
 
-  /** Makes rows durable and queues them; throws QueueFull (→ 429) rather than growing without bound. */
+  /** Bytes on disk ClickHouse does not have yet. */
+  get spoolBytes(): number {
+    return this.#spool.bytes;
+  }
+
+  /** Makes rows durable and queues them; throws QueueFull or SpoolFull (→ 429) rather than growing without bound. */
   async add(byTable: Record<string, Row[]>): Promise<void> {
     const parts = Object.entries(byTable).filter(([, rows]) => rows.length > 0);
     const total = parts.reduce((n, [, rows]) => n + rows.length, 0);
     if (total === 0) return;
     if (this.#queued + total > this.#o.maxQueueRows) throw new QueueFull(`collector queue full (${this.#queued} rows waiting)`);
+    this.#checkSpool();
     this.#count(total);
     let files: { table: string; file: string; rows: Row[] }[];
     try {
@@ -86,6 +104,23 @@ export class Batcher {
     }
     if (files.some((f) => this.#rowsOf(f.table) >= this.#o.batchRows)) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), this.#o.flushMs);
+  }
+
+  /**
+   * The in-memory queue is bounded in rows, but while ClickHouse refuses inserts every flush
+   * moves its rows to the spool and the queue empties: without this check a down store meant
+   * accepting without end until the disk filled. The rule: once the spool holds more than
+   * `maxSpoolBytes`, refuse new data until the replay has brought it back under. When inserts
+   * succeed the spool holds little more than the queue, so only a refusing or lagging store
+   * gets here. Refusing is safe: 429 is retryable in OTLP, exporters keep their own bounded
+   * queues, and nothing already acknowledged is touched. The bound can be passed by at most one
+   * request (the check is before the write). Retry-After is the replay period: the spool can
+   * shrink no sooner.
+   */
+  #checkSpool(): void {
+    const max = this.#o.maxSpoolBytes;
+    if (max === undefined || this.#spool.bytes <= max) return;
+    throw new SpoolFull(`collector spool full (${this.#spool.bytes} bytes waiting for ClickHouse)`, Math.max(1, Math.ceil(this.#o.replayMs / 1000)));
   }
 
   #token(): string {

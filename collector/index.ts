@@ -3,8 +3,8 @@
  * (protobuf or JSON, gzip), maps them to the clickhouseexporter tables, batches
  * them into ClickHouse with dedup tokens, and spools to disk while ClickHouse is away.
  */
-export { startCollector, storeInsert, type CollectorOptions, type RunningCollector } from './collector.js';
-export { Batcher, QueueFull, type BatcherOptions, type Row } from './batcher.js';
+export { startCollector, storeInsert, type CollectorOptions, type CollectorSettings, type RunningCollector } from './collector.js';
+export { Batcher, QueueFull, SpoolFull, type BatcherOptions, type Row } from './batcher.js';
 export { Spool } from './spool.js';
 export { buildCollectorServer } from './server.js';
 export { traceRows } from './rows/traces.js';

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** A row as an object, or as a line already encoded in its table's insert format (see encodeRows). */
@@ -26,9 +26,31 @@ export interface SpooledGroup {
  */
 export class Spool {
   readonly #dir: string;
+  /** Size of every file this spool knows of, so its total is known without listing the folder per request. */
+  readonly #sizes = new Map<string, number>();
+  #bytes = 0;
 
   constructor(dir: string) {
     this.#dir = dir;
+  }
+
+  /** Bytes held on disk: accepted data ClickHouse does not have yet (the collector's back-pressure measure). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Counts what an earlier process left in the folder (call once, before the first replay). */
+  async measure(): Promise<void> {
+    for (const name of await this.#names()) {
+      if (this.#sizes.has(name)) continue;
+      const size = await stat(join(this.#dir, name)).then((st) => st.size, () => 0);
+      this.#track(name, size);
+    }
+  }
+
+  #track(name: string, size: number): void {
+    this.#bytes += size - (this.#sizes.get(name) ?? 0);
+    this.#sizes.set(name, size);
   }
 
   /** Writes a batch; returns its file name. */
@@ -53,6 +75,7 @@ export class Spool {
       await fh.close();
     }
     await rename(tmp, join(this.#dir, name));
+    this.#track(name, Buffer.byteLength(text));
     return name;
   }
 
@@ -81,6 +104,8 @@ export class Spool {
 
   async remove(name: string): Promise<void> {
     await rm(join(this.#dir, name), { force: true });
+    this.#bytes -= this.#sizes.get(name) ?? 0;
+    this.#sizes.delete(name);
   }
 
   /** For tests and status: a marker that the spool folder is usable. */

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { sloBlockSchema } from './slo-schema.js';
+import { checkSecret, isLoopbackHost } from './secret.js';
 import { priceSchema, telemetrySchema } from './telemetry-schema.js';
+
+/** One placeholder/length rule for every secret; it lives in secret.ts so telemetry-schema.ts and slo-schema.ts use it without an import cycle. */
+export { checkSecret, isLoopbackHost } from './secret.js';
 
 /**
  * The keel.yaml schema. Strict everywhere: an unknown key is a typo until proven
@@ -184,31 +188,12 @@ const serverSchema = z
     }
   });
 
-/** Whether a listen address only accepts connections from this machine. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
 /** What to tell an operator who exposed an open gateway; shared by `keel check` and the start-time refusal. */
 export function openRelayMessage(host: string): string {
   return (
     `${host} is not a loopback address and auth.keys is not set: anyone who can reach it could spend your provider keys. ` +
     'Add client keys under auth.keys, listen on 127.0.0.1, or set server.allow_unauthenticated: true if something in front authenticates callers'
   );
-}
-
-/** Client keys are bearer secrets: long enough not to be guessed, never a sample value left in. */
-const MIN_KEY_LENGTH = 20;
-const PLACEHOLDER = /^(change[-_ ]?me|changeit|secret|password|passw0rd|test|example|placeholder|your[-_ ]?key|xxx+|todo|null|none|default|keel|admin|1234\d*)$/i;
-
-export function checkSecret(value: string, path: (string | number)[], ctx: z.RefinementCtx): void {
-  // The value is never echoed: it is a secret, and may have come from the environment.
-  if (PLACEHOLDER.test(value.trim()) || /change[-_ ]?me|your[-_ ]?(api[-_ ]?)?key|<.*>/i.test(value)) {
-    ctx.addIssue({ code: 'custom', path, message: 'is a placeholder value; set a real secret (e.g. `keel keys create`, or `openssl rand -hex 24`)' });
-  } else if (value.length < MIN_KEY_LENGTH) {
-    ctx.addIssue({ code: 'custom', path, message: `is too short (${value.length} characters); use at least ${MIN_KEY_LENGTH} random characters` });
-  }
 }
 
 const clientKeySchema = z
@@ -243,6 +228,11 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
       // Secure by default: an open gateway on a reachable address is an open relay for the provider keys.
       if (cfg.auth === undefined && !cfg.server.allow_unauthenticated && !isLoopbackHost(cfg.server.host)) {
         ctx.addIssue({ code: 'custom', path: ['server', 'host'], message: openRelayMessage(cfg.server.host) });
+      }
+      // The SLO engine listens on the collector's host (cli/commands/collector.ts): beyond loopback, its API needs a token.
+      const host = cfg.telemetry.collector.host;
+      if (cfg.slo.token === undefined && !isLoopbackHost(host)) {
+        ctx.addIssue({ code: 'custom', path: ['slo', 'token'], message: `is required: the SLO engine listens beyond loopback (telemetry.collector.host ${host}); set a token (e.g. \${KEEL_SLO_TOKEN})` });
       }
       for (const [name, p] of Object.entries(cfg.providers)) {
         if (p.base_url === undefined && requireBaseUrl.includes(p.type)) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkSecret } from './secret.js';
 
 /** `30d`, `28d`, `6h`, `90m`: a duration the SLO engine works in (milliseconds). */
 const DURATION = /^(\d+)(m|h|d|w)$/;
@@ -91,9 +92,12 @@ export const sloBlockSchema = z
     port: z.number().int().min(0).max(65535).default(4319),
     /** Where gateways poll routing weights, when the SLO engine runs elsewhere (default: the collector host, this port). */
     url: z.url({ protocol: /^https?$/ }).optional(),
+    /** Bearer token (or Basic password, for browsers) for the status page and /api/*; required beyond loopback. Gateways send it with weights polls. */
+    token: z.string().optional(),
   })
   .strict()
   .superRefine((block, ctx) => {
+    if (block.token !== undefined) checkSecret(block.token, ['token'], ctx);
     const seen = new Set<string>();
     block.objectives.forEach((o, i) => {
       if (seen.has(o.name)) ctx.addIssue({ code: 'custom', path: ['objectives', i, 'name'], message: `duplicate SLO name "${o.name}"` });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkSecret, isLoopbackHost } from './secret.js';
 
 /** USD per million tokens. */
 export const priceSchema = z.object({ input: z.number().min(0), output: z.number().min(0), cache_read: z.number().min(0).optional() }).strict();
@@ -38,9 +39,24 @@ export const telemetrySchema = z
         flush_ms: z.number().int().positive().default(1_000),
         /** The write-ahead: accepted batches wait here until ClickHouse has them (replayed after a crash or an outage). */
         spool_dir: z.string().default('./.keel/spool'),
+        /** Largest export body, before and after gzip is inflated (a gzip bomb stops here); larger gets 413. */
+        max_body_bytes: z.number().int().positive().default(32 * 1024 * 1024),
+        /** Bodies being received at once, by declared length (chunked ones count as max_body_bytes); past it, 429 + Retry-After. */
+        max_inflight_bytes: z.number().int().positive().default(256 * 1024 * 1024),
+        /** Bytes the spool may hold while ClickHouse refuses or lags; past it, 429 + Retry-After (exporters back off). */
+        max_spool_bytes: z.number().int().positive().default(1024 * 1024 * 1024),
+        /** Bearer token for OTLP ingest (/v1/traces, /v1/metrics) and /query; required beyond loopback. Gateways send it. */
+        token: z.string().optional(),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 4318, max_queue_rows: 200_000, batch_rows: 25_000, flush_ms: 1_000, spool_dir: './.keel/spool' }),
+      .superRefine((c, ctx) => {
+        if (c.token !== undefined) checkSecret(c.token, ['token'], ctx);
+        else if (!isLoopbackHost(c.host)) {
+          // Anyone who can reach it could forge spans (and so SLOs and routing weights) and read every prompt stored.
+          ctx.addIssue({ code: 'custom', path: ['token'], message: `is required: the collector listens beyond loopback (host ${c.host}); set a token (e.g. \${KEEL_COLLECTOR_TOKEN})` });
+        }
+      })
+      .default({ host: '127.0.0.1', port: 4318, max_queue_rows: 200_000, batch_rows: 25_000, flush_ms: 1_000, spool_dir: './.keel/spool', max_body_bytes: 32 * 1024 * 1024, max_inflight_bytes: 256 * 1024 * 1024, max_spool_bytes: 1024 * 1024 * 1024 }),
     store: z
       .object({
         /** A ClickHouse server (`http://host:8123`); absent means embedded chDB in `path`. */

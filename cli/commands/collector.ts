@@ -1,10 +1,11 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadConfigFile, resolveConfigPath } from '../../config/index.js';
 import { telemetrySchema, type TelemetryConfig } from '../../config/telemetry-schema.js';
 import type { AddressInfo } from 'node:net';
 import { startCollector, type RunningCollector } from '../../collector/index.js';
 import type { KeelConfig } from '../../config/schema.js';
+import { isLoopbackHost } from '../../config/secret.js';
 import { durationMs } from '../../config/slo-schema.js';
 import { budgetOf, buildSloServer, effectiveSlos, recordCanaryEvents, SloLoop, WeightsPublisher } from '../../slo/index.js';
 import { realProvidersConfig, simulatedConfig } from '../default-config.js';
@@ -30,6 +31,40 @@ export function telemetryConfig(flags: CommonFlags): TelemetryConfig {
 /** Where a running collector leaves its URL, beside the embedded data folder, so `keel query` finds it. */
 export function collectorFile(cfg: TelemetryConfig): string {
   return join(dirname(resolve(cfg.store.path)), 'collector.json');
+}
+
+/** Where a collector with no configured token leaves the one it generated for /query (0600), so `keel query` can send it. */
+export function queryTokenFile(cfg: TelemetryConfig): string {
+  return join(dirname(resolve(cfg.store.path)), 'query.token');
+}
+
+/** Writes the generated /query token readable by this user only; a file already there (another run's) is replaced, never reused. */
+function writeQueryToken(file: string, token: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  rmSync(file, { force: true });
+  // 'wx': created here, with these permissions, not written through a link someone left in its place.
+  writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+}
+
+/**
+ * Where keel query and keel slo status find this collector (and, with no token configured, the
+ * /query token). A folder that cannot be written costs those commands, not the collector.
+ */
+function writeMarkers(cfg: TelemetryConfig, running: RunningCollector, sloUrl: string): string[] {
+  const written: string[] = [];
+  try {
+    // The token first: whoever finds the marker finds the token too.
+    if (cfg.collector.token === undefined) {
+      writeQueryToken(queryTokenFile(cfg), running.queryToken);
+      written.push(queryTokenFile(cfg));
+    }
+    const marker = collectorFile(cfg);
+    writeFileSync(marker, JSON.stringify({ url: running.url, slo: sloUrl, pid: process.pid }));
+    written.push(marker);
+  } catch (err) {
+    log(`cannot write ${dirname(collectorFile(cfg))} (${err instanceof Error ? err.message : String(err)}): keel query and keel slo status will not find this collector`);
+  }
+  return written;
 }
 
 /** The SLO engine beside the collector: same store, its own loop and status server. */
@@ -58,7 +93,7 @@ async function startSloEngine(config: KeelConfig, running: RunningCollector, por
     onCanary: recordCanaryEvents(running.store.client, log),
   });
   await publisher.load().catch(() => undefined);
-  const app = buildSloServer(loop, running.store.client, () => publisher.snapshot);
+  const app = buildSloServer(loop, running.store.client, () => publisher.snapshot, { token: config.slo.token });
   await app.listen({ host, port: port ?? config.slo.port });
   const { port: bound } = app.server.address() as AddressInfo;
   loop.start();
@@ -100,10 +135,18 @@ export async function collector(flags: CommonFlags): Promise<number> {
   const managed = process.send !== undefined;
   const where = cfg.store.url === undefined ? `embedded ClickHouse (chDB) in ${cfg.store.path}` : `ClickHouse at ${new URL(cfg.store.url).host}`;
   log(`store: ${where}`);
+  const host = flags.host ?? cfg.collector.host;
+  if (cfg.collector.token === undefined && !isLoopbackHost(host)) {
+    // The config check covers telemetry.collector.host; --host can move the listener past it.
+    const message = `refusing to listen on ${host} without telemetry.collector.token: anyone reaching it could forge spans and read the store`;
+    log(message);
+    process.send?.({ type: 'failed', message });
+    return 1;
+  }
   let running;
   try {
     running = await startCollector({
-      collector: { ...cfg.collector, host: flags.host ?? cfg.collector.host, port: flags.port ?? flags.collectorPort ?? cfg.collector.port },
+      collector: { ...cfg.collector, host, port: flags.port ?? flags.collectorPort ?? cfg.collector.port },
       store: cfg.store,
       onMigration: (name) => log(`migration: ${name}`),
     });
@@ -115,8 +158,7 @@ export async function collector(flags: CommonFlags): Promise<number> {
     return 1;
   }
   const slo = await startSloEngine(config, running, flags.sloPort);
-  const marker = collectorFile(cfg);
-  writeFileSync(marker, JSON.stringify({ url: running.url, slo: slo.url, pid: process.pid }));
+  const markers = writeMarkers(cfg, running, slo.url);
   process.send?.({ type: 'ready', url: running.url, slo: slo.url });
   log(`listening on ${running.url} (OTLP/HTTP: /v1/traces, /v1/metrics)`);
   log(`SLO engine: ${slo.count} SLO(s), status page on ${slo.url}/`);
@@ -124,7 +166,7 @@ export async function collector(flags: CommonFlags): Promise<number> {
   log('flushing and stopping…');
   await slo.stop();
   await running.close();
-  rmSync(marker, { force: true });
+  for (const file of markers) rmSync(file, { force: true });
   log('stopped');
   process.disconnect?.();
   return 0;

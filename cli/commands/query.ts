@@ -2,11 +2,21 @@ import { openStore, queryText } from '../../store/index.js';
 import type { CommonFlags } from '../args.js';
 import { readFileSync } from 'node:fs';
 import type { TelemetryConfig } from '../../config/telemetry-schema.js';
-import { collectorFile, telemetryConfig } from './collector.js';
+import { collectorFile, queryTokenFile, telemetryConfig } from './collector.js';
 
 function runningCollector(cfg: TelemetryConfig): string | undefined {
   try {
     return (JSON.parse(readFileSync(collectorFile(cfg), 'utf8')) as { url?: string }).url;
+  } catch {
+    return undefined;
+  }
+}
+
+/** /query always needs a token: the configured one, else the one the running collector wrote for this user. */
+function queryToken(cfg: TelemetryConfig): string | undefined {
+  if (cfg.collector.token !== undefined) return cfg.collector.token;
+  try {
+    return readFileSync(queryTokenFile(cfg), 'utf8').trim();
   } catch {
     return undefined;
   }
@@ -26,7 +36,9 @@ export async function query(flags: CommonFlags): Promise<number> {
   const cfg = telemetryConfig(flags);
   const url = runningCollector(cfg) ?? `http://${cfg.collector.host === '0.0.0.0' ? '127.0.0.1' : cfg.collector.host}:${flags.collectorPort ?? cfg.collector.port}`;
   try {
-    const res = await fetch(`${url}/query`, { method: 'POST', body: sql, signal: AbortSignal.timeout(60_000) });
+    const token = queryToken(cfg);
+    const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+    const res = await fetch(`${url}/query`, { method: 'POST', body: sql, headers, signal: AbortSignal.timeout(60_000) });
     const text = await res.text();
     (res.ok ? process.stdout : process.stderr).write(res.ok ? text : `keel query: ${text}`);
     return res.ok ? 0 : 1;

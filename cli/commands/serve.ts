@@ -111,7 +111,7 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   }
   // Adaptive routes follow the SLO engine's weights: polled, swapped atomically, last one kept on failure.
   const weights = new WeightsStore();
-  const poll = t.sloUrl === undefined ? undefined : pollWeights(`${t.sloUrl}/api/weights`, weights, source.store.current.config.slo.interval_s * 1000, log);
+  const poll = t.sloUrl === undefined ? undefined : pollWeights(`${t.sloUrl}/api/weights`, weights, source.store.current.config.slo.interval_s * 1000, log, source.store.current.config.slo.token);
   void poll?.pollNow();
   const app = buildGateway({
     config: source.store,

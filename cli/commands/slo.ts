@@ -29,6 +29,7 @@ export async function slo(flags: CommonFlags): Promise<number> {
     process.stderr.write('keel slo: use `keel slo status` or `keel slo rules [DIR]`\n');
     return 2;
   }
+  const token = keelConfig(flags).slo.token;
   let url: string | undefined;
   try {
     url = (JSON.parse(readFileSync(collectorFile(telemetryConfig(flags)), 'utf8')) as { slo?: string }).slo;
@@ -40,8 +41,12 @@ export async function slo(flags: CommonFlags): Promise<number> {
     return 1;
   }
   try {
-    const view = (await (await fetch(`${url}/api/status`, { signal: AbortSignal.timeout(10_000) })).json()) as StatusView;
-    process.stdout.write(statusText(view));
+    const res = await fetch(`${url}/api/status`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
+    if (res.status === 401) {
+      process.stderr.write(`keel slo status: the SLO engine at ${url} wants slo.token; set it in the config this command reads.\n`);
+      return 1;
+    }
+    process.stdout.write(statusText((await res.json()) as StatusView));
     return 0;
   } catch (err) {
     process.stderr.write(`keel slo status: cannot reach the SLO engine at ${url} (${err instanceof Error ? err.message : String(err)}).\n`);

@@ -22,7 +22,7 @@ const RESPONSE_TYPE: Record<Signal, string> = { traces: 'ExportTraceServiceRespo
 export function decodeRequest(signal: 'traces', body: Buffer, encoding: Encoding, gzip: boolean): TracesRequest;
 export function decodeRequest(signal: 'metrics', body: Buffer, encoding: Encoding, gzip: boolean): MetricsRequest;
 export function decodeRequest(signal: Signal, body: Buffer, encoding: Encoding, gzip: boolean): TracesRequest | MetricsRequest {
-  const raw = unzip(body, gzip);
+  const raw = inflate(body, gzip);
   if (encoding === 'json') {
     try {
       const parsed: unknown = JSON.parse(raw.toString('utf8'));
@@ -41,18 +41,29 @@ export function decodeRequest(signal: Signal, body: Buffer, encoding: Encoding, 
   }
 }
 
-function unzip(body: Buffer, gzip: boolean): Buffer {
+/** The body limit when the caller names none (telemetry.collector.max_body_bytes' default). */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** A body that is, or inflates to, more than the limit (→ 413). */
+export class OtlpTooLarge extends Error {}
+
+/**
+ * Inflates a gzip body, stopping at `maxBytes` of output: 1 GiB of zeros gzips to ~1 MiB, so the
+ * compressed size says nothing about what inflating it would allocate (DESIGN.md §6).
+ */
+export function inflate(body: Buffer, gzip: boolean, maxBytes: number = DEFAULT_MAX_BODY_BYTES): Buffer {
   if (!gzip) return body;
   try {
-    return gunzipSync(body);
-  } catch {
+    return gunzipSync(body, { maxOutputLength: maxBytes });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new OtlpTooLarge(`the body inflates to more than ${maxBytes} bytes`);
     throw new OtlpDecodeError('the body is not valid gzip');
   }
 }
 
 /** An OTLP/protobuf traces request straight to otel_traces lines (rows/trace-wire.ts), with decodeRequest's errors. */
 export function decodeTraceLines(body: Buffer, gzip: boolean): ReturnType<typeof protobufTraceLines> {
-  const raw = unzip(body, gzip);
+  const raw = inflate(body, gzip);
   try {
     return protobufTraceLines(raw);
   } catch {

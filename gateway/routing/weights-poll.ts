@@ -5,11 +5,13 @@ import type { WeightsStore } from './weights.js';
  * it in atomically when the version changes. A failed poll keeps the last snapshot:
  * routing never waits on the SLO engine.
  */
-export function pollWeights(url: string, store: WeightsStore, intervalMs: number, log: (msg: string) => void): { stop: () => void; pollNow: () => Promise<void> } {
+export function pollWeights(url: string, store: WeightsStore, intervalMs: number, log: (msg: string) => void, token?: string): { stop: () => void; pollNow: () => Promise<void> } {
   let failing = false;
+  // slo.token: the SLO engine's API is closed beyond loopback.
+  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
   const pollNow = async () => {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(5_000) });
       if (!res.ok) throw new Error(`status ${res.status}`);
       const snap = (await res.json()) as { version?: unknown; multipliers?: unknown; canaries?: unknown };
       if (typeof snap.version !== 'string' || typeof snap.multipliers !== 'object' || snap.multipliers === null) throw new Error('not a weights snapshot');

@@ -9,13 +9,18 @@ export interface SpanDestination {
   sample: number;
 }
 
+/** What every export to Keel's collector carries: its token, when one is set (required beyond loopback). */
+export function collectorHeaders(cfg: TelemetryConfig): Record<string, string> | undefined {
+  return cfg.collector.token === undefined ? undefined : { authorization: `Bearer ${cfg.collector.token}` };
+}
+
 /**
  * Keel's collector unsampled (SLOs need every request), each configured APM with its own
  * sampling, and one more when the standard OTLP variables name an endpoint.
  */
 export function spanDestinations(cfg: TelemetryConfig, collectorUrl: string | undefined, env: NodeJS.ProcessEnv): SpanDestination[] {
   const out: SpanDestination[] = [];
-  if (cfg.enabled && collectorUrl !== undefined) out.push({ name: 'collector', url: `${collectorUrl}/v1/traces`, sample: 1 });
+  if (cfg.enabled && collectorUrl !== undefined) out.push({ name: 'collector', url: `${collectorUrl}/v1/traces`, headers: collectorHeaders(cfg), sample: 1 });
   cfg.export.forEach((e, i) => {
     out.push({ name: `export[${i}]`, url: `${e.endpoint.replace(/\/+$/, '')}/v1/traces`, headers: e.headers, sample: e.sample });
   });

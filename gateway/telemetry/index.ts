@@ -6,7 +6,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import type { TelemetryConfig } from '../../config/telemetry-schema.js';
 import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
-import { spanDestinations } from './destinations.js';
+import { collectorHeaders, spanDestinations } from './destinations.js';
 import { createMetrics, type BreakerView } from './metrics.js';
 import { observeEventLoop } from './runtime.js';
 import type { SpanThreadData } from './span-messages.js';
@@ -47,7 +47,7 @@ function metricReaders(cfg: TelemetryConfig, o: TelemetryOptions, prometheus: Pr
   const interval = o.metricExportMs ?? 10_000;
   if (cfg.enabled && o.collectorUrl !== undefined) {
     readers.push(new PeriodicExportingMetricReader({
-        exporter: new OTLPMetricExporter({ url: `${o.collectorUrl}/v1/metrics`, timeoutMillis: o.exportTimeoutMs }),
+        exporter: new OTLPMetricExporter({ url: `${o.collectorUrl}/v1/metrics`, headers: collectorHeaders(cfg), timeoutMillis: o.exportTimeoutMs }),
         exportIntervalMillis: interval,
         exportTimeoutMillis: Math.min(interval, o.exportTimeoutMs ?? interval),
       }));

@@ -1,16 +1,60 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfigFile } from '../../config/index.js';
+import { ConfigError, loadConfigFile } from '../../config/index.js';
+import { isLoopbackHost } from '../../config/secret.js';
 import { providerRules } from '../../gateway/providers/index.js';
 
 /** docker-compose.yml cannot run here (no Docker engine): validate it by schema and by what it mounts. */
 const root = resolve(import.meta.dirname, '../..');
 // Compose resolves YAML merge keys (`<<: *keel`), so the test does too.
-const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { image?: string; build?: unknown; volumes?: string[] }> };
+interface Service {
+  image?: string;
+  build?: unknown;
+  volumes?: string[];
+  ports?: (string | number | { host_ip?: string; published?: string | number })[];
+  network_mode?: string;
+  environment?: Record<string, string>;
+}
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+
+/** The services meant to be reached from outside: everything else stays inside the compose network. */
+const PUBLIC = ['keel-gateway', 'grafana'];
+
+/** The host address a Compose port entry binds ('' = every interface), short syntax or long. */
+function hostIp(port: string | number | { host_ip?: string }): string {
+  if (typeof port === 'object') return port.host_ip ?? '';
+  const spec = String(port).replace(/\/\w+$/, '');
+  const v6 = /^\[([^\]]+)\]:/.exec(spec);
+  if (v6 !== null) return v6[1] ?? '';
+  const parts = spec.split(':');
+  return parts.length === 3 ? (parts[0] ?? '') : '';
+}
+
+/** Services other than the public ones that can be reached beyond the host's loopback. */
+function exposedBeyondLoopback(services: Record<string, Service>): string[] {
+  return Object.entries(services).flatMap(([name, s]) => {
+    if (PUBLIC.includes(name)) return [];
+    if (s.network_mode === 'host') return [`${name}: network_mode host`];
+    return (s.ports ?? []).filter((p) => !isLoopbackHost(hostIp(p))).map((p) => `${name}: ${JSON.stringify(p)}`);
+  });
+}
+
+/** .env.example as variables, the way compose reads .env. */
+function envExample(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(join(root, '.env.example'), 'utf8').split('\n')) {
+    const m = /^([A-Za-z_]\w*)=(.*)$/.exec(line.trim());
+    if (m !== null) out[m[1] ?? ''] = m[2] ?? '';
+  }
+  return out;
+}
+
+const SECRETS = ['KEEL_CLIENT_KEY', 'KEEL_COLLECTOR_TOKEN', 'KEEL_SLO_TOKEN'];
 
 describe('docker-compose.yml', () => {
   it('validates against the Compose specification JSON schema', () => {
@@ -43,9 +87,52 @@ describe('docker-compose.yml', () => {
         if (source.startsWith('./')) expect(existsSync(join(root, source)), source).toBe(true);
       }
     }
-    const config = loadConfigFile(join(root, 'deploy/keel.yaml'), { ...providerRules, env: {} });
+    const env = { ...envExample(), ...Object.fromEntries(SECRETS.map((name) => [name, randomBytes(24).toString('hex')])) };
+    const config = loadConfigFile(join(root, 'deploy/keel.yaml'), { ...providerRules, env });
     expect(config.telemetry.store.url).toBe('http://clickhouse:8123');
     expect(config.telemetry.collector.url).toBe('http://keel-collector:4318');
     expect(config.telemetry.export[0]?.sample).toBe(0.1);
+  });
+
+  it('publishes only the gateway and Grafana beyond the host loopback (ClickHouse, collector and SLO engine stay inside)', () => {
+    expect(exposedBeyondLoopback(compose.services)).toEqual([]);
+    // The check does catch what it is for: a published port on every interface, short or long syntax.
+    expect(exposedBeyondLoopback({ c: { ports: ['4319:4319'] }, d: { ports: ['8123'] }, e: { ports: [{ published: 9000 }] }, f: { ports: ['[::1]:1:1', '127.0.0.1:2:2/tcp'] } })).toEqual([
+      'c: "4319:4319"',
+      'd: "8123"',
+      'e: {"published":9000}',
+    ]);
+  });
+
+  it('the client key and both tokens are required by compose (${VAR:?…}) and empty in .env.example, so nobody runs with a published sample', () => {
+    const env = compose.services['keel-gateway']?.environment ?? {};
+    for (const name of SECRETS) {
+      expect(env[name], name).toMatch(new RegExp(`^\\$\\{${name}:\\?.+\\}$`));
+      expect(envExample()[name], name).toBe('');
+    }
+  });
+
+  it('deploy/keel.yaml with the .env.example values: every component listening beyond loopback has its secret', () => {
+    const file = join(root, 'deploy/keel.yaml');
+    // As shipped, the secrets are empty: the config loader refuses, naming each field.
+    let refused: ConfigError | undefined;
+    try {
+      loadConfigFile(file, { ...providerRules, env: envExample() });
+    } catch (err) {
+      if (err instanceof ConfigError) refused = err;
+    }
+    expect([...new Set(refused?.issues.map((i) => i.path))].sort()).toEqual(['auth.keys[0].key', 'slo.token', 'telemetry.collector.token']);
+    for (const path of ['slo.token', 'telemetry.collector.token']) {
+      expect(refused?.issues.find((i) => i.path === path)?.message).toBe('is too short (0 characters); use at least 20 random characters');
+    }
+    // Filled in, every listener beyond loopback is authenticated with what .env gave it.
+    const secrets = Object.fromEntries(SECRETS.map((name) => [name, randomBytes(24).toString('hex')]));
+    const config = loadConfigFile(file, { ...providerRules, env: { ...envExample(), ...secrets } });
+    expect(isLoopbackHost(config.server.host)).toBe(false);
+    expect(config.auth?.keys.map((k) => k.key)).toEqual([secrets.KEEL_CLIENT_KEY]);
+    expect(isLoopbackHost(config.telemetry.collector.host)).toBe(false);
+    expect(config.telemetry.collector.token).toBe(secrets.KEEL_COLLECTOR_TOKEN);
+    // The SLO engine listens on the collector's host.
+    expect(config.slo.token).toBe(secrets.KEEL_SLO_TOKEN);
   });
 });
