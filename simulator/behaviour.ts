@@ -7,7 +7,7 @@ import { z } from 'zod';
  * - reset: the socket is destroyed before any response header
  * - hang: the request is accepted and never answered
  * - stall: a stream sends `after_tokens` tokens, then goes silent (non-stream: hangs)
- * - cut: a stream sends `after_tokens` tokens, then the socket is destroyed (non-stream: reset after headers)
+ * - cut: a stream sends `after_tokens` tokens, then the socket is destroyed (non-stream: half the body, then the same)
  * - malformed: one unparsable `data:` line after `after_tokens` tokens, then a normal end
  * - no_done: the complete answer without the end marker (`[DONE]` / `message_stop`)
  * - reject_prefill: a request ending in an assistant message (a prefill) gets 400; others are answered
@@ -16,6 +16,7 @@ import { z } from 'zod';
  *   non-stream: the answer padded to `bytes` bytes. Sent in chunks without content-length, as a
  *   runaway provider would, so only the reader's own limit stops it
  * - huge_error: an error response (`status`, default 500) whose body is `bytes` bytes long
+ * Embeddings take the non-stream forms of cut, body_stall, huge_line and huge_error too.
  * `bytes` defaults to 2 MiB. `hang` is the provider that accepts the connection and sends nothing at all.
  * `times` limits the fault to the model's first N requests, then it answers normally.
  */

@@ -66,7 +66,12 @@ export function produceAnswer(api: SimApi, parsed: ParsedRequest, b: Behaviour, 
 export async function sendJson(api: SimApi, ex: Exchange, answer: Answer, ctx: AnswerContext, b: Behaviour): Promise<void> {
   if (b.fault === 'stall') return ex.forever('stall');
   await ex.sleep(b.latency_ms);
-  const text = JSON.stringify(api.body(answer, ctx));
+  return sendBody(ex, api.body(answer, ctx), b);
+}
+
+/** A 200 JSON answer (chat or embeddings) with the body-level faults: cut, body_stall, huge_line. */
+export async function sendBody(ex: Exchange, body: unknown, b: Behaviour): Promise<void> {
+  const text = JSON.stringify(body);
   switch (b.fault) {
     case 'cut':
       ex.head(200, { 'content-type': 'application/json' });
@@ -85,7 +90,7 @@ export async function sendJson(api: SimApi, ex: Exchange, answer: Answer, ctx: A
       if (!ex.gone) ex.end('huge_line');
       return;
     default:
-      ex.json(200, api.body(answer, ctx));
+      ex.json(200, body);
   }
 }
 

@@ -22,6 +22,10 @@ const models: Record<string, BehaviourSpec> = {
   'line-late-up': { fault: 'huge_line', bytes: 2_000_000, after_tokens: 2, tokens: 6 },
   'huge-body-up': { fault: 'huge_line', bytes: 128 * 1024 * 1024 },
   'huge-error-up': { fault: 'huge_error', status: 500, bytes: 64 * 1024 * 1024 },
+  'embed-stall-up': { fault: 'body_stall' },
+  'embed-huge-up': { fault: 'huge_line', bytes: 64 * 1024 * 1024 },
+  'embed-error-up': { fault: 'huge_error', status: 503, bytes: 64 * 1024 * 1024 },
+  'embed-up': {},
   'fallback-up': { tokens: 20 },
   'honest-up': { tokens: 30 },
 };
@@ -51,6 +55,10 @@ describe('hostile upstreams and callers', () => {
           'huge-body': { targets: [target('huge-body-up')], ...fallback, response_limits: { max_bytes: 1024 * 1024 } },
           'huge-error': { targets: [target('huge-error-up')], ...fallback },
           honest: { targets: [target('honest-up')] },
+          'embed-stall': { targets: [target('embed-stall-up')], timeouts: { idle_ms: 300 } },
+          'embed-huge': { targets: [target('embed-huge-up')], response_limits: { max_bytes: 1024 * 1024 } },
+          'embed-error': { targets: [target('embed-error-up')] },
+          embed: { targets: [target('embed-up')] },
         },
       }),
     });
@@ -232,5 +240,29 @@ describe('hostile upstreams and callers', () => {
     // Keel stopped reading each error body: none of them was sent in full.
     await eventually(() => (h.sim.attemptsFor('huge-error-up').every((a) => a.outcome === 'client_aborted') ? true : undefined));
     await honestAnswered();
+  });
+
+  it('embeddings bodies get the same bounds: a stall is a 504 after idle_ms, a runaway body a 502, an error body read to 64 KiB', async () => {
+    const embed = (model: string) => oai.embeddings.create({ model, input: 'hello' }).then(
+      (r) => r,
+      (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+    );
+    let started = Date.now();
+    const stalled = await embed('embed-stall');
+    expect(stalled).toBeInstanceOf(OpenAI.APIError);
+    expect((stalled as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const huge = await embed('embed-huge');
+    expect((huge as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+    started = Date.now();
+    const error = await embed('embed-error');
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const recs = await eventually(() => (recordsOf('embed-stall').length + recordsOf('embed-huge').length + recordsOf('embed-error').length === 3 ? true : undefined));
+    expect(recs).toBe(true);
+    expect([recordsOf('embed-stall')[0]?.upstreamCode, recordsOf('embed-huge')[0]?.upstreamCode]).toEqual(['body_idle_timeout', 'response_too_large']);
+    await eventually(() => (['embed-huge-up', 'embed-error-up'].every((m) => h.sim.attemptsFor(m)[0]?.outcome === 'client_aborted') ? true : undefined));
+    const ok = await oai.embeddings.create({ model: 'embed', input: 'hello' });
+    expect(ok.data[0]?.embedding).toHaveLength(16);
   });
 });

@@ -191,6 +191,13 @@ describe('simulator faults', () => {
     expect((JSON.parse(body) as { choices: unknown[] }).choices).toHaveLength(1);
   });
 
+  it('embeddings take the body faults too', async () => {
+    const res = await request(`${sim.url}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'eh;fault=huge_line;bytes=100000', input: 'x' }) });
+    const body = await res.body.text();
+    expect(body.length).toBe(100000);
+    expect((JSON.parse(body) as { data: unknown[] }).data).toHaveLength(1);
+  });
+
   it('huge_error: an error status with a body of `bytes` bytes', async () => {
     const res = await post('he;fault=huge_error;status=503;bytes=150000');
     expect(res.statusCode).toBe(503);
