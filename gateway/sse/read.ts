@@ -59,6 +59,12 @@ export class EventMeter {
       this.#tail = '\n\n';
       return true;
     }
+    // No line end in it: no boundary can end here (the common first half of a split event).
+    if (!text.includes('\n') && !text.includes('\r')) {
+      this.#tail = (this.#tail + text).slice(-3);
+      this.#since += bytes;
+      return this.#since <= this.limit;
+    }
     const offset = this.#tail.length;
     const seam = this.#tail + text;
     this.#tail = seam.slice(-3);
