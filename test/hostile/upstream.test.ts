@@ -42,10 +42,10 @@ describe('hostile upstreams and callers', () => {
       behaviours: models,
       gateway: { health },
       config: (url) => ({
-        server: { write_timeout_ms: 2500 },
+        server: { write_timeout_ms: 3000 },
         providers: { oai: { type: 'openai-compatible', base_url: `${url}/v1`, api_key: 'k' } },
         routes: {
-          'stall-callers': { targets: [target('big-up')], timeouts: { idle_ms: 1000 } },
+          'stall-callers': { targets: [target('big-up')], timeouts: { idle_ms: 1500 } },
           'pause-leave': { targets: [target('big-up')] },
           aborts: { targets: [target('slow-up')], ...fallback },
           'body-stall': { targets: [target('body-stall-up')], ...fallback, timeouts: { idle_ms: 10_000 } },
@@ -104,10 +104,10 @@ describe('hostile upstreams and callers', () => {
     const recs = await eventually(() => (recordsOf('stall-callers').length === 5 ? recordsOf('stall-callers') : undefined), 10_000);
     const cutAfter = Date.now() - started;
     for (const r of readers) r.destroy();
-    // Paused far longer than idle_ms (1 s; in-process gaps under load reach ~0.4 s): only the
-    // caller-side write timeout (2.5 s) ends it.
-    expect(cutAfter).toBeGreaterThan(2500);
-    expect(cutAfter).toBeLessThan(8000);
+    // Paused far longer than idle_ms (1.5 s; the in-process simulator's own gaps reach ~0.4 s on
+    // a loaded machine): only the caller-side write timeout (3 s) ends it.
+    expect(cutAfter).toBeGreaterThan(3000);
+    expect(cutAfter).toBeLessThan(10_000);
     for (const rec of recs) {
       expect(rec.errorClass).toBe('caller_stalled');
       expect(rec.errorCode).toBe('KEEL_CLIENT_STALLED');
