@@ -72,34 +72,40 @@ export class UpstreamBody implements AsyncIterable<Uint8Array> {
    * the gaps (no timer per chunk) and a byte count; past either the connection is dropped.
    */
   async text(limits?: BodyLimits): Promise<string> {
-    if (limits !== undefined && !limits.truncate && (this.declaredLength ?? 0) > limits.maxBytes) {
+    if (limits === undefined) return joined((await this.#collect(Number.POSITIVE_INFINITY)).parts);
+    if (!limits.truncate && (this.declaredLength ?? 0) > limits.maxBytes) {
       const err = tooLarge(limits);
       this.#abort(err);
       throw err;
     }
+    const watchdog = new Watchdog();
+    const onIdle = () =>
+      this.#abort(new KeelError('KEEL_UPSTREAM_TIMEOUT', `provider ${limits.provider}: response body idle longer than ${limits.idleMs} ms`, { upstreamCode: 'body_idle_timeout' }));
+    watchdog.arm(limits.idleMs, onIdle);
+    try {
+      const { parts, over } = await this.#collect(limits.maxBytes, () => watchdog.arm(limits.idleMs, onIdle));
+      if (over && !limits.truncate) throw tooLarge(limits);
+      return joined(parts);
+    } finally {
+      watchdog.cancel();
+    }
+  }
+
+  /** Up to `max` bytes of the body (`over`: there was more, and the connection was dropped). */
+  async #collect(max: number, onChunk?: () => void): Promise<{ parts: Buffer[]; over: boolean }> {
     const parts: Buffer[] = [];
     let size = 0;
-    const watchdog = limits === undefined ? undefined : new Watchdog();
-    const onIdle = () => {
-      if (limits !== undefined) this.#abort(new KeelError('KEEL_UPSTREAM_TIMEOUT', `provider ${limits.provider}: response body idle longer than ${limits.idleMs} ms`, { upstreamCode: 'body_idle_timeout' }));
-    };
-    try {
-      if (limits !== undefined) watchdog?.arm(limits.idleMs, onIdle);
-      for await (const chunk of this) {
-        size += chunk.length;
-        if (limits !== undefined && size > limits.maxBytes) {
-          if (!limits.truncate) throw tooLarge(limits);
-          // Leaving the loop early drops the connection (see the iterator's finally).
-          parts.push((chunk as Buffer).subarray(0, chunk.length - (size - limits.maxBytes)));
-          break;
-        }
-        parts.push(chunk as Buffer);
-        if (limits !== undefined) watchdog?.arm(limits.idleMs, onIdle);
+    for await (const chunk of this) {
+      size += chunk.length;
+      if (size > max) {
+        parts.push((chunk as Buffer).subarray(0, chunk.length - (size - max)));
+        // Leaving the loop early drops the connection (see the iterator's finally).
+        return { parts, over: true };
       }
-    } finally {
-      watchdog?.cancel();
+      parts.push(chunk as Buffer);
+      onChunk?.();
     }
-    return parts.length === 1 && parts[0] !== undefined ? parts[0].toString('utf8') : Buffer.concat(parts).toString('utf8');
+    return { parts, over: false };
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
@@ -133,6 +139,10 @@ export class UpstreamBody implements AsyncIterable<Uint8Array> {
     this.#wake = undefined;
     wake?.();
   }
+}
+
+function joined(parts: Buffer[]): string {
+  return parts.length === 1 && parts[0] !== undefined ? parts[0].toString('utf8') : Buffer.concat(parts).toString('utf8');
 }
 
 function tooLarge(limits: BodyLimits): KeelError {
