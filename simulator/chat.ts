@@ -37,9 +37,26 @@ export async function requestFault(api: SimApi, ex: Exchange, b: Behaviour, fail
     case 'hang':
       await ex.forever('hang');
       return true;
+    case 'huge_error':
+      await hugeError(ex, b.status ?? 500, b.bytes ?? DEFAULT_BYTES);
+      return true;
     default:
       return false;
   }
+}
+
+/** What huge_line and huge_error send when `bytes` is not given: past a 1 MiB event limit, small for a test. */
+const DEFAULT_BYTES = 2 * 1024 * 1024;
+
+/** An error status whose JSON body is `bytes` long: the error message is filler. */
+async function hugeError(ex: Exchange, status: number, bytes: number): Promise<void> {
+  const head = '{"error":{"type":"server_error","code":null,"message":"';
+  const tail = '"}}';
+  ex.head(status, { 'content-type': 'application/json' });
+  await ex.write(head);
+  await ex.pad(Math.max(0, bytes - head.length - tail.length));
+  await ex.write(tail);
+  if (!ex.gone) ex.end('huge_error');
 }
 
 export function produceAnswer(api: SimApi, parsed: ParsedRequest, b: Behaviour, seq: number): Answer {
@@ -49,13 +66,41 @@ export function produceAnswer(api: SimApi, parsed: ParsedRequest, b: Behaviour, 
 export async function sendJson(api: SimApi, ex: Exchange, answer: Answer, ctx: AnswerContext, b: Behaviour): Promise<void> {
   if (b.fault === 'stall') return ex.forever('stall');
   await ex.sleep(b.latency_ms);
-  if (b.fault === 'cut') {
-    const text = JSON.stringify(api.body(answer, ctx));
-    ex.head(200, { 'content-type': 'application/json' });
-    await ex.write(text.slice(0, Math.floor(text.length / 2)));
-    return ex.cut();
+  return sendBody(ex, api.body(answer, ctx), b);
+}
+
+/** A 200 JSON answer (chat or embeddings) with the body-level faults: cut, body_stall, huge_line. */
+export async function sendBody(ex: Exchange, body: unknown, b: Behaviour): Promise<void> {
+  const text = JSON.stringify(body);
+  switch (b.fault) {
+    case 'cut':
+      ex.head(200, { 'content-type': 'application/json' });
+      await ex.write(text.slice(0, Math.floor(text.length / 2)));
+      return ex.cut();
+    case 'body_stall':
+      ex.head(200, { 'content-type': 'application/json' });
+      await ex.write(text.slice(0, Math.floor(text.length / 3)));
+      return ex.forever('body_stall');
+    case 'huge_line':
+      // Still a valid answer: only the size is wrong, so nothing but a size limit refuses it.
+      ex.head(200, { 'content-type': 'application/json' });
+      await ex.write('{"pad":"');
+      await ex.pad(Math.max(0, (b.bytes ?? DEFAULT_BYTES) - text.length - 9));
+      await ex.write(`",${text.slice(1)}`);
+      if (!ex.gone) ex.end('huge_line');
+      return;
+    default:
+      ex.json(200, body);
   }
-  ex.json(200, api.body(answer, ctx));
+}
+
+/** One SSE `data:` line of `bytes` bytes (terminator included), written in pieces. */
+async function hugeLine(ex: Exchange, bytes: number): Promise<void> {
+  const head = 'data: {"pad":"';
+  const tail = '"}\n\n';
+  await ex.write(head);
+  await ex.pad(Math.max(0, bytes - head.length - tail.length));
+  await ex.write(tail);
 }
 
 /** The stream's frames with the malformed line inserted and the terminator removed as the fault asks. */
@@ -75,10 +120,15 @@ export async function sendStream(api: SimApi, ex: Exchange, answer: Answer, ctx:
   ex.head(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   const after = b.after_tokens ?? 3;
   let sent = 0;
+  let padded = false;
   for (const frame of faultedFrames(api, api.frames(answer, ctx), b)) {
     if (frame.token) {
-      if (sent === after && b.fault === 'stall') return ex.forever('stall');
+      if (sent === after && (b.fault === 'stall' || b.fault === 'body_stall')) return ex.forever('stall');
       if (sent === after && b.fault === 'cut') return ex.cut();
+      if (sent === after && b.fault === 'huge_line' && !padded) {
+        padded = true;
+        await hugeLine(ex, b.bytes ?? DEFAULT_BYTES);
+      }
       await ex.sleep(sent === 0 ? b.ttft_ms : b.itl_ms);
       sent++;
       ex.record.tokensSent = sent;
@@ -86,6 +136,6 @@ export async function sendStream(api: SimApi, ex: Exchange, answer: Answer, ctx:
     await ex.write(frame.text);
     if (ex.gone) return;
   }
-  const clean = b.fault === 'malformed' || b.fault === 'no_done' ? b.fault : 'ok';
+  const clean = b.fault === 'malformed' || b.fault === 'no_done' || b.fault === 'huge_line' ? b.fault : 'ok';
   ex.end(clean);
 }

@@ -18,6 +18,8 @@ export interface AttemptRecord {
   tokensSent?: number;
 }
 
+const PIECE = 'x'.repeat(64 * 1024);
+
 /**
  * One request/response pair: writes with backpressure, sleeps that end early
  * when the caller leaves or the simulator closes, and the attempt record kept
@@ -85,6 +87,14 @@ export class Exchange {
     } finally {
       done.abort();
     }
+  }
+
+  /**
+   * Writes `bytes` filler bytes in 64 KiB pieces, each after the last one drained: a runaway
+   * body of any size costs the simulator one piece of memory. Stops when the reader leaves.
+   */
+  async pad(bytes: number): Promise<void> {
+    for (let left = bytes; left > 0 && !this.gone; left -= PIECE.length) await this.write(left >= PIECE.length ? PIECE : PIECE.slice(0, left));
   }
 
   /** Ends the connection abruptly once what was written has left (a mid-stream cut, not lost frames). */

@@ -4,7 +4,7 @@ import { anthropicApi } from './anthropic.js';
 import { BadRequest, type SimApi } from './api.js';
 import { embedding, countTokens, toBase64 } from './answer.js';
 import { behaviourAt, parseModelName, validateBehaviour, type Behaviour, type BehaviourSpec } from './behaviour.js';
-import { produceAnswer, requestFault, sendJson, sendStream } from './chat.js';
+import { produceAnswer, requestFault, sendBody, sendJson, sendStream } from './chat.js';
 import { Exchange, type AttemptRecord } from './exchange.js';
 import { openaiApi } from './openai.js';
 
@@ -116,7 +116,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       return { object: 'embedding', index, embedding: b.encoding_format === 'base64' ? toBase64(v) : v };
     });
     const tokens = inputs.reduce((n, t) => n + countTokens(t), 0);
-    ex.json(200, { object: 'list', data, model: b.model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
+    await sendBody(ex, { object: 'list', data, model: b.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }, behaviour);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

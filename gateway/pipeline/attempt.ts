@@ -4,12 +4,14 @@ import type { ChatRequest, StreamEvent } from '../formats/canonical.js';
 import { formats } from '../formats/index.js';
 import type { WireFormat } from '../formats/types.js';
 import { newStreamStats, type StreamStats } from '../relay/stats.js';
-import { relayStream } from '../relay/stream.js';
 import type { Redactor } from '../redact.js';
+import { relayStream, upstreamTimeout } from '../relay/stream.js';
+import { Watchdog } from '../relay/watchdog.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import { writeSse } from '../sse/read.js';
 import { outputOfResponse, outputOfText } from '../telemetry/content.js';
 import type { Abort, AbortLike } from '../upstream/abort.js';
+import { ERROR_BODY_BYTES, type BodyLimits } from '../upstream/body.js';
 import { transportError, type UpstreamResponse } from '../upstream/send.js';
 import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
 import { attemptController, encodeBody, sendToTarget, type CallContext, type CallResult } from './context.js';
@@ -42,34 +44,59 @@ export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
   const { controller, dispose } = attemptController(a.ctx, a.route.timeouts.total_ms);
   const onCancel = () => controller.abort(new KeelError('KEEL_ATTEMPT_CANCELLED', `provider ${a.target.provider.name}: another attempt answered first`));
   const offCancel = a.cancel?.onAbort(onCancel);
+  const ttft = a.session === undefined ? undefined : ttftWatchdog(a.target, controller);
   try {
     const body = encodeBody(() => upstream.buildRequest(a.req, a.target.model, { forceStreamUsage: true }), a.target);
     const res = await sendToTarget(a.target, a.target.provider.adapter.chatPath, body, controller);
-    await rejectErrorStatus(res, upstream, a.target, a.ctx.runtime.redact);
-    if (a.session === undefined) return { ok: true, result: await relayJson(res, upstream, a, controller), ttftMs: performance.now() - started, stats: undefined };
-    return await relayChatStream(res, upstream, a, a.session, controller, started);
+    await rejectErrorStatus(res, upstream, a.target, controller, a.ctx.runtime.redact);
+    if (a.session === undefined || ttft === undefined) return { ok: true, result: await relayJson(res, upstream, a, controller), ttftMs: performance.now() - started, stats: undefined };
+    return await relayChatStream(res, upstream, a, { session: a.session, controller, started, watchdog: ttft });
   } catch (err) {
     const error = controller.reason instanceof KeelError ? controller.reason : err instanceof KeelError ? err : transportError(err, a.target.provider.name, controller);
     return { ok: false, error: toKeelError(error), committed: false, stats: undefined };
   } finally {
+    ttft?.cancel();
     offCancel?.();
     dispose();
   }
 }
 
-async function rejectErrorStatus(res: UpstreamResponse, upstream: WireFormat, target: ResolvedTarget, redact: Redactor): Promise<void> {
+/**
+ * The stream's first-token clock, started before the request is sent: a provider that
+ * accepts the connection and sends nothing at all fails over after ttft_ms, like one that
+ * sends headers and no token (headers_ms, usually longer, bounds non-streaming answers).
+ */
+function ttftWatchdog(target: ResolvedTarget, controller: Abort): Watchdog {
+  const watchdog = new Watchdog();
+  const ms = target.timeouts.ttft_ms;
+  watchdog.arm(ms, () => controller.abort(upstreamTimeout(target.provider.name, 'no first token in time', ms)));
+  return watchdog;
+}
+
+/** How a whole body is read: an answer up to responseLimits.max_bytes, an error body to 64 KiB; gaps up to idle_ms. */
+export function bodyLimits(target: ResolvedTarget, status: number): BodyLimits {
+  const error = status >= 400;
+  return { idleMs: target.timeouts.idle_ms, maxBytes: error ? ERROR_BODY_BYTES : target.responseLimits.max_bytes, truncate: error, provider: target.provider.name };
+}
+
+/** Reads a whole body within its limits; a transport failure mid-body is mapped like any other. */
+export async function readBody(res: UpstreamResponse, target: ResolvedTarget, signal: AbortLike): Promise<string> {
+  try {
+    return await res.body.text(bodyLimits(target, res.statusCode));
+  } catch (err) {
+    throw transportError(err, target.provider.name, signal);
+  }
+}
+
+async function rejectErrorStatus(res: UpstreamResponse, upstream: WireFormat, target: ResolvedTarget, signal: AbortLike, redact: Redactor): Promise<void> {
   if (res.statusCode < 400) return;
-  const text = await res.body.text().catch(() => '');
+  // A body that stalls or breaks still leaves the status to judge by.
+  const text = await readBody(res, target, signal).catch(() => '');
   throw upstreamStatusError(res.statusCode, text, upstream, target.provider.name, retryAfterMs(res.headers['retry-after']), redact);
 }
 
 async function relayJson(res: UpstreamResponse, upstream: WireFormat, a: AttemptInput, signal: AbortLike): Promise<CallResult> {
-  let text: string;
-  try {
-    text = await res.body.text();
-  } catch (err) {
-    throw transportError(err, a.target.provider.name, signal);
-  }
+  const text = await readBody(res, a.target, signal);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -105,14 +132,16 @@ function renderer(a: AttemptInput, answer: AnswerSoFar, sameFormat: boolean, con
   };
 }
 
-async function relayChatStream(
-  res: UpstreamResponse,
-  upstream: WireFormat,
-  a: AttemptInput,
-  s: StreamSession,
-  controller: Abort,
-  started: number,
-): Promise<AttemptOutcome> {
+interface StreamAttempt {
+  session: StreamSession;
+  controller: Abort;
+  started: number;
+  /** Armed with ttft_ms since the request was sent. */
+  watchdog: Watchdog;
+}
+
+async function relayChatStream(res: UpstreamResponse, upstream: WireFormat, a: AttemptInput, st: StreamAttempt): Promise<AttemptOutcome> {
+  const { session: s, controller, started } = st;
   const sameFormat = upstream.id === a.ctx.ingress.id;
   // A continuation extends the answer the caller already has; any other attempt starts its own.
   const continuing = s.answer !== undefined && a.req.prefill !== undefined;
@@ -125,8 +154,10 @@ async function relayChatStream(
     finalise: sameFormat && !continuing ? () => answer.encoder.terminator() : () => answer.encoder.encode({ type: 'end' }),
     sink: s.sink,
     stats,
-    ttftMs: a.target.timeouts.ttft_ms,
+    watchdog: st.watchdog,
     idleMs: a.target.timeouts.idle_ms,
+    maxEventBytes: a.target.responseLimits.max_event_bytes,
+    maxBytes: a.target.responseLimits.max_bytes,
     abort: (err) => controller.abort(err),
     signal: controller,
     providerName: a.target.provider.name,

@@ -50,7 +50,9 @@ export async function runAttempts(ctx: CallContext, req: ChatRequest, route: Res
   if (req.stream) {
     // Pass-through streams feed the caller's encoder only when a continuation could follow.
     const shadow = route.continuation && plan.some((t) => t.provider.prefill);
-    loop.session = { sink: new ClientSink(ctx.res, () => headersOf(loop), ctx.hijack), shadow, answer: undefined };
+    // A caller that reads nothing for write_timeout_ms is cut; the reason travels with clientGone to every attempt.
+    const sinkOpts = { writeTimeoutMs: ctx.runtime.config.server.write_timeout_ms, onStall: (err: KeelError) => ctx.clientGone.abort(err) };
+    loop.session = { sink: new ClientSink(ctx.res, () => headersOf(loop), ctx.hijack, sinkOpts), shadow, answer: undefined };
   }
   if (route.hedge !== undefined) ctx.routing.health.hedgeGate(route.name).request();
   for (const target of plan) {

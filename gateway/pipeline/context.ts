@@ -24,7 +24,7 @@ export interface CallContext {
   body: unknown;
   runtime: Runtime;
   client: ClientIdentity | undefined;
-  /** Aborted when the caller disconnects. */
+  /** Aborted when the caller disconnects (reason: not a KeelError) or is cut for not reading (a KEEL_CLIENT_STALLED reason). */
   clientGone: Abort;
   /** The raw response, written directly only for streams. */
   res: ServerResponse;
@@ -121,7 +121,10 @@ export function finishRecord(rec: CompletedRequest, ctx: CallContext, err: KeelE
  */
 export function attemptController(ctx: CallContext, totalMs: number): { controller: Abort; dispose: () => void } {
   const controller = new Abort();
-  const offClientGone = ctx.clientGone.onAbort(() => controller.abort(new KeelError('KEEL_CLIENT_CLOSED', 'the caller closed the connection')));
+  // The caller's side says why it is gone (a stalled reader is cut with caller_stalled); else it disconnected.
+  const offClientGone = ctx.clientGone.onAbort(() =>
+    controller.abort(ctx.clientGone.reason instanceof KeelError ? ctx.clientGone.reason : new KeelError('KEEL_CLIENT_CLOSED', 'the caller closed the connection')),
+  );
   const remaining = Math.max(1, totalMs - (performance.now() - ctx.receivedAt));
   const timer = setTimeout(
     () => controller.abort(new KeelError('KEEL_UPSTREAM_TIMEOUT', `request exceeded its total budget of ${totalMs} ms`, { upstreamCode: 'total_timeout' })),

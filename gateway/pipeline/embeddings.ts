@@ -4,8 +4,8 @@ import { KeelError, toKeelError } from '../errors.js';
 import { formats } from '../formats/index.js';
 import { pickWeighted } from '../routing/weighted.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
-import { transportError } from '../upstream/send.js';
 import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
+import { readBody } from './attempt.js';
 import { answerHeaders, attemptController, encodeBody, findRoute, finishRecord, newRecord, routeNamed, sendToTarget, type CallContext, type CallResult } from './context.js';
 import { attemptInfo, type CompletedRequest, type RequestObserver } from './record.js';
 
@@ -63,9 +63,8 @@ async function embed(ctx: CallContext, req: EmbeddingsRequest, route: ResolvedRo
   try {
     const body = encodeBody(() => ({ ...req, model: target.model }), target);
     const res = await sendToTarget(target, target.provider.adapter.embeddingsPath ?? '', body, controller);
-    const text = await res.body.text().catch((err: unknown) => {
-      throw transportError(err, target.provider.name, controller);
-    });
+    // Bounded like a chat answer: max_bytes (64 KiB for an error body) and idle_ms between chunks.
+    const text = res.statusCode >= 400 ? await readBody(res, target, controller).catch(() => '') : await readBody(res, target, controller);
     if (res.statusCode >= 400) {
       throw upstreamStatusError(res.statusCode, text, formats[target.provider.adapter.format], target.provider.name, retryAfterMs(res.headers['retry-after']), ctx.runtime.redact);
     }

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { KeelError } from '../errors.js';
+import { familyOf, KeelError } from '../errors.js';
 import type { SseEvent, StreamEvent } from '../formats/canonical.js';
 import type { StreamDecoder } from '../formats/types.js';
-import { readSse } from '../sse/read.js';
+import { EventTooLarge, readSse } from '../sse/read.js';
 import type { AbortLike } from '../upstream/abort.js';
 import { transportError } from '../upstream/send.js';
 import type { ClientSink } from './sink.js';
@@ -21,8 +21,15 @@ export interface StreamRelayOptions {
   finalise: () => string;
   sink: ClientSink;
   stats: StreamStats;
-  ttftMs: number;
+  /**
+   * Already armed with ttft_ms when the request was sent (a provider that sends nothing at
+   * all is as silent as one that sends headers and no token); re-armed here for idle gaps.
+   */
+  watchdog: Watchdog;
   idleMs: number;
+  /** responseLimits: the longest SSE event, and the most output held back before the first token. */
+  maxEventBytes: number;
+  maxBytes: number;
   /** Aborts the upstream request with this error as the reason. */
   abort: (err: KeelError) => void;
   signal: AbortLike;
@@ -44,15 +51,12 @@ export type RelayOutcome = { ok: true } | { ok: false; error: KeelError; committ
  * says what went wrong and the caller of this function writes the error event.
  */
 export async function relayStream(o: StreamRelayOptions): Promise<RelayOutcome> {
-  const watchdog = new Watchdog();
+  const watchdog = o.watchdog;
   let pending = '';
   let tokenSeen = false;
   let claimed = false;
-  const timeout = (what: string, ms: number) => () =>
-    o.abort(new KeelError('KEEL_UPSTREAM_TIMEOUT', `provider ${o.providerName}: ${what} (${ms} ms)`, { upstreamCode: what.replace(/ /g, '_') }));
-  watchdog.arm(o.ttftMs, timeout('no first token in time', o.ttftMs));
   try {
-    for await (const batch of readSse(o.body)) {
+    for await (const batch of readSse(o.body, o.maxEventBytes)) {
       const at = performance.now();
       let out = '';
       for (const sse of batch) {
@@ -72,14 +76,20 @@ export async function relayStream(o: StreamRelayOptions): Promise<RelayOutcome> 
       }
       if (!tokenSeen && !o.stats.endSeen) {
         pending += out;
+        if (pending.length > o.maxBytes) return { ok: false, committed: false, error: tooMuchBeforeToken(o) };
       } else {
         if (!claimed && !(claimed = o.claim())) return { ok: false, committed: false, error: lost(o) };
-        await o.sink.write(pending + out);
+        const blocked = o.sink.write(pending + out);
         pending = '';
+        if (blocked !== undefined) {
+          // Waiting on the caller, not on the provider: no provider clock runs meanwhile.
+          watchdog.pause();
+          await blocked;
+        }
       }
       if (o.stats.endSeen || o.sink.closed) break;
       if (o.stats.finishReason !== undefined) watchdog.arm(Math.min(END_GRACE_MS, o.idleMs), () => o.abort(graceEnd));
-      else if (tokenSeen) watchdog.arm(o.idleMs, timeout('stream idle too long', o.idleMs));
+      else if (tokenSeen) watchdog.arm(o.idleMs, () => o.abort(upstreamTimeout(o.providerName, 'stream idle too long', o.idleMs)));
     }
   } catch (err) {
     if (!(o.signal.aborted && o.signal.reason === graceEnd)) {
@@ -88,10 +98,29 @@ export async function relayStream(o: StreamRelayOptions): Promise<RelayOutcome> 
   } finally {
     watchdog.cancel();
   }
+  // The caller left or was cut (stalled) mid-answer: its fault, whatever the upstream did meanwhile.
+  if (o.sink.closed && !o.stats.endSeen) return { ok: false, committed: claimed, error: callerGone(o) };
   // An answer with no token at all (empty text) still needs the right to answer before it ends.
   const completes = o.stats.upstreamError === undefined && (o.stats.endSeen || o.stats.finishReason !== undefined);
   if (completes && !claimed && !o.claim()) return { ok: false, committed: false, error: lost(o) };
   return finish(o, pending, claimed);
+}
+
+/** A provider that stays silent past one of its deadlines (upstreamCode names which). */
+export function upstreamTimeout(provider: string, what: string, ms: number): KeelError {
+  return new KeelError('KEEL_UPSTREAM_TIMEOUT', `provider ${provider}: ${what} (${ms} ms)`, { upstreamCode: what.replace(/ /g, '_') });
+}
+
+/** Why the caller's side closed: the request's abort says (stalled or disconnected). */
+function callerGone(o: StreamRelayOptions): KeelError {
+  if (o.signal.aborted && o.signal.reason instanceof KeelError && familyOf(o.signal.reason.errorClass) === 'caller') return o.signal.reason;
+  return new KeelError('KEEL_CLIENT_CLOSED', 'the caller closed the connection');
+}
+
+function tooMuchBeforeToken(o: StreamRelayOptions): KeelError {
+  return new KeelError('KEEL_UPSTREAM_BAD_RESPONSE', `provider ${o.providerName} sent more than ${o.maxBytes} bytes before its first token`, {
+    upstreamCode: 'response_too_large',
+  });
 }
 
 function lost(o: StreamRelayOptions): KeelError {
@@ -128,6 +157,9 @@ function upstreamStreamError(o: StreamRelayOptions): KeelError {
 
 function streamError(err: unknown, o: StreamRelayOptions): KeelError {
   if (o.signal.aborted && o.signal.reason instanceof KeelError) return o.signal.reason;
+  if (err instanceof EventTooLarge) {
+    return new KeelError('KEEL_UPSTREAM_BAD_RESPONSE', `provider ${o.providerName} sent an SSE event longer than ${err.limit} bytes`, { upstreamCode: 'event_too_large' });
+  }
   const mapped = transportError(err, o.providerName);
   if (mapped.code !== 'KEEL_UPSTREAM_ERROR') return mapped;
   return new KeelError('KEEL_STREAM_BROKEN', `provider ${o.providerName}: connection lost mid-stream`, { cause: err, upstreamCode: 'stream_broken' });

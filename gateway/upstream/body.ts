@@ -1,7 +1,23 @@
 import type { Dispatcher } from 'undici';
+import { KeelError } from '../errors.js';
+import { Watchdog } from '../relay/watchdog.js';
 
 /** Queued bytes beyond which the upstream is paused until the reader catches up (backpressure). */
 const HIGH_WATER = 64 * 1024;
+
+/** Error bodies are read this far only: any provider's error JSON fits many times over, a runaway one does not. */
+export const ERROR_BODY_BYTES = 64 * 1024;
+
+/** Bounds on reading a whole body (DESIGN.md §6: every wait and every buffer bounded). */
+export interface BodyLimits {
+  /** Longest silence between two chunks, counted from when the reading starts (the headers). */
+  idleMs: number;
+  maxBytes: number;
+  /** Past maxBytes, keep the first maxBytes and stop reading (error bodies) instead of failing. */
+  truncate: boolean;
+  /** For error messages (never the URL, which may carry credentials). */
+  provider: string;
+}
 
 /**
  * A response body read straight from undici's dispatch callbacks: chunks queue here until
@@ -16,6 +32,8 @@ export class UpstreamBody implements AsyncIterable<Uint8Array> {
   #error: Error | undefined;
   #wake: (() => void) | undefined;
   #controller: Dispatcher.DispatchController | undefined;
+  /** The content-length the provider declared, when it did. */
+  declaredLength: number | undefined;
 
   /** undici's handle for pause/resume/abort, once the request is on a socket. */
   attach(controller: Dispatcher.DispatchController): void {
@@ -49,10 +67,45 @@ export class UpstreamBody implements AsyncIterable<Uint8Array> {
     this.#chunks = [];
   }
 
-  async text(): Promise<string> {
+  /**
+   * The whole body as text. With limits, policed like a stream: one refreshable timer for
+   * the gaps (no timer per chunk) and a byte count; past either the connection is dropped.
+   */
+  async text(limits?: BodyLimits): Promise<string> {
+    if (limits === undefined) return joined((await this.#collect(Number.POSITIVE_INFINITY)).parts);
+    if (!limits.truncate && (this.declaredLength ?? 0) > limits.maxBytes) {
+      const err = tooLarge(limits);
+      this.#abort(err);
+      throw err;
+    }
+    const watchdog = new Watchdog();
+    const onIdle = () =>
+      this.#abort(new KeelError('KEEL_UPSTREAM_TIMEOUT', `provider ${limits.provider}: response body idle longer than ${limits.idleMs} ms`, { upstreamCode: 'body_idle_timeout' }));
+    watchdog.arm(limits.idleMs, onIdle);
+    try {
+      const { parts, over } = await this.#collect(limits.maxBytes, () => watchdog.arm(limits.idleMs, onIdle));
+      if (over && !limits.truncate) throw tooLarge(limits);
+      return joined(parts);
+    } finally {
+      watchdog.cancel();
+    }
+  }
+
+  /** Up to `max` bytes of the body (`over`: there was more, and the connection was dropped). */
+  async #collect(max: number, onChunk?: () => void): Promise<{ parts: Buffer[]; over: boolean }> {
     const parts: Buffer[] = [];
-    for await (const chunk of this) parts.push(chunk as Buffer);
-    return parts.length === 1 && parts[0] !== undefined ? parts[0].toString('utf8') : Buffer.concat(parts).toString('utf8');
+    let size = 0;
+    for await (const chunk of this) {
+      size += chunk.length;
+      if (size > max) {
+        parts.push((chunk as Buffer).subarray(0, chunk.length - (size - max)));
+        // Leaving the loop early drops the connection (see the iterator's finally).
+        return { parts, over: true };
+      }
+      parts.push(chunk as Buffer);
+      onChunk?.();
+    }
+    return { parts, over: false };
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
@@ -75,9 +128,25 @@ export class UpstreamBody implements AsyncIterable<Uint8Array> {
     }
   }
 
+  /** Fails the read with `err` and drops the connection with the same reason. */
+  #abort(err: Error): void {
+    if (!this.#ended) this.#controller?.abort(err);
+    this.fail(err);
+  }
+
   #notify(): void {
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
   }
+}
+
+function joined(parts: Buffer[]): string {
+  return parts.length === 1 && parts[0] !== undefined ? parts[0].toString('utf8') : Buffer.concat(parts).toString('utf8');
+}
+
+function tooLarge(limits: BodyLimits): KeelError {
+  return new KeelError('KEEL_UPSTREAM_BAD_RESPONSE', `provider ${limits.provider} sent a response body larger than ${limits.maxBytes} bytes`, {
+    upstreamCode: 'response_too_large',
+  });
 }

@@ -65,7 +65,8 @@ export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamRespon
           headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...req.headers },
           body: req.body,
           headersTimeout: req.headersMs,
-          // Stream gaps are policed by the relay (ttft/idle), which knows what a token is.
+          // Body gaps are policed by Keel (relay ttft/idle; UpstreamBody.text for whole bodies),
+          // which can stop the clock while it waits on the caller rather than on the provider.
           bodyTimeout: 0,
         },
         {
@@ -77,6 +78,7 @@ export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamRespon
           onResponseStart(_c, statusCode, headers) {
             if (statusCode < 200 || settled) return;
             settled = true;
+            body.declaredLength = declaredLength(headers['content-length']);
             resolve({ statusCode, headers, body });
           },
           onResponseData(_c, chunk) {
@@ -96,6 +98,11 @@ export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamRespon
   } catch (err) {
     throw transportError(err, req.providerName, req.signal);
   }
+}
+
+function declaredLength(header: string | string[] | undefined): number | undefined {
+  const n = Number(Array.isArray(header) ? header[0] : header);
+  return header === undefined || !Number.isFinite(n) ? undefined : n;
 }
 
 function errorCode(err: unknown): string | undefined {

@@ -161,6 +161,51 @@ describe('simulator faults', () => {
     expect(sim.attemptsFor('n;fault=stall;after_tokens=2')[0]?.outcome).toBe('client_aborted');
   });
 
+  it('body_stall: headers and a third of the body, then silence', async () => {
+    const model = 'bs;fault=body_stall;tokens=30';
+    const whole = JSON.stringify(await (await post('bs-whole;tokens=30')).body.json()).length;
+    const controller = new AbortController();
+    const res = await request(`${sim.url}/v1/chat/completions`, { method: 'POST', signal: controller.signal, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }) });
+    expect(res.statusCode).toBe(200);
+    let bytes = 0;
+    const reading = (async () => {
+      for await (const chunk of res.body) bytes += (chunk as Buffer).length;
+    })().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    controller.abort();
+    await reading;
+    // The answers differ only in the model name echoed back.
+    expect(Math.abs(bytes - Math.floor(whole / 3))).toBeLessThan(10);
+    expect(sim.attemptsFor(model)[0]?.outcome).toBe('body_stall');
+  });
+
+  it('huge_line: one SSE line of `bytes` bytes in a stream that then ends normally; a padded JSON body', async () => {
+    const text = await raw('hl;fault=huge_line;bytes=300000;after_tokens=1;tokens=3');
+    const lines = text.split('\n');
+    expect(Math.max(...lines.map((l) => l.length))).toBe(300000 - 2);
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    const res = await post('hj;fault=huge_line;bytes=200000');
+    expect(res.headers['content-length']).toBeUndefined();
+    const body = await res.body.text();
+    expect(body.length).toBe(200000);
+    expect((JSON.parse(body) as { choices: unknown[] }).choices).toHaveLength(1);
+  });
+
+  it('embeddings take the body faults too', async () => {
+    const res = await request(`${sim.url}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'eh;fault=huge_line;bytes=100000', input: 'x' }) });
+    const body = await res.body.text();
+    expect(body.length).toBe(100000);
+    expect((JSON.parse(body) as { data: unknown[] }).data).toHaveLength(1);
+  });
+
+  it('huge_error: an error status with a body of `bytes` bytes', async () => {
+    const res = await post('he;fault=huge_error;status=503;bytes=150000');
+    expect(res.statusCode).toBe(503);
+    const body = await res.body.text();
+    expect(body.length).toBe(150000);
+    expect(JSON.parse(body)).toMatchObject({ error: { type: 'server_error' } });
+  });
+
   it('requires the configured key when asked to', async () => {
     const locked = await startSimulator({ requireKey: 'right' });
     try {

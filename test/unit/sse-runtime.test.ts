@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { readSse, writeSse } from '../../gateway/sse/read.js';
+import { EventMeter, EventTooLarge, readSse, writeSse } from '../../gateway/sse/read.js';
 import { buildRuntime, endpointUrl } from '../../gateway/runtime/resolve.js';
 import { parseConfig } from '../helpers/harness.js';
 
@@ -18,6 +18,42 @@ describe('SSE', () => {
     const out: unknown[] = [];
     for await (const b of readSse(Readable.from([bytes.subarray(0, at), bytes.subarray(at)]))) out.push(...b);
     expect(out).toEqual([{ data: '"héllo"' }]);
+  });
+
+  const read = async (chunks: string[], limit: number) => {
+    const out: unknown[] = [];
+    for await (const b of readSse(Readable.from(chunks.map((c) => Buffer.from(c))), limit)) out.push(...b);
+    return out;
+  };
+
+  it('refuses an event that grows past max_event_bytes across chunks, before the parser holds it', async () => {
+    const big = ['data: {"pad":"', ...Array.from({ length: 20 }, () => 'x'.repeat(100)), '"}\n\n'];
+    await expect(read(big, 1000)).rejects.toBeInstanceOf(EventTooLarge);
+    expect(await read(big, 4000)).toHaveLength(1);
+    // A line that never ends is the same: no boundary, ever.
+    await expect(read(Array.from({ length: 20 }, () => 'y'.repeat(100)), 1000)).rejects.toBeInstanceOf(EventTooLarge);
+  });
+
+  it('counts from the last boundary: many small events, a boundary split across chunks, CRLF, comments', async () => {
+    const ev = 'data: ' + 'a'.repeat(90) + '\n';
+    // 200 events of ~100 bytes, every boundary split between two chunks: 20 kB of stream under a 500-byte limit.
+    const split = Array.from({ length: 200 }, () => [ev, '\n']).flat();
+    expect(await read(split, 500)).toHaveLength(200);
+    const crlf = Array.from({ length: 50 }, () => ['data: ' + 'b'.repeat(90) + '\r\n\r', '\n']).flat();
+    expect(await read(crlf, 500)).toHaveLength(50);
+    const pings = Array.from({ length: 100 }, () => ': keep-alive\n\n').join('');
+    expect(await read([pings, 'data: 1\n\n'], 500)).toEqual([{ data: '1' }]);
+  });
+
+  it('a chunk larger than the limit is fine when its events are not; one event in it that is, is refused', () => {
+    const small = Array.from({ length: 50 }, (_, i) => `data: ${i}\n\n`).join('');
+    expect(new EventMeter(100).add(small, Buffer.byteLength(small))).toBe(true);
+    const oneBig = `data: 1\n\ndata: ${'z'.repeat(200)}\n\ndata: 2\n\n`;
+    expect(new EventMeter(100).add(oneBig, Buffer.byteLength(oneBig))).toBe(false);
+    // Multi-byte text is counted in bytes, not characters.
+    const wide = `data: ${'é'.repeat(60)}`;
+    const m = new EventMeter(100);
+    expect(m.add(wide, Buffer.byteLength(wide))).toBe(false);
   });
 
   it('writes events back, multi-line data included', () => {

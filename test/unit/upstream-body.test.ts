@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { UpstreamBody } from '../../gateway/upstream/body.js';
+import { KeelError } from '../../gateway/errors.js';
+import { UpstreamBody, type BodyLimits } from '../../gateway/upstream/body.js';
 
 /** undici's side of one request, as the body sees it: pause, resume, abort. */
 function controller(): Dispatcher.DispatchController & { aborts: Error[] } {
@@ -93,5 +94,69 @@ describe('UpstreamBody', () => {
       })(),
     ).rejects.toBe(reason);
     expect(seen).toEqual(['partial']);
+  });
+});
+
+describe('UpstreamBody.text within limits', () => {
+  const limits = (over: Partial<BodyLimits> = {}): BodyLimits => ({ idleMs: 60, maxBytes: 1000, truncate: false, provider: 'p', ...over });
+  const fails = async (p: Promise<string>) => p.then(() => undefined, (e: unknown) => (e instanceof KeelError ? e : undefined));
+
+  it('a body that stops mid-way fails after idle_ms of silence as provider_timeout and drops the connection', async () => {
+    const c = controller();
+    const body = new UpstreamBody();
+    body.attach(c);
+    body.push(Buffer.from('{"a":'));
+    const started = Date.now();
+    // Chunks that keep coming reset the clock: 4 × 40 ms is longer than idle_ms, yet no gap is.
+    for (let i = 0; i < 4; i++) setTimeout(() => body.push(Buffer.from(' ')), 40 * (i + 1));
+    const err = await fails(body.text(limits()));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    expect(err?.errorClass).toBe('provider_timeout');
+    expect(err?.upstreamCode).toBe('body_idle_timeout');
+    expect(c.aborts).toHaveLength(1);
+  });
+
+  it('past max_bytes: provider_malformed, the connection dropped, nothing more held', async () => {
+    const c = controller();
+    const body = new UpstreamBody();
+    body.attach(c);
+    for (let i = 0; i < 3; i++) body.push(Buffer.alloc(400, 'x'));
+    const err = await fails(body.text(limits()));
+    expect(err?.errorClass).toBe('provider_malformed');
+    expect(err?.upstreamCode).toBe('response_too_large');
+    expect(c.aborts).toHaveLength(1);
+  });
+
+  it('a declared content-length past max_bytes fails before a byte is read', async () => {
+    const c = controller();
+    const body = new UpstreamBody();
+    body.attach(c);
+    body.declaredLength = 5000;
+    expect((await fails(body.text(limits())))?.upstreamCode).toBe('response_too_large');
+    expect(c.aborts).toHaveLength(1);
+  });
+
+  it('an error body is cut at the limit and what came is returned', async () => {
+    const c = controller();
+    const body = new UpstreamBody();
+    body.attach(c);
+    body.declaredLength = 10_000_000;
+    body.push(Buffer.alloc(700, 'a'));
+    body.push(Buffer.alloc(700, 'b'));
+    const text = await body.text(limits({ truncate: true }));
+    expect(text).toBe('a'.repeat(700) + 'b'.repeat(300));
+    expect(c.aborts).toHaveLength(1);
+  });
+
+  it('a body within its limits is read whole; its connection is kept', async () => {
+    const c = controller();
+    const body = new UpstreamBody();
+    body.attach(c);
+    setTimeout(() => {
+      body.push(Buffer.alloc(1000, 'k'));
+      body.end();
+    }, 30);
+    expect(await body.text(limits())).toHaveLength(1000);
+    expect(c.aborts).toHaveLength(0);
   });
 });
