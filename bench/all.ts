@@ -18,6 +18,9 @@ const BENCHES = [
   ['slo', 'slo-eval.js'],
 ] as const;
 
+/** Run only when named in BENCH_ONLY (the before/after bench needs BENCH_BASELINE), kept in RESULTS.md once measured. */
+const ON_REQUEST = [['ab', 'ab.js']] as const;
+
 function run(script: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(root, 'dist', 'bench', script)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -32,12 +35,12 @@ async function main(): Promise<void> {
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const started = Date.now();
-  for (const [name, script] of BENCHES) {
-    if (only !== undefined && !only.includes(name)) continue;
+  for (const [name, script] of [...BENCHES, ...ON_REQUEST]) {
+    if (only !== undefined ? !only.includes(name) : ON_REQUEST.some(([n]) => n === name)) continue;
     process.stderr.write(`\n=== bench ${name} (${Math.round((Date.now() - started) / 1000)} s in) ===\n`);
     writeFileSync(join(dir, `${name}.md`), `${(await run(script)).trim()}\n`);
   }
-  const sections = BENCHES.map(([name]) => join(dir, `${name}.md`)).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8').trim());
+  const sections = [...BENCHES, ...ON_REQUEST].map(([name]) => join(dir, `${name}.md`)).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8').trim());
   const readingPath = join(root, 'bench', 'reading.md');
   const reading = existsSync(readingPath) ? readFileSync(readingPath, 'utf8').trim() : '';
   const file = [

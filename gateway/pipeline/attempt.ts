@@ -161,6 +161,7 @@ async function relayChatStream(res: UpstreamResponse, upstream: WireFormat, a: A
     abort: (err) => controller.abort(err),
     signal: controller,
     providerName: a.target.provider.name,
+    redact: a.ctx.runtime.redact,
     claim: () => {
       if (!a.claim()) return false;
       s.answer = answer;

@@ -8,6 +8,7 @@ import { transportError } from '../upstream/send.js';
 import type { ClientSink } from './sink.js';
 import { observe, type StreamStats } from './stats.js';
 import { Watchdog } from './watchdog.js';
+import type { Redactor } from '../redact.js';
 
 /** After the finish reason, how long to wait for the end marker before finalising ourselves. */
 const END_GRACE_MS = 500;
@@ -34,6 +35,8 @@ export interface StreamRelayOptions {
   abort: (err: KeelError) => void;
   signal: AbortLike;
   providerName: string;
+  /** A provider's in-band error text reaches the caller's error event: secrets out first. */
+  redact: Redactor;
   /**
    * Asked once, before the first byte would reach the caller: may this attempt answer?
    * False when a concurrent attempt (a hedge) already does; this one then stops.
@@ -150,7 +153,7 @@ async function finish(o: StreamRelayOptions, pending: string, claimed: boolean):
 }
 
 function upstreamStreamError(o: StreamRelayOptions): KeelError {
-  return new KeelError('KEEL_UPSTREAM_ERROR', `provider ${o.providerName} reported an error mid-stream: ${o.stats.upstreamError ?? 'unknown'}`, {
+  return new KeelError('KEEL_UPSTREAM_ERROR', `provider ${o.providerName} reported an error mid-stream: ${o.redact(o.stats.upstreamError ?? 'unknown')}`, {
     upstreamCode: 'stream_error',
   });
 }

@@ -7,6 +7,7 @@ import { ClientSink } from '../../gateway/relay/sink.js';
 import { newStreamStats } from '../../gateway/relay/stats.js';
 import { relayStream, type StreamRelayOptions } from '../../gateway/relay/stream.js';
 import { Watchdog } from '../../gateway/relay/watchdog.js';
+import { buildRedactor } from '../../gateway/redact.js';
 import { writeSse } from '../../gateway/sse/read.js';
 import { Abort } from '../../gateway/upstream/abort.js';
 
@@ -52,6 +53,7 @@ function options(body: AsyncIterable<Uint8Array>, sink: ClientSink, over: Partia
     abort: (err: KeelError) => signal.abort(err),
     signal,
     providerName: 'p',
+    redact: (t) => t,
     claim: () => true,
     ...over,
   };
@@ -110,5 +112,18 @@ describe('relayStream', () => {
     const outcome = await relayStream(o);
     expect(outcome.ok).toBe(false);
     if (!outcome.ok) expect([outcome.error.errorClass, outcome.error.upstreamCode, outcome.committed]).toEqual(['provider_malformed', 'response_too_large', false]);
+  });
+
+  it("a provider's in-band error text has secrets redacted before it becomes the caller's error event", async () => {
+    async function* failing() {
+      yield Buffer.from(`data: ${JSON.stringify({ error: { message: 'Incorrect API key provided: sk-live-0123456789abcdef and Bearer tok_abcdefghijklmnop' } })}\n\n`);
+    }
+    const o = options(failing(), new ClientSink(slowCaller(1), () => ({})), { redact: buildRedactor(['sk-live-0123456789abcdef']) });
+    const outcome = await relayStream(o);
+    expect(outcome.ok).toBe(false);
+    if (!outcome.ok) {
+      expect(outcome.error.message).toMatch(/reported an error mid-stream: Incorrect API key provided: \[REDACTED\]/);
+      expect(outcome.error.message).not.toMatch(/sk-live|tok_abc/);
+    }
   });
 });
