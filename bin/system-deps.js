@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test` needs a few Debian packages that npm does not bring: Prometheus Alertmanager (alert
-// delivery tests) and Chromium (status page tests). Present: nothing to do. Missing and run as
+// delivery tests), Chromium (status page tests) and Redis (shared-state tests). Present: nothing to do. Missing and run as
 // root with apt: one `apt-get update`, then `apt-get install`. Otherwise: fail at once, naming them.
 import { spawnSync } from 'node:child_process';
 
@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 const NEEDED = [
   ['prometheus-alertmanager', 'prometheus-alertmanager'],
   ['chromium', 'chromium'],
+  ['redis-server', 'redis-server'],
 ];
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

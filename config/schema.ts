@@ -205,6 +205,26 @@ const clientKeySchema = z
   .strict()
   .superRefine((k, ctx) => checkSecret(k.key, ['key'], ctx));
 
+/**
+ * Where gateway replicas share state (DESIGN.md §9): absent, each process keeps its own (one
+ * replica); `redis` for several. 20 ms is far above a loopback or same-zone Redis round trip
+ * (~0.1–1 ms) and far below anything a caller would notice: past it the call falls back.
+ */
+export const stateSchema = z
+  .object({
+    redis: z
+      .object({
+        url: z.url({ protocol: /^rediss?$/ }),
+        deadline_ms: z.number().int().positive().max(1000).default(20),
+        key_prefix: z.string().default('keel:'),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type StateConfig = z.infer<typeof stateSchema>;
+
 export function buildConfigSchema(providerTypes: readonly [string, ...string[]], requireBaseUrl: readonly string[] = []) {
   return z
     .object({
@@ -222,6 +242,8 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
       slo: sloBlockSchema.default(() => sloBlockSchema.parse({})),
       /** USD per million tokens by upstream model name; adds to and overrides the built-in table. */
       prices: z.record(z.string().min(1), priceSchema).default({}),
+      /** Shared state between gateway replicas; absent: in-process. */
+      state: stateSchema.default({}),
     })
     .strict()
     .superRefine((cfg, ctx) => {

@@ -16,7 +16,7 @@ function runWithout(commands: 'none' | 'all'): { status: number | null; stderr: 
   chmodSync(bin, 0o755);
   symlinkSync(process.execPath, join(bin, 'node'));
   symlinkSync('/bin/sh', join(bin, 'sh'));
-  if (commands === 'all') for (const c of ['prometheus-alertmanager', 'chromium']) symlinkSync('/bin/true', join(bin, c));
+  if (commands === 'all') for (const c of ['prometheus-alertmanager', 'chromium', 'redis-server']) symlinkSync('/bin/true', join(bin, c));
   const r = spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', join(bin, 'node'), script], { env: { PATH: bin }, encoding: 'utf8' });
   return { status: r.status, stderr: r.stderr };
 }
@@ -25,8 +25,8 @@ describe.runIf(existsSync('/usr/bin/setpriv') && process.getuid?.() === 0)('npm 
   it('not root and the packages missing: fails at once, naming each package and the command to install them', () => {
     const r = runWithout('none');
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/needs these Debian packages: prometheus-alertmanager chromium/);
-    expect(r.stderr).toMatch(/apt-get install -y prometheus-alertmanager chromium/);
+    expect(r.stderr).toMatch(/needs these Debian packages: prometheus-alertmanager chromium redis-server\./);
+    expect(r.stderr).toMatch(/apt-get install -y prometheus-alertmanager chromium redis-server/);
   });
 
   it('everything present: nothing to do', () => {

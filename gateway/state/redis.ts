@@ -1,0 +1,110 @@
+import { Redis } from 'ioredis';
+import type { SharedState, StateHealth } from './types.js';
+
+/**
+ * The Redis backend. Each operation that must be atomic across replicas is one Lua script
+ * (Redis runs a script without interleaving other commands). No offline queue and no retries
+ * per request: a call either reaches Redis now or fails now, and the caller falls back
+ * (ResilientState) instead of waiting on a queue that grows while Redis is away.
+ */
+const INCR = `local v = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return v`;
+
+// ARGV[1] = '1' when the value is expected absent, else ARGV[2] is the expected value.
+const CAS = `local cur = redis.call('GET', KEYS[1])
+if (ARGV[1] == '1' and cur == false) or (ARGV[1] == '0' and cur == ARGV[2]) then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+  return 1
+end
+return 0`;
+
+const LEASE = `local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0`;
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+export interface RedisStateOptions {
+  url: string;
+  /** Every command's deadline: past it the call fails (and the caller falls back). */
+  commandTimeoutMs: number;
+  /** Prefixed to every key, so several Keel deployments can share one Redis. */
+  keyPrefix: string;
+}
+
+const ms = (n: number) => String(Math.max(1, Math.ceil(n)));
+
+export class RedisState implements SharedState {
+  readonly backend = 'redis' as const;
+  readonly #redis: Redis;
+
+  constructor(o: RedisStateOptions) {
+    this.#redis = new Redis(o.url, {
+      keyPrefix: o.keyPrefix,
+      commandTimeout: o.commandTimeoutMs,
+      connectTimeout: Math.max(1000, o.commandTimeoutMs * 10),
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      // Reconnect for ever, at most every 2 s: the gateway keeps serving on local state meanwhile.
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+      lazyConnect: false,
+    });
+    // Connection errors surface as failed calls; the event itself must not crash the process.
+    this.#redis.on('error', () => undefined);
+  }
+
+  /** Bare Redis knows nothing of degradation: ResilientState wraps it and answers for it. */
+  health(): StateHealth {
+    return { backend: 'redis', degraded: this.#redis.status !== 'ready', since: undefined, fallbacks: 0, pendingResync: 0 };
+  }
+
+  /** Resolves when connected (tests, and the first health check). */
+  async ready(timeoutMs = 5000): Promise<void> {
+    if (this.#redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`Redis not ready within ${timeoutMs} ms`)), timeoutMs);
+      this.#redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.#redis.ping()) === 'PONG';
+  }
+
+  async incr(key: string, by: number, ttlMs: number): Promise<number> {
+    return Number(await this.#redis.eval(INCR, 1, key, String(by), ms(ttlMs)));
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return (await this.#redis.get(key)) ?? undefined;
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.#redis.set(key, value, 'PX', ms(ttlMs));
+  }
+
+  async compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean> {
+    return (await this.#redis.eval(CAS, 1, key, expected === undefined ? '1' : '0', expected ?? '', value, ms(ttlMs))) === 1;
+  }
+
+  async lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.#redis.eval(LEASE, 1, name, owner, ms(ttlMs))) === 1;
+  }
+
+  async release(name: string, owner: string): Promise<void> {
+    await this.#redis.eval(RELEASE, 1, name, owner);
+  }
+
+  async close(): Promise<void> {
+    this.#redis.disconnect(false);
+    await Promise.resolve();
+  }
+}

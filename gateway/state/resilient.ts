@@ -1,0 +1,122 @@
+import { MemoryState } from './memory.js';
+import type { SharedState, StateHealth } from './types.js';
+
+/** A remote backend that can say whether it is back (RedisState). */
+export interface RemoteState extends SharedState {
+  ping(): Promise<boolean>;
+}
+
+export interface ResilientOptions {
+  log: (msg: string) => void;
+  /** How often a degraded replica checks whether the remote is back. */
+  probeMs?: number;
+  now?: () => number;
+}
+
+/** Counters counted locally while degraded are replayed into the remote on recovery; bounded so an outage cannot grow memory. */
+const MAX_PENDING_KEYS = 10_000;
+
+/**
+ * A request never fails because shared state is slow or gone (DESIGN.md §9). Every call goes
+ * to the remote (Redis, whose own command deadline bounds it); a failure flips the replica to
+ * its local state at once, logged once and visible in health(), and a background probe flips
+ * it back. Counter increments made while degraded are added to the remote on recovery, so
+ * shared totals (rate limits, spend) include what this replica counted alone. Leases and
+ * compare-and-set values taken locally stay local: they meant nothing to the other replicas.
+ */
+export class ResilientState implements SharedState {
+  readonly #remote: RemoteState;
+  readonly #local: MemoryState;
+  readonly #o: ResilientOptions;
+  #degradedSince: number | undefined;
+  #fallbacks = 0;
+  readonly #pending = new Map<string, { delta: number; ttlMs: number }>();
+  #probe: NodeJS.Timeout | undefined;
+
+  constructor(remote: RemoteState, o: ResilientOptions) {
+    this.#remote = remote;
+    this.#o = o;
+    this.#local = new MemoryState(o.now);
+  }
+
+  get backend(): SharedState['backend'] {
+    return this.#remote.backend;
+  }
+
+  health(): StateHealth {
+    return { backend: this.#remote.backend, degraded: this.#degradedSince !== undefined, since: this.#degradedSince, fallbacks: this.#fallbacks, pendingResync: this.#pending.size };
+  }
+
+  async #call<T>(remote: () => Promise<T>, local: () => Promise<T>): Promise<T> {
+    if (this.#degradedSince === undefined) {
+      try {
+        return await remote();
+      } catch (err) {
+        this.#degrade(err);
+      }
+    }
+    this.#fallbacks++;
+    return local();
+  }
+
+  #degrade(err: unknown): void {
+    if (this.#degradedSince !== undefined) return;
+    this.#degradedSince = (this.#o.now ?? Date.now)();
+    this.#o.log(`shared state: ${this.#remote.backend} unreachable (${err instanceof Error ? err.message : String(err)}); serving on this replica's local state until it is back`);
+    this.#probe = setInterval(() => void this.#tryRecover(), this.#o.probeMs ?? 1000);
+    this.#probe.unref();
+  }
+
+  async #tryRecover(): Promise<void> {
+    const up = await this.#remote.ping().catch(() => false);
+    if (!up || this.#degradedSince === undefined) return;
+    clearInterval(this.#probe);
+    this.#probe = undefined;
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    this.#degradedSince = undefined;
+    let replayed = 0;
+    for (const [key, p] of pending) {
+      if (await this.#remote.incr(key, p.delta, p.ttlMs).then(() => true, () => false)) replayed++;
+    }
+    this.#o.log(`shared state: ${this.#remote.backend} reachable again; ${replayed} of ${pending.length} local counters added back`);
+  }
+
+  incr(key: string, by: number, ttlMs: number): Promise<number> {
+    return this.#call(
+      () => this.#remote.incr(key, by, ttlMs),
+      () => {
+        const p = this.#pending.get(key);
+        if (p !== undefined) p.delta += by;
+        else if (this.#pending.size < MAX_PENDING_KEYS) this.#pending.set(key, { delta: by, ttlMs });
+        return this.#local.incr(key, by, ttlMs);
+      },
+    );
+  }
+
+  get(key: string): Promise<string | undefined> {
+    return this.#call(() => this.#remote.get(key), () => this.#local.get(key));
+  }
+
+  set(key: string, value: string, ttlMs: number): Promise<void> {
+    return this.#call(() => this.#remote.set(key, value, ttlMs), () => this.#local.set(key, value, ttlMs));
+  }
+
+  compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean> {
+    return this.#call(() => this.#remote.compareAndSet(key, expected, value, ttlMs), () => this.#local.compareAndSet(key, expected, value, ttlMs));
+  }
+
+  lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.#call(() => this.#remote.lease(name, owner, ttlMs), () => this.#local.lease(name, owner, ttlMs));
+  }
+
+  release(name: string, owner: string): Promise<void> {
+    return this.#call(() => this.#remote.release(name, owner), () => this.#local.release(name, owner));
+  }
+
+  async close(): Promise<void> {
+    if (this.#probe !== undefined) clearInterval(this.#probe);
+    await this.#remote.close();
+    await this.#local.close();
+  }
+}

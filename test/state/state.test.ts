@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryState, RedisState, ResilientState, type SharedState } from '../../gateway/state/index.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+
+/**
+ * One contract, two backends (DESIGN.md §9): every operation behaves the same in process and
+ * on a real Redis, concurrency included; then Redis goes away and comes back under
+ * ResilientState, and no call fails or waits past the deadline.
+ */
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+let n = 0;
+const key = (name: string) => `${name}-${++n}-${Date.now()}`;
+
+describe.each([
+  ['memory', () => new MemoryState()],
+  ['redis', () => new RedisState({ url: redis.url, commandTimeoutMs: 200, keyPrefix: 'test:' })],
+] as const)('shared state contract: %s', (_name, make) => {
+  let s: SharedState;
+  beforeAll(async () => {
+    s = make();
+    if (s instanceof RedisState) await s.ready();
+  });
+  afterAll(() => s.close());
+
+  it('counters add up exactly under 500 concurrent increments, fractions included', async () => {
+    const k = key('count');
+    const totals = await Promise.all(Array.from({ length: 500 }, () => s.incr(k, 0.25, 60_000)));
+    expect(Math.max(...totals)).toBeCloseTo(125, 9);
+    expect(new Set(totals).size).toBe(500);
+    expect(Number(await s.get(k))).toBeCloseTo(125, 9);
+  });
+
+  it('a counter expires ttl after it was created, not after its last increment', async () => {
+    const k = key('ttl');
+    await s.incr(k, 1, 150);
+    await new Promise((r) => setTimeout(r, 100));
+    await s.incr(k, 1, 150);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await s.get(k)).toBeUndefined();
+  });
+
+  it('compare-and-set: exactly one of many concurrent writers wins, and only from the expected value', async () => {
+    const k = key('cas');
+    const wins = await Promise.all(Array.from({ length: 50 }, (_, i) => s.compareAndSet(k, undefined, `w${i}`, 60_000)));
+    expect(wins.filter(Boolean)).toHaveLength(1);
+    const winner = await s.get(k);
+    expect(await s.compareAndSet(k, 'not-it', 'x', 60_000)).toBe(false);
+    expect(await s.compareAndSet(k, winner, 'next', 60_000)).toBe(true);
+    expect(await s.get(k)).toBe('next');
+  });
+
+  it('leases: one holder at a time, renewable by it, free after release or expiry', async () => {
+    const name = key('lease');
+    const takes = await Promise.all(['a', 'b', 'c', 'd'].map((o) => s.lease(name, o, 200)));
+    expect(takes.filter(Boolean)).toHaveLength(1);
+    const holder = ['a', 'b', 'c', 'd'][takes.indexOf(true)] ?? '';
+    expect(await s.lease(name, holder, 200)).toBe(true);
+    await s.release(name, 'someone-else');
+    expect(await s.lease(name, 'z', 200)).toBe(false);
+    await s.release(name, holder);
+    expect(await s.lease(name, 'z', 100)).toBe(true);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await s.lease(name, 'y', 100)).toBe(true);
+  });
+
+  it('values expire with their ttl', async () => {
+    const k = key('value');
+    await s.set(k, 'v', 100);
+    expect(await s.get(k)).toBe('v');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await s.get(k)).toBeUndefined();
+  });
+});
+
+describe('Redis goes away and comes back (ResilientState)', () => {
+  it('no call fails or waits past the deadline while Redis is down; one log line each way; local counts are added back', async () => {
+    const logs: string[] = [];
+    const s = new ResilientState(new RedisState({ url: redis.url, commandTimeoutMs: 20, keyPrefix: 'resilient:' }), { log: (m) => logs.push(m), probeMs: 100 });
+    const k = key('shared');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await s.incr(k, 5, 60_000)).toBe(5);
+    expect(s.health().degraded).toBe(false);
+    await redis.stop();
+    const slowest: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      await s.incr(k, 1, 60_000);
+      slowest.push(performance.now() - t0);
+    }
+    // The first call meets the dead connection (a reset or the 20 ms deadline); the rest are local.
+    expect(Math.max(...slowest)).toBeLessThan(250);
+    expect(slowest.slice(1).every((ms) => ms < 5)).toBe(true);
+    expect(s.health()).toMatchObject({ degraded: true, pendingResync: 1 });
+    expect(s.health().fallbacks).toBeGreaterThanOrEqual(20);
+    expect(logs.filter((l) => /unreachable/.test(l))).toHaveLength(1);
+    await redis.start();
+    for (let i = 0; i < 100 && s.health().degraded; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(s.health().degraded).toBe(false);
+    expect(logs.filter((l) => /reachable again; 1 of 1 local counters added back/.test(l))).toHaveLength(1);
+    // Redis was restarted empty (no persistence): the shared total is what this replica counted alone.
+    expect(Number(await s.get(k))).toBe(20);
+    await s.close();
+  }, 20_000);
+});
