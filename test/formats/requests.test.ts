@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { KeelError } from '../../gateway/errors.js';
 import { formats } from '../../gateway/formats/index.js';
+import { rejection } from '../helpers/formats.js';
 
 const oai = formats['openai-chat'];
 const ant = formats['anthropic-messages'];
 
-function rejection(fn: () => unknown): KeelError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof KeelError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('OpenAI request validation', () => {
   it.each([

@@ -2,25 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { KeelError } from '../../gateway/errors.js';
 import { formats } from '../../gateway/formats/index.js';
 import type { SseEvent, StreamEvent } from '../../gateway/formats/index.js';
+import { parseSse } from '../helpers/formats.js';
 
 const oai = formats['openai-chat'];
 const ant = formats['anthropic-messages'];
 
-/** SSE text → events (the encoders' output is well-formed, so a line split suffices). */
-function parseSse(text: string): SseEvent[] {
-  return text
-    .split('\n\n')
-    .filter((b) => b.trim() !== '')
-    .map((block) => {
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = block
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .map((l) => l.slice(6))
-        .join('\n');
-      return event === undefined ? { data } : { event, data };
-    });
-}
 
 const anthropicUpstream: SseEvent[] = [
   { event: 'message_start', data: '{"type":"message_start","message":{"id":"msg_1","model":"claude-x","usage":{"input_tokens":10,"cache_read_input_tokens":90,"output_tokens":1}}}' },

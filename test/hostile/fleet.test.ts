@@ -1,4 +1,3 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { breakerStates, startKeel, type KeelProcess } from '../helpers/procs.js';
 import { rawExchange } from './raw.js';
+import { pausedReader } from '../helpers/readers.js';
 
 /**
  * Every hostile input of issue 12 against the shape users run: `keel simulator`, `keel
@@ -149,7 +149,7 @@ describe('hostile input against real processes', () => {
   });
 
   it('five streaming callers that stop reading: cut after write_timeout_ms as caller_stalled, the target untouched', async () => {
-    const readers = await Promise.all(Array.from({ length: 5 }, () => pausedReader('big')));
+    const readers = await Promise.all(Array.from({ length: 5 }, () => pausedReader(gateway.url, 'big', { authorization: `Bearer ${CLIENT_KEY}` })));
     for (let i = 0; i < 100 && (await sql("SELECT count() FROM llm_requests WHERE route = 'big'")) !== '5'; i++) await new Promise((r) => setTimeout(r, 200));
     for (const r of readers) r.destroy();
     expect(await sql("SELECT countIf(error_class = 'caller_stalled') FROM llm_requests WHERE route = 'big'")).toBe('5');
@@ -186,18 +186,5 @@ describe('hostile input against real processes', () => {
     await unharmed();
   });
 
-  /** A streaming request whose reader takes the first chunk and then stops reading. */
-  function pausedReader(model: string): Promise<{ res: IncomingMessage; destroy: () => void }> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` } }, (res) => {
-        res.once('data', () => {
-          res.pause();
-          resolve({ res, destroy: () => req.destroy() });
-        });
-      });
-      req.on('error', () => undefined);
-      req.once('error', reject);
-      req.end(JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'big' }] }));
-    });
-  }
+
 });

@@ -1,10 +1,10 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompletedRequest } from '../../gateway/pipeline/record.js';
 import { HealthRegistry } from '../../gateway/routing/health.js';
 import type { BehaviourSpec } from '../../simulator/index.js';
 import { eventually, startHarness, type Harness } from '../helpers/harness.js';
+import { pausedReader } from '../helpers/readers.js';
 
 /**
  * Hostile peers on both sides of the relay (DESIGN.md §6): a caller can never take a
@@ -83,24 +83,11 @@ describe('hostile upstreams and callers', () => {
     expect(await streamText('honest')).toBe(whole);
   }
 
-  /** A streaming request whose reader takes the first chunk and then stops reading. */
-  function pausedReader(model: string): Promise<{ res: IncomingMessage; destroy: () => void }> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-        res.once('data', () => {
-          res.pause();
-          resolve({ res, destroy: () => req.destroy() });
-        });
-      });
-      req.on('error', () => undefined);
-      req.once('error', reject);
-      req.end(JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'big' }] }));
-    });
-  }
+
 
   it('five callers that stop reading are cut after write_timeout_ms as caller_stalled; the breaker stays closed', async () => {
     const started = Date.now();
-    const readers = await Promise.all(Array.from({ length: 5 }, () => pausedReader('stall-callers')));
+    const readers = await Promise.all(Array.from({ length: 5 }, () => pausedReader(h.url, 'stall-callers')));
     const recs = await eventually(() => (recordsOf('stall-callers').length === 5 ? recordsOf('stall-callers') : undefined), 10_000);
     const cutAfter = Date.now() - started;
     for (const r of readers) r.destroy();
@@ -125,7 +112,7 @@ describe('hostile upstreams and callers', () => {
   });
 
   it('callers that stop reading and then leave while Keel waits on them are caller_disconnected, never a broken provider stream', async () => {
-    const readers = await Promise.all(Array.from({ length: 5 }, () => pausedReader('pause-leave')));
+    const readers = await Promise.all(Array.from({ length: 5 }, () => pausedReader(h.url, 'pause-leave')));
     await new Promise((r) => setTimeout(r, 300));
     for (const r of readers) r.destroy();
     const recs = await eventually(() => (recordsOf('pause-leave').length === 5 ? recordsOf('pause-leave') : undefined), 5000);

@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { KeelError } from '../../gateway/errors.js';
 import { formats } from '../../gateway/formats/index.js';
+import { rejection } from '../helpers/formats.js';
 
 /**
  * Failures the property tests found, kept as plain examples so they stay fixed whatever the
  * generators explore next time (each names the seed that first showed it).
  */
-function rejection(fn: () => unknown): KeelError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof KeelError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 const withPart = (part: unknown) => ({ model: 'm', messages: [{ role: 'user', content: [part] }] });
 

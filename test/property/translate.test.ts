@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KeelError } from '../../gateway/errors.js';
 import { formats, type ChatRequest, type FormatId, type SseEvent, type StreamEvent } from '../../gateway/formats/index.js';
+import { parseSse } from '../helpers/formats.js';
 import {
   anthropicEvent,
   anthropicRequest,
@@ -129,21 +130,6 @@ describe.each(IDS)('responses from a %s provider', (from) => {
   });
 });
 
-/** SSE text → events (Keel's encoders escape newlines inside JSON, so a block split suffices). */
-function parseSse(sseText: string): SseEvent[] {
-  return sseText
-    .split('\n\n')
-    .filter((b) => b.trim() !== '')
-    .map((block) => {
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = block
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .map((l) => l.slice(6))
-        .join('\n');
-      return event === undefined ? { data } : { event, data };
-    });
-}
 
 const sseFrom = (id: FormatId) => (json: Record<string, unknown>): SseEvent => (id === 'anthropic-messages' ? { event: String(json.type), data: JSON.stringify(json) } : { data: JSON.stringify(json) });
 
