@@ -9,4 +9,4 @@ export { ConfigError, formatConfigIssues, type ConfigIssue } from './errors.js';
 export { loadConfigFile, loadConfigText, type LoadOptions } from './load.js';
 export { resolveConfigPath } from './paths.js';
 export { buildConfigSchema, type KeelConfig, type ProviderConfig, type RouteConfig, type TargetConfig } from './schema.js';
-export { ConfigStore, type ConfigSnapshot, type ReloadResult } from './store.js';
+export { ConfigStore, restartNeeded, type ConfigSnapshot, type ReloadResult, type StoreOptions } from './store.js';

@@ -13,6 +13,57 @@ export interface ConfigSnapshot {
 
 export type ReloadResult = { ok: true; version: number } | { ok: false; error: ConfigError };
 
+export interface StoreOptions extends LoadOptions {
+  log?: (msg: string) => void;
+  /**
+   * Config paths this process reads only at start: a reload that changes one says a restart is
+   * needed (per changed key one level down, `telemetry.export`, not just `telemetry`).
+   * Defaults to the gateway's.
+   */
+  restartOnly?: readonly string[];
+  /** Keys under `restartOnly` that are read per request after all. */
+  live?: readonly string[];
+  /** What a new snapshot puts in force, for the reload line (`version 3 (…)`). */
+  describe?: (snap: ConfigSnapshot) => string;
+}
+
+/**
+ * The gateway reads these once: its listener and limits (but `max_in_flight`, read per request),
+ * its telemetry pipeline (export destinations, collector, queues; but `capture_content`), and how
+ * it reaches the SLO engine.
+ */
+const GATEWAY_RESTART_ONLY = ['server', 'telemetry', 'slo.url', 'slo.token', 'slo.interval_s'];
+const GATEWAY_LIVE = ['server.max_in_flight', 'telemetry.capture_content'];
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function at(config: KeelConfig, path: string): unknown {
+  let v: unknown = config;
+  for (const key of path.split('.')) v = isRecord(v) ? v[key] : undefined;
+  return v;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The restart-only paths a reload from `prev` to `next` changed, one level under each root. */
+export function restartNeeded(prev: KeelConfig, next: KeelConfig, roots: readonly string[], live: readonly string[] = []): string[] {
+  const out: string[] = [];
+  for (const root of roots) {
+    const a = at(prev, root);
+    const b = at(next, root);
+    if (same(a, b)) continue;
+    if (!isRecord(a) || !isRecord(b)) {
+      out.push(root);
+      continue;
+    }
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const path = `${root}.${key}`;
+      if (!live.includes(path) && !same(a[key], b[key])) out.push(path);
+    }
+  }
+  return out;
+}
+
 /** Editors and ConfigMap updates often touch a file several times in a burst. */
 const DEBOUNCE_MS = 100;
 
@@ -24,20 +75,20 @@ const DEBOUNCE_MS = 100;
 export class ConfigStore {
   #current: ConfigSnapshot;
   readonly #path: string | undefined;
-  readonly #opts: (LoadOptions & { log?: (msg: string) => void }) | undefined;
+  readonly #opts: StoreOptions | undefined;
   readonly #changeListeners = new Set<(snap: ConfigSnapshot) => void>();
   readonly #errorListeners = new Set<(err: ConfigError) => void>();
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   readonly #onSighup = () => void this.reload();
 
-  private constructor(config: KeelConfig, source: string, path?: string, opts?: LoadOptions & { log?: (msg: string) => void }) {
+  private constructor(config: KeelConfig, source: string, path?: string, opts?: StoreOptions) {
     this.#current = Object.freeze({ config, version: 1, loadedAt: Date.now(), source });
     this.#path = path;
     this.#opts = opts;
   }
 
-  static fromFile(path: string, opts: LoadOptions & { log?: (msg: string) => void }): ConfigStore {
+  static fromFile(path: string, opts: StoreOptions): ConfigStore {
     return new ConfigStore(loadConfigFile(path, opts), path, path, opts);
   }
 
@@ -57,16 +108,17 @@ export class ConfigStore {
       config = loadConfigFile(this.#path, this.#opts);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      this.#opts.log?.(`config reload rejected, still serving version ${this.#current.version}:\n${formatConfigIssues(err.issues)}`);
+      this.#opts.log?.(`config reload rejected, keeping version ${this.#current.version}: ${formatConfigIssues(err.issues)}`);
       for (const l of this.#errorListeners) l(err);
       return { ok: false, error: err };
     }
     if (JSON.stringify(config) === JSON.stringify(this.#current.config)) return { ok: true, version: this.#current.version };
-    if (JSON.stringify(config.server) !== JSON.stringify(this.#current.config.server)) {
-      this.#opts.log?.('config reload: server.* changed; restart Keel for that part to take effect');
-    }
+    const restartOnly = this.#opts.restartOnly ?? GATEWAY_RESTART_ONLY;
+    const live = this.#opts.restartOnly === undefined ? GATEWAY_LIVE : (this.#opts.live ?? []);
+    for (const path of restartNeeded(this.#current.config, config, restartOnly, live)) this.#opts.log?.(`config reload: ${path} changed: restart Keel for it to take effect`);
     this.#current = Object.freeze({ config, version: this.#current.version + 1, loadedAt: Date.now(), source: this.#path });
-    this.#opts.log?.(`config reloaded: version ${this.#current.version}`);
+    const what = this.#opts.describe?.(this.#current);
+    this.#opts.log?.(`config reload: version ${this.#current.version}${what === undefined ? '' : ` (${what})`}`);
     for (const l of this.#changeListeners) l(this.#current);
     return { ok: true, version: this.#current.version };
   }

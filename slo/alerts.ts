@@ -26,9 +26,10 @@ export interface AlertChange {
 
 export class AlertBook {
   readonly #alerts = new Map<string, AlertState>();
-  readonly #pendingMs: number;
+  /** Read at each update, so a reload of `pending_s` applies to the next evaluation. */
+  readonly #pendingMs: () => number;
 
-  constructor(pendingMs: number) {
+  constructor(pendingMs: () => number) {
     this.#pendingMs = pendingMs;
   }
 
@@ -44,7 +45,7 @@ export class AlertBook {
         a.since = now;
         changes.push({ alert: { ...a }, transition: 'pending', at: now });
       }
-      if (holds && a.state === 'pending' && now - a.since >= this.#pendingMs) {
+      if (holds && a.state === 'pending' && now - a.since >= this.#pendingMs()) {
         a.state = 'firing';
         a.firedAt = now;
         changes.push({ alert: { ...a }, transition: 'firing', at: now });
@@ -55,6 +56,17 @@ export class AlertBook {
         if (wasFiring) changes.push({ alert: { ...a }, transition: 'resolved', at: now });
         a.firedAt = undefined;
       }
+    }
+    return changes;
+  }
+
+  /** An SLO is no longer configured: its alerts end (a firing one resolves) and are forgotten. */
+  retire(slo: string, now: number): AlertChange[] {
+    const changes: AlertChange[] = [];
+    for (const [key, a] of this.#alerts) {
+      if (a.slo !== slo) continue;
+      if (a.state === 'firing') changes.push({ alert: { ...a, state: 'inactive' }, transition: 'resolved', at: now });
+      this.#alerts.delete(key);
     }
     return changes;
   }

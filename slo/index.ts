@@ -12,6 +12,7 @@ export { AlertBook, type AlertChange, type AlertKind, type AlertState } from './
 export { SloLoop, type SloLoopOptions, type SloSnapshot } from './loop.js';
 export { Notifier } from './notify.js';
 export { buildSloServer } from './server.js';
+export { describeSettings, liveSloSettings, sloSettings, type SloSettings } from './settings.js';
 export { statusText, statusView, type StatusView } from './status.js';
 export { recordCanaryEvents, WeightsPublisher, type WeightsSnapshotJson } from './publisher.js';
 export { nextWeights, type TargetSample, type WeightChange } from './weights.js';

@@ -9,7 +9,8 @@ export interface SloLoopOptions {
   client: ClickHouseClient;
   /** The SLOs in force (read each tick, so a config reload applies). */
   specs: () => readonly SloSpec[];
-  alerting: AlertingConfig;
+  /** Pending time, re-send period and receivers in force (read each tick and delivery, likewise). */
+  alerting: () => AlertingConfig;
   intervalMs: number;
   now?: () => number;
   generatorURL: string;
@@ -34,13 +35,13 @@ export class SloLoop {
   readonly notifier: Notifier;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> = Promise.resolve();
+  #queued = false;
   #latest: SloSnapshot = { at: 0, results: [], firing: [] };
 
   constructor(o: SloLoopOptions) {
     this.#o = o;
-    this.#book = new AlertBook(o.alerting.pending_s * 1000);
-    this.notifier = new Notifier(o.alerting.receivers, {
-      resendMs: o.alerting.resend_s * 1000,
+    this.#book = new AlertBook(() => o.alerting().pending_s * 1000);
+    this.notifier = new Notifier(o.alerting, {
       intervalMs: o.intervalMs,
       retries: 4,
       retryBaseMs: o.retryBaseMs ?? 1000,
@@ -62,6 +63,7 @@ export class SloLoop {
       if (r.absent !== undefined) conditions.absent = r.absent;
       for (const change of this.#book.update(r.spec.name, conditions as Record<AlertKind, boolean>, now)) changes.push({ change, result: r });
     }
+    changes.push(...this.#retired(results, now));
     await this.#record(changes);
     for (const { change, result } of changes) {
       if (change.transition === 'pending') continue;
@@ -80,6 +82,15 @@ export class SloLoop {
     return this.#latest;
   }
 
+  /**
+   * SLOs a reload removed: their firing alerts resolve (told with their last evaluation) instead of
+   * firing forever on a status page with nothing left to clear them.
+   */
+  #retired(results: readonly SloResult[], now: number): { change: AlertChange; result: SloResult }[] {
+    const live = new Set(results.map((r) => r.spec.name));
+    return this.#latest.results.filter((r) => !live.has(r.spec.name)).flatMap((r) => this.#book.retire(r.spec.name, now).map((change) => ({ change, result: r })));
+  }
+
   async #record(changes: { change: AlertChange; result: SloResult }[]): Promise<void> {
     if (changes.length === 0) return;
     const rows = changes.map(({ change, result }) => ({
@@ -94,11 +105,22 @@ export class SloLoop {
   }
 
   start(): void {
-    this.#timer = setInterval(() => {
-      this.#running = this.tick().catch((err: unknown) => this.#o.log(`SLO evaluation failed (will retry): ${err instanceof Error ? err.message : String(err)}`));
-    }, this.#o.intervalMs);
+    this.#timer = setInterval(() => this.refresh(), this.#o.intervalMs);
     this.#timer.unref();
-    this.#running = this.tick().catch((err: unknown) => this.#o.log(`SLO evaluation failed (will retry): ${err instanceof Error ? err.message : String(err)}`));
+    this.refresh();
+  }
+
+  /** Evaluates now, after any evaluation under way (a reload shows on the status page at once, not an interval later). */
+  refresh(): void {
+    // One queued evaluation is enough however many reloads and timer ticks arrive while one runs.
+    if (this.#queued) return;
+    this.#queued = true;
+    this.#running = this.#running
+      .then(() => {
+        this.#queued = false;
+        return this.tick();
+      })
+      .catch((err: unknown) => this.#o.log(`SLO evaluation failed (will retry): ${err instanceof Error ? err.message : String(err)}`));
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ReceiverConfig, SloSpec } from '../config/slo-schema.js';
+import type { AlertingConfig, SloSpec } from '../config/slo-schema.js';
 import type { AlertKind, AlertState, Transition } from './alerts.js';
 import type { Evaluation } from './math.js';
 
@@ -13,8 +13,6 @@ export interface AlertNotice {
 }
 
 export interface NotifierOptions {
-  /** Alertmanager re-send period while firing. */
-  resendMs: number;
   /** The engine's evaluation interval (endsAt leaves room for two missed evaluations). */
   intervalMs: number;
   retries: number;
@@ -43,7 +41,9 @@ export function summary(n: Pick<AlertNotice, 'spec' | 'kind' | 'transition' | 'e
   return `SLO ${n.spec.name} ${what}: ${pct(n.evaluation.remaining)} of budget left, objective ${n.spec.objective}%${burns.length > 0 ? `; burn ${burns.join(', ')}` : ''}`;
 }
 
-async function post(url: string, body: unknown, headers: Record<string, string>, o: NotifierOptions): Promise<boolean> {
+type PostOptions = Pick<NotifierOptions, 'retries' | 'retryBaseMs' | 'log'>;
+
+async function post(url: string, body: unknown, headers: Record<string, string>, o: PostOptions): Promise<boolean> {
   for (let attempt = 0; attempt <= o.retries; attempt++) {
     try {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
@@ -68,16 +68,22 @@ async function post(url: string, body: unknown, headers: Record<string, string>,
  * protocol (re-sent while firing with a moving endsAt, endsAt = resolve time at the end;
  * it deduplicates by labels); webhooks and Slack get each transition once, retried with
  * backoff until accepted, with an idempotency key so a receiver can drop a repeat.
+ * Receivers and the re-send period are read at each delivery, so a config reload reaches the
+ * next one; deliveries already under way finish where they were going.
  */
 export class Notifier {
-  readonly #receivers: readonly ReceiverConfig[];
+  readonly #alerting: () => Pick<AlertingConfig, 'receivers' | 'resend_s'>;
   readonly #o: NotifierOptions;
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #lastSent = new Map<string, number>();
 
-  constructor(receivers: readonly ReceiverConfig[], o: NotifierOptions) {
-    this.#receivers = receivers;
+  constructor(alerting: () => Pick<AlertingConfig, 'receivers' | 'resend_s'>, o: NotifierOptions) {
+    this.#alerting = alerting;
     this.#o = o;
+  }
+
+  get #resendMs(): number {
+    return this.#alerting().resend_s * 1000;
   }
 
   #track(p: Promise<unknown>): void {
@@ -88,7 +94,7 @@ export class Notifier {
   #alertmanagerBody(n: AlertNotice): unknown[] {
     // Firing: a moving end leaves room for two missed evaluations (what Prometheus does).
     // Resolved: it ended now, by the wall clock Alertmanager judges endsAt against.
-    const endsAt = n.transition === 'resolved' ? Math.min(n.at, Date.now()) : n.at + 4 * Math.max(this.#o.intervalMs, this.#o.resendMs);
+    const endsAt = n.transition === 'resolved' ? Math.min(n.at, Date.now()) : n.at + 4 * Math.max(this.#o.intervalMs, this.#resendMs);
     // Never a start in Alertmanager's future (it would refuse the resolve that ends before it).
     const startsAt = Math.min(n.startsAt, Date.now());
     return [{ labels: alertLabels(n.spec, n.kind), annotations: { summary: summary(n), description: n.spec.description ?? '' }, startsAt: new Date(startsAt).toISOString(), endsAt: new Date(Math.max(endsAt, startsAt)).toISOString(), generatorURL: this.#o.generatorURL }];
@@ -96,7 +102,7 @@ export class Notifier {
 
   notify(n: AlertNotice): void {
     this.#lastSent.set(`${n.spec.name}|${n.kind}`, n.at);
-    for (const r of this.#receivers) {
+    for (const r of this.#alerting().receivers) {
       if (r.type === 'alertmanager') this.#track(post(`${r.url.replace(/\/+$/, '')}/api/v2/alerts`, this.#alertmanagerBody(n), {}, this.#o));
       else if (r.type === 'webhook') {
         const body = { status: n.transition, slo: n.spec.name, kind: n.kind, labels: alertLabels(n.spec, n.kind), summary: summary(n), startsAt: new Date(n.startsAt).toISOString(), at: new Date(n.at).toISOString(), budgetRemaining: n.evaluation.remaining, burnRates: n.evaluation.pairs };
@@ -107,12 +113,13 @@ export class Notifier {
 
   /** Alertmanager forgets alerts it stops hearing about: re-send the firing ones every resend period. */
   resend(firing: readonly { alert: AlertState; spec: SloSpec; evaluation: Evaluation }[], now: number): void {
+    const { receivers } = this.#alerting();
     for (const f of firing) {
       const key = `${f.spec.name}|${f.alert.kind}`;
-      if (now - (this.#lastSent.get(key) ?? 0) < this.#o.resendMs) continue;
+      if (now - (this.#lastSent.get(key) ?? 0) < this.#resendMs) continue;
       this.#lastSent.set(key, now);
       const n: AlertNotice = { spec: f.spec, kind: f.alert.kind, transition: 'firing', startsAt: f.alert.firedAt ?? now, at: now, evaluation: f.evaluation };
-      for (const r of this.#receivers) if (r.type === 'alertmanager') this.#track(post(`${r.url.replace(/\/+$/, '')}/api/v2/alerts`, this.#alertmanagerBody(n), {}, this.#o));
+      for (const r of receivers) if (r.type === 'alertmanager') this.#track(post(`${r.url.replace(/\/+$/, '')}/api/v2/alerts`, this.#alertmanagerBody(n), {}, this.#o));
     }
   }
 

@@ -18,7 +18,8 @@ export interface PublisherOptions {
   routes: () => readonly string[];
   /** The availability error budget (1 − objective) of a route. */
   budget: (route: string) => number;
-  cfg: AdaptiveConfig;
+  /** slo.adaptive in force (read each tick, so a config reload applies). */
+  cfg: () => AdaptiveConfig;
   /** Canary targets under rollout (from the routes' `canary` blocks). */
   canaries?: () => readonly CanarySpec[];
   /** Records canary steps and rollbacks (alert_events) and logs them. */
@@ -105,7 +106,7 @@ export class WeightsPublisher {
        FROM llm_attempts
        WHERE Timestamp >= fromUnixTimestamp64Milli({long:Int64}) AND Timestamp < fromUnixTimestamp64Milli({now:Int64}) AND route IN {routes:Array(String)}
        GROUP BY key`,
-      { short: now - durationMs(this.#o.cfg.short), long: now - durationMs(this.#o.cfg.long), now, routes },
+      { short: now - durationMs(this.#o.cfg().short), long: now - durationMs(this.#o.cfg().long), now, routes },
     );
     return rows.map((r) => ({ key: r.key, short: { total: r.st, bad: r.sb }, long: { total: r.lt, bad: r.lb } }));
   }
@@ -149,7 +150,7 @@ export class WeightsPublisher {
     const now = (this.#o.now ?? Date.now)();
     const canariesChanged = await this.#canaries(now);
     const prev = new Map(Object.entries(this.#current.multipliers));
-    const { next, changes } = nextWeights(prev, await this.#samples(now), (key) => this.#o.budget(key.split('|')[0] ?? ''), this.#o.cfg);
+    const { next, changes } = nextWeights(prev, await this.#samples(now), (key) => this.#o.budget(key.split('|')[0] ?? ''), this.#o.cfg());
     if (changes.length === 0) {
       if (canariesChanged) this.#current = { ...this.#current, version: `w${now}` };
       return [];

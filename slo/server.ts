@@ -9,6 +9,8 @@ import { providerHealth, statusView } from './status.js';
 export interface SloServerOptions {
   /** slo.token: required by everything but /healthz, as a Bearer token or a Basic password. */
   token?: string;
+  /** The config version in force, for /api/status. */
+  configVersion?: () => number;
 }
 
 /**
@@ -31,7 +33,7 @@ export function buildSloServer(loop: SloLoop, client: ClickHouseClient, weights?
   app.get('/', (_req, reply) => reply.type('text/html; charset=utf-8').send(STATUS_PAGE));
   app.get('/api/status', async () => {
     const snap = loop.latest;
-    return statusView(snap, await providerHealth(client, snap.at || Date.now()).catch(() => []), weights?.());
+    return statusView(snap, await providerHealth(client, snap.at || Date.now()).catch(() => []), weights?.(), o.configVersion?.());
   });
   if (weights !== undefined) app.get('/api/weights', () => weights());
   return app;

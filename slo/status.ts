@@ -6,6 +6,8 @@ import type { WeightsSnapshotJson } from './publisher.js';
 /** What the status page and `keel slo status` show: pure data, built from the latest evaluation. */
 export interface StatusView {
   at: string;
+  /** The config version in force (it goes up with every accepted reload). */
+  configVersion: number;
   slos: {
     name: string;
     objective: number;
@@ -21,7 +23,7 @@ export interface StatusView {
   weights: { version: string; targets: { target: string; multiplier: number | null; canaryShare: number | null }[] };
 }
 
-export function statusView(snap: SloSnapshot, providers: StatusView['providers'], weights?: WeightsSnapshotJson): StatusView {
+export function statusView(snap: SloSnapshot, providers: StatusView['providers'], weights?: WeightsSnapshotJson, configVersion = 1): StatusView {
   const keys = [...new Set([...Object.keys(weights?.multipliers ?? {}), ...Object.keys(weights?.canaries ?? {})])].sort();
   return {
     weights: {
@@ -29,6 +31,7 @@ export function statusView(snap: SloSnapshot, providers: StatusView['providers']
       targets: keys.map((target) => ({ target, multiplier: weights?.multipliers[target] ?? null, canaryShare: weights?.canaries[target] ?? null })),
     },
     at: new Date(snap.at).toISOString(),
+    configVersion,
     slos: snap.results.map((r) => ({
       name: r.spec.name,
       objective: r.spec.objective,
@@ -58,7 +61,7 @@ const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 
 /** The terminal table `keel slo status` prints. */
 export function statusText(v: StatusView): string {
-  const lines = [`SLOs at ${v.at}`, ''];
+  const lines = [`SLOs at ${v.at} (config version ${v.configVersion})`, ''];
   const rows = v.slos.map((s) => [s.name, `${s.objective}% / ${s.window}`, pct(s.sli, 3), String(s.events), pct(s.budgetRemaining, 1), s.burn.map((b) => `${b.pair} ×${b.long.toFixed(1)}${b.breaching ? '!' : ''}`).join('  ')]);
   const head = ['SLO', 'objective', 'SLI', 'events', 'budget left', 'burn (long window)'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -4,23 +4,13 @@ import { loadConfigFile, resolveConfigPath } from '../../config/index.js';
 import { telemetrySchema, type TelemetryConfig } from '../../config/telemetry-schema.js';
 import type { AddressInfo } from 'node:net';
 import { startCollector, type RunningCollector } from '../../collector/index.js';
-import type { KeelConfig } from '../../config/schema.js';
 import { isLoopbackHost } from '../../config/secret.js';
-import { durationMs } from '../../config/slo-schema.js';
-import { budgetOf, buildSloServer, effectiveSlos, recordCanaryEvents, SloLoop, WeightsPublisher } from '../../slo/index.js';
-import { realProvidersConfig, simulatedConfig } from '../default-config.js';
+import { buildSloServer, recordCanaryEvents, SloLoop, WeightsPublisher } from '../../slo/index.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import type { CommonFlags } from '../args.js';
+import { liveCollectorConfig, type LiveConfig } from '../reload.js';
 
 const log = (msg: string) => process.stderr.write(`keel collector: ${msg}\n`);
-
-/** The config the collector and SLO engine run with: keel.yaml, else what `keel start` would use. */
-export function keelConfig(flags: CommonFlags): KeelConfig {
-  const path = resolveConfigPath(flags.config);
-  if (path !== undefined) return loadConfigFile(path, providerRules);
-  // Only route names matter here (default SLOs); the demo's simulator address does not.
-  return realProvidersConfig(process.env) ?? simulatedConfig('http://127.0.0.1:9', 0);
-}
 
 /** The telemetry block of keel.yaml, or the defaults when there is none. */
 export function telemetryConfig(flags: CommonFlags): TelemetryConfig {
@@ -67,36 +57,35 @@ function writeMarkers(cfg: TelemetryConfig, running: RunningCollector, sloUrl: s
   return written;
 }
 
-/** The SLO engine beside the collector: same store, its own loop and status server. */
-async function startSloEngine(config: KeelConfig, running: RunningCollector, port: number | undefined): Promise<{ url: string; count: number; stop: () => Promise<void> }> {
-  const specs = effectiveSlos(config.slo, Object.keys(config.routes));
+/**
+ * The SLO engine beside the collector: same store, its own loop and status server. SLOs, alerting,
+ * routes and canaries are read from the config in force at each evaluation (cli/reload.ts).
+ */
+async function startSloEngine(live: LiveConfig, running: RunningCollector, port: number | undefined): Promise<{ url: string; count: number; stop: () => Promise<void> }> {
+  const config = live.store.current.config;
   const host = config.telemetry.collector.host;
   const loop = new SloLoop({
     client: running.store.client,
-    specs: () => specs,
-    alerting: config.slo.alerting,
+    specs: () => live.settings().specs,
+    alerting: () => live.settings().alerting,
     intervalMs: config.slo.interval_s * 1000,
     generatorURL: `http://${host}:${port ?? config.slo.port}/`,
     log,
   });
-  const adaptiveRoutes = Object.entries(config.routes).filter(([, r]) => r.adaptive).map(([name]) => name);
-  const budgets = new Map(specs.filter((s) => s.sli === 'availability' && s.scope.route !== undefined).map((s) => [s.scope.route ?? '', budgetOf(s.objective)]));
-  const canaries = Object.entries(config.routes).flatMap(([route, r]) =>
-    r.targets.flatMap((t) => (t.canary === undefined ? [] : [{ key: `${route}|${t.provider}|${t.model}`, steps: t.canary.steps, stepMs: durationMs(t.canary.step_duration), gate: t.canary.gate, minAttempts: t.canary.min_attempts }])),
-  );
   const publisher = new WeightsPublisher({
     client: running.store.client,
-    routes: () => adaptiveRoutes,
-    budget: (route) => budgets.get(route) ?? 0.005,
-    cfg: config.slo.adaptive,
-    canaries: () => canaries,
+    routes: () => live.settings().adaptiveRoutes,
+    budget: (route) => live.settings().budget(route),
+    cfg: () => live.settings().adaptive,
+    canaries: () => live.settings().canaries,
     onCanary: recordCanaryEvents(running.store.client, log),
   });
   await publisher.load().catch(() => undefined);
-  const app = buildSloServer(loop, running.store.client, () => publisher.snapshot, { token: config.slo.token });
+  const app = buildSloServer(loop, running.store.client, () => publisher.snapshot, { token: config.slo.token, configVersion: () => live.store.current.version });
   await app.listen({ host, port: port ?? config.slo.port });
   const { port: bound } = app.server.address() as AddressInfo;
   loop.start();
+  const offReload = live.store.onChange(() => loop.refresh());
   const weightsTimer = setInterval(() => {
     publisher
       .tick()
@@ -106,8 +95,9 @@ async function startSloEngine(config: KeelConfig, running: RunningCollector, por
   weightsTimer.unref();
   return {
     url: `http://${host}:${bound}`,
-    count: specs.length,
+    count: live.settings().specs.length,
     stop: async () => {
+      offReload();
       clearInterval(weightsTimer);
       await app.close();
       await loop.stop();
@@ -130,8 +120,8 @@ function stopSignal(managed: boolean): Promise<void> {
 
 /** `keel collector`: the OTLP receiver and ClickHouse writer (embedded chDB or a server URL). */
 export async function collector(flags: CommonFlags): Promise<number> {
-  const config = keelConfig(flags);
-  const cfg = config.telemetry;
+  const live = liveCollectorConfig(flags, log);
+  const cfg = live.store.current.config.telemetry;
   const managed = process.send !== undefined;
   const where = cfg.store.url === undefined ? `embedded ClickHouse (chDB) in ${cfg.store.path}` : `ClickHouse at ${new URL(cfg.store.url).host}`;
   log(`store: ${where}`);
@@ -141,6 +131,7 @@ export async function collector(flags: CommonFlags): Promise<number> {
     const message = `refusing to listen on ${host} without telemetry.collector.token: anyone reaching it could forge spans and read the store`;
     log(message);
     process.send?.({ type: 'failed', message });
+    live.store.close();
     return 1;
   }
   let running;
@@ -155,15 +146,17 @@ export async function collector(flags: CommonFlags): Promise<number> {
     log(`could not start: ${message}`);
     if (cfg.store.url === undefined) log(`if another keel is running on ${cfg.store.path}, stop it or point telemetry.store.path elsewhere.`);
     process.send?.({ type: 'failed', message });
+    live.store.close();
     return 1;
   }
-  const slo = await startSloEngine(config, running, flags.sloPort);
+  const slo = await startSloEngine(live, running, flags.sloPort);
   const markers = writeMarkers(cfg, running, slo.url);
   process.send?.({ type: 'ready', url: running.url, slo: slo.url });
   log(`listening on ${running.url} (OTLP/HTTP: /v1/traces, /v1/metrics)`);
   log(`SLO engine: ${slo.count} SLO(s), status page on ${slo.url}/`);
   await stopSignal(managed);
   log('flushing and stopping…');
+  live.store.close();
   await slo.stop();
   await running.close();
   for (const file of markers) rmSync(file, { force: true });

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { effectiveSlos, statusText, type StatusView } from '../../slo/index.js';
 import { grafanaRules, prometheusRules } from '../../slo/rules.js';
 import type { CommonFlags } from '../args.js';
-import { collectorFile, keelConfig, telemetryConfig } from './collector.js';
+import { keelConfig } from '../reload.js';
+import { collectorFile, telemetryConfig } from './collector.js';
 
 /** The datasource uid dashboards/provisioning pins (dashboards/src/common.ts). */
 const DATASOURCE_UID = 'keel-clickhouse';

@@ -48,9 +48,9 @@ export const providersRouting: Dashboard = dashboard({
     {
       title: 'Circuit breaker state (0 closed, 1 half-open, 2 open)',
       unit: 'short',
-      description: 'From the gateway metric keel.breaker.state, exported over OTLP.',
-      sql: `SELECT $__timeInterval(TimeUnix) AS time, concat(Attributes['keel.provider'], ' ', Attributes['gen_ai.request.model']) AS target, max(Value) AS state
-            FROM otel_metrics_gauge WHERE $__timeFilter(TimeUnix) AND MetricName = 'keel.breaker.state' GROUP BY time, target ORDER BY time`,
+      description: 'From the gateway metric keel.breaker.state, exported over OTLP: one breaker per route and target (each route judges a shared target by its own breaker settings).',
+      sql: `SELECT $__timeInterval(TimeUnix) AS time, concat(Attributes['keel.route'], ' ', Attributes['keel.provider'], ' ', Attributes['gen_ai.request.model']) AS target, max(Value) AS state
+            FROM otel_metrics_gauge WHERE $__timeFilter(TimeUnix) AND MetricName = 'keel.breaker.state' AND ${byVar("Attributes['keel.route']", 'route')} GROUP BY time, target ORDER BY time`,
     },
     {
       title: 'Adaptive weights over time',

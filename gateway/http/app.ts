@@ -92,7 +92,7 @@ function serverOptions(s: ServerConfig) {
 }
 
 /** Derived state per config snapshot, so a reload costs one build and requests only look up. */
-function runtimeCache(source: ConfigSource): () => Runtime {
+function runtimeCache(source: ConfigSource, health: HealthRegistry): () => Runtime {
   const cache = new WeakMap<object, Runtime>();
   return () => {
     const snap = source.current;
@@ -100,16 +100,19 @@ function runtimeCache(source: ConfigSource): () => Runtime {
     if (rt === undefined) {
       rt = buildRuntime(snap.config, snap.version);
       cache.set(snap, rt);
+      // Breakers follow the new routes before any request of this snapshot asks one.
+      health.apply(rt.routes.values(), rt.version);
     }
     return rt;
   };
 }
 
 export function buildGateway(opts: GatewayOptions): FastifyInstance {
-  const runtime = runtimeCache(opts.config);
+  const health = opts.health ?? new HealthRegistry(opts.now);
+  const runtime = runtimeCache(opts.config, health);
   const weights = opts.weights;
   const routing: RoutingDeps = {
-    health: opts.health ?? new HealthRegistry(opts.now),
+    health,
     weights: weights === undefined ? () => NO_WEIGHTS : () => weights.current,
     random: opts.random ?? Math.random,
   };

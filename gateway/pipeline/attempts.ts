@@ -25,7 +25,7 @@ function untried(loop: Loop, t: ResolvedTarget): boolean {
 }
 
 function breakerAllows(loop: Loop, t: ResolvedTarget): boolean {
-  return loop.ctx.routing.health.get(t, loop.route.breaker).breaker.allow();
+  return loop.ctx.routing.health.breaker(loop.route, t).allow();
 }
 
 /** A wait that ends early (false) when the caller leaves or the budget would be overrun. */
@@ -94,7 +94,7 @@ async function onTarget(loop: Loop, target: ResolvedTarget): Promise<CallResult 
 async function hedged(loop: Loop, primary: ResolvedTarget): Promise<Settled> {
   const a = startAttempt(loop, primary, 'primary');
   const cfg = loop.route.hedge;
-  const delay = cfg === undefined ? undefined : hedgeDelay(cfg, loop.ctx.routing.health.get(primary, loop.route.breaker));
+  const delay = cfg === undefined ? undefined : hedgeDelay(cfg, loop.ctx.routing.health.latency(primary));
   if (cfg === undefined || delay === undefined) return a.promise;
   const timer = new Abort();
   const due = await Promise.race([

@@ -83,10 +83,10 @@ export function startAttempt(loop: Loop, target: ResolvedTarget, reason: Attempt
 function note(loop: Loop, target: ResolvedTarget, reason: AttemptReason, startMs: number, outcome: AttemptOutcome): Settled {
   const { ctx, route, rec } = loop;
   const cls = outcome.ok ? undefined : outcome.error.errorClass;
-  const health = ctx.routing.health.get(target, route.breaker);
-  if (cls !== undefined && isVerdictless(cls)) health.breaker.release();
-  else health.breaker.record(cls === undefined || !countsAgainstTarget(cls));
-  if (outcome.ok && outcome.ttftMs !== undefined) ctx.routing.health.observeLatency(health, outcome.ttftMs);
+  const breaker = ctx.routing.health.breaker(route, target);
+  if (cls !== undefined && isVerdictless(cls)) breaker.release();
+  else breaker.record(cls === undefined || !countsAgainstTarget(cls));
+  if (outcome.ok && outcome.ttftMs !== undefined) ctx.routing.health.observeLatency(target, outcome.ttftMs);
   if (outcome.stats !== undefined && (outcome.ok || outcome.committed)) recordStream(rec, outcome.stats, ctx.receivedAt, reason === 'continuation');
   const stats = outcome.stats;
   rec.attempts.push(

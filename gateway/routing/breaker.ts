@@ -17,13 +17,23 @@ export const DEFAULT_BREAKER: Required<BreakerConfig> = {
 
 const BUCKETS = 10;
 
+/** A route's breaker block over the defaults: what "the same settings" is compared on. */
+export function effectiveBreaker(cfg: BreakerConfig): Required<BreakerConfig> {
+  return { ...DEFAULT_BREAKER, ...cfg };
+}
+
+export function sameBreakerSettings(a: Required<BreakerConfig>, b: Required<BreakerConfig>): boolean {
+  return (Object.keys(DEFAULT_BREAKER) as (keyof BreakerConfig)[]).every((k) => a[k] === b[k]);
+}
+
 /**
- * A per-target circuit breaker over a sliding window of time buckets. While open,
+ * A circuit breaker for one target of one route, over a sliding window of time buckets. While open,
  * the target gets no traffic; after `open_s` it admits one probe at a time
  * (half-open); a successful probe closes it, a failed one re-opens it.
  */
 export class CircuitBreaker {
   #state: BreakerState = 'closed';
+  #openedAt = 0;
   #openUntil = 0;
   #probeInFlight = false;
   #consecutive = 0;
@@ -31,13 +41,37 @@ export class CircuitBreaker {
   readonly #bad = new Array<number>(BUCKETS).fill(0);
   #bucketStart = 0;
   #bucket = 0;
-  readonly #cfg: Required<BreakerConfig>;
+  #cfg: Required<BreakerConfig>;
   readonly #now: () => number;
 
   constructor(cfg: BreakerConfig = {}, now: () => number = Date.now) {
-    this.#cfg = { ...DEFAULT_BREAKER, ...cfg };
+    this.#cfg = effectiveBreaker(cfg);
     this.#now = now;
     this.#bucketStart = now();
+  }
+
+  /** The settings in force, defaults filled in. */
+  get settings(): Readonly<Required<BreakerConfig>> {
+    return this.#cfg;
+  }
+
+  /**
+   * A reload changed this breaker's settings: applied in place, so the breaker keeps what it
+   * knows about its target. Its state stays (an open breaker stays open; the new `open_s` counts
+   * from when it opened, so a shorter one takes effect now); the failure streak stays; the window's
+   * counts stay unless `window_s` changed (counts over buckets of another width would be read as
+   * a rate they never were). New thresholds judge the next verdict.
+   */
+  reconfigure(cfg: BreakerConfig): void {
+    const next = effectiveBreaker(cfg);
+    if (next.window_s !== this.#cfg.window_s) {
+      this.#ok.fill(0);
+      this.#bad.fill(0);
+      this.#bucket = 0;
+      this.#bucketStart = this.#now();
+    }
+    this.#cfg = next;
+    if (this.#state === 'open') this.#openUntil = this.#openedAt + next.open_s * 1000;
   }
 
   get state(): BreakerState {
@@ -82,7 +116,8 @@ export class CircuitBreaker {
 
   #open(): void {
     this.#state = 'open';
-    this.#openUntil = this.#now() + this.#cfg.open_s * 1000;
+    this.#openedAt = this.#now();
+    this.#openUntil = this.#openedAt + this.#cfg.open_s * 1000;
   }
 
   #close(): void {

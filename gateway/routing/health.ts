@@ -1,53 +1,113 @@
-import type { BreakerConfig } from '../../config/schema.js';
-import type { ResolvedTarget } from '../runtime/resolve.js';
-import { CircuitBreaker } from './breaker.js';
+import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
+import { CircuitBreaker, effectiveBreaker, sameBreakerSettings } from './breaker.js';
 import { HedgeGate } from './hedge.js';
 
 /** EWMA weight of the newest TTFT sample: ~the last 5 samples dominate, so a recovering target is noticed fast. */
 const ALPHA = 0.3;
 const RECENT = 50;
 
-export interface TargetHealth {
-  provider: string;
-  model: string;
-  breaker: CircuitBreaker;
+/**
+ * How fast a target answers. Kept per target, not per route: the EWMA measures the
+ * provider's speed, which is the same whichever route sent the request, so every route
+ * learns from all of them.
+ */
+export interface TargetLatency {
   /** EWMA of time to first token (streams) or duration (non-stream), ms. */
   ttftEwma: number | undefined;
   /** Last RECENT TTFT samples, for a p95 hedge delay. */
   recent: number[];
 }
 
+interface BreakerEntry {
+  route: string;
+  provider: string;
+  model: string;
+  breaker: CircuitBreaker;
+}
+
 /**
- * Per-target state that must outlive a config reload (breakers, latency): keyed by
- * provider name, endpoint and model, so an unchanged target keeps its history.
- * Per process: the fast, local feedback loop of DESIGN.md §1.
+ * The fast, local feedback loop of DESIGN.md §1, per process. Breakers are per (route,
+ * target): each route's `breaker:` settings judge its own traffic, so two routes sharing a
+ * target never share the first one's thresholds. Latency is per target (see TargetLatency).
+ * Both outlive a config reload: targets are keyed by provider name, endpoint and model, so an
+ * unchanged target keeps its history, and apply() reconciles breakers with each new config.
  */
 export class HealthRegistry {
-  readonly #targets = new Map<string, TargetHealth>();
+  readonly #breakers = new Map<string, BreakerEntry>();
+  readonly #latency = new Map<string, TargetLatency>();
   readonly #hedges = new Map<string, HedgeGate>();
   readonly #now: () => number;
+  /** The config version apply() last reconciled with (0: never; breakers are then made on first use). */
+  #applied = 0;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
   }
 
+  /** One target, whichever routes list it. */
   static key(t: ResolvedTarget): string {
     return `${t.provider.name}|${t.provider.baseUrl}|${t.model}`;
   }
 
-  get(t: ResolvedTarget, breaker: BreakerConfig): TargetHealth {
-    const key = HealthRegistry.key(t);
-    let h = this.#targets.get(key);
-    if (h === undefined) {
-      h = { provider: t.provider.name, model: t.model, breaker: new CircuitBreaker(breaker, this.#now), ttftEwma: undefined, recent: [] };
-      this.#targets.set(key, h);
-    }
-    return h;
+  static #breakerKey(route: string, t: ResolvedTarget): string {
+    // A newline cannot hide in a provider name or URL, so the two parts never run together.
+    return `${route}\n${HealthRegistry.key(t)}`;
   }
 
-  /** Every known target's breaker state, for the keel.breaker.state gauge. */
-  breakers(): { provider: string; model: string; state: CircuitBreaker['state'] }[] {
-    return [...this.#targets.values()].map((h) => ({ provider: h.provider, model: h.model, state: h.breaker.state }));
+  /** The breaker of `t` on `route`. */
+  breaker(route: ResolvedRoute, t: ResolvedTarget): CircuitBreaker {
+    const key = HealthRegistry.#breakerKey(route.name, t);
+    const found = this.#breakers.get(key);
+    if (found !== undefined) return found.breaker;
+    const breaker = new CircuitBreaker(route.breaker, this.#now);
+    // After a reload removed this route or target, a request still on the older snapshot is
+    // judged on a breaker of its own: kept, it would haunt the gauge with a route that is gone.
+    if (this.#applied === 0) this.#breakers.set(key, { route: route.name, provider: t.provider.name, model: t.model, breaker });
+    return breaker;
+  }
+
+  /**
+   * Reconciles breakers with a new config snapshot (called once per snapshot, in version order):
+   * unchanged settings keep the breaker as it is; changed ones are applied in place
+   * (CircuitBreaker.reconfigure keeps its state); routes and targets no longer configured go.
+   */
+  apply(routes: Iterable<ResolvedRoute>, version: number): void {
+    if (version <= this.#applied) return;
+    this.#applied = version;
+    const keep = new Set<string>();
+    for (const route of routes) {
+      const settings = effectiveBreaker(route.breaker);
+      for (const t of [...route.targets, ...route.fallbacks]) {
+        const key = HealthRegistry.#breakerKey(route.name, t);
+        keep.add(key);
+        const entry = this.#breakers.get(key);
+        if (entry === undefined) this.#breakers.set(key, { route: route.name, provider: t.provider.name, model: t.model, breaker: new CircuitBreaker(settings, this.#now) });
+        else if (!sameBreakerSettings(entry.breaker.settings, settings)) entry.breaker.reconfigure(settings);
+      }
+    }
+    for (const key of [...this.#breakers.keys()]) if (!keep.has(key)) this.#breakers.delete(key);
+  }
+
+  /** Every breaker's state, for the keel.breaker.state gauge. */
+  breakers(): { route: string; provider: string; model: string; state: CircuitBreaker['state'] }[] {
+    return [...this.#breakers.values()].map((e) => ({ route: e.route, provider: e.provider, model: e.model, state: e.breaker.state }));
+  }
+
+  latency(t: ResolvedTarget): TargetLatency {
+    const key = HealthRegistry.key(t);
+    let l = this.#latency.get(key);
+    if (l === undefined) {
+      l = { ttftEwma: undefined, recent: [] };
+      this.#latency.set(key, l);
+    }
+    return l;
+  }
+
+  observeLatency(t: ResolvedTarget, ms: number): void {
+    const l = this.latency(t);
+    l.ttftEwma = l.ttftEwma === undefined ? ms : ALPHA * ms + (1 - ALPHA) * l.ttftEwma;
+    l.recent.push(ms);
+    if (l.recent.length > RECENT) l.recent.shift();
   }
 
   /** The hedge budget of one route (by name). */
@@ -58,11 +118,5 @@ export class HealthRegistry {
       this.#hedges.set(route, gate);
     }
     return gate;
-  }
-
-  observeLatency(h: TargetHealth, ms: number): void {
-    h.ttftEwma = h.ttftEwma === undefined ? ms : ALPHA * ms + (1 - ALPHA) * h.ttftEwma;
-    h.recent.push(ms);
-    if (h.recent.length > RECENT) h.recent.shift();
   }
 }

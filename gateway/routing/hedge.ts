@@ -1,5 +1,5 @@
 import type { HedgeConfig } from '../../config/schema.js';
-import type { TargetHealth } from './health.js';
+import type { TargetLatency } from './health.js';
 
 /** The share is measured over the last minute: long enough to be stable, short enough to follow load. */
 const WINDOW_MS = 60_000;
@@ -50,7 +50,7 @@ export class HedgeGate {
 }
 
 /** How long to wait for the primary's first token before hedging; undefined = do not hedge (no p95 yet). */
-export function hedgeDelay(cfg: HedgeConfig, primary: TargetHealth): number | undefined {
+export function hedgeDelay(cfg: HedgeConfig, primary: TargetLatency): number | undefined {
   return cfg.after_ms === 'p95' ? p95(primary.recent) : cfg.after_ms;
 }
 

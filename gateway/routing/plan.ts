@@ -28,7 +28,7 @@ function weightedOrder(route: ResolvedRoute, items: readonly ResolvedTarget[], p
 }
 
 function latencyOrder(route: ResolvedRoute, p: PlanContext): ResolvedTarget[] {
-  const ewma = (t: ResolvedTarget) => p.health.get(t, route.breaker).ttftEwma;
+  const ewma = (t: ResolvedTarget) => p.health.latency(t).ttftEwma;
   const unknown = route.targets.filter((t) => ewma(t) === undefined);
   const known = route.targets.filter((t) => ewma(t) !== undefined).sort((a, b) => (ewma(a) ?? 0) - (ewma(b) ?? 0));
   const order = [...unknown, ...known];

@@ -10,6 +10,7 @@ const TOK = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 41943
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
 export interface BreakerView {
+  route: string;
   provider: string;
   model: string;
   state: BreakerState;
@@ -38,8 +39,8 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[]): Gate
   const cacheHits = meter.createCounter('keel.cache.hits', { description: 'Requests answered from cache' });
   const cost = meter.createCounter('keel.cost', { unit: 'USD', description: 'Cost of answered requests' });
   const drops = meter.createCounter('keel.telemetry.dropped', { description: 'Spans dropped per destination (record: not handed to the span pipeline); metrics: requests whose metrics failed' });
-  meter.createObservableGauge('keel.breaker.state', { description: 'Circuit breaker per target: 0 closed, 1 half-open, 2 open' }).addCallback((obs) => {
-    for (const b of breakers()) obs.observe(BREAKER_VALUE[b.state], { 'keel.provider': b.provider, 'gen_ai.request.model': b.model });
+  meter.createObservableGauge('keel.breaker.state', { description: 'Circuit breaker per route and target: 0 closed, 1 half-open, 2 open' }).addCallback((obs) => {
+    for (const b of breakers()) obs.observe(BREAKER_VALUE[b.state], { 'keel.route': b.route, 'keel.provider': b.provider, 'gen_ai.request.model': b.model });
   });
 
   // The cache-hit series exists from a route's first request (at 0 until a cache answers),

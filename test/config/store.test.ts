@@ -51,7 +51,7 @@ describe('ConfigStore', () => {
     const result = s.reload();
     expect(result.ok).toBe(false);
     expect(errors[0]).toMatch(/keel\.yaml:2:\d+: providers\.p\.type: must be one of/);
-    expect(logs.join('\n')).toMatch(/still serving version 1/);
+    expect(logs.join('\n')).toMatch(/keeping version 1/);
     expect(s.current.config.routes.r?.targets[0]?.model).toBe('a');
   });
 
@@ -76,5 +76,33 @@ describe('ConfigStore', () => {
     const s = ConfigStore.fromValue(setup().s.current.config, 'test');
     expect(s.reload()).toEqual({ ok: true, version: 1 });
     expect(s.current.source).toBe('test');
+  });
+});
+
+describe('restart-only changes', () => {
+  const cfg = (extra: string) => `${yaml('a')}${extra}`;
+  const reloadTo = (extra: string, opts: { restartOnly?: readonly string[] } = {}) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'keel-store-')), 'keel.yaml');
+    writeFileSync(file, cfg(''));
+    const logs: string[] = [];
+    const s = ConfigStore.fromFile(file, { ...providerRules, log: (m) => logs.push(m), ...opts });
+    writeFileSync(file, cfg(extra));
+    expect(s.reload().ok).toBe(true);
+    return logs;
+  };
+
+  it('the gateway (the default) says a telemetry.export change needs a restart, and applies the rest', () => {
+    const logs = reloadTo('telemetry:\n  export: [{ endpoint: "http://apm:4318" }]\n');
+    expect(logs).toEqual(['config reload: telemetry.export changed: restart Keel for it to take effect', 'config reload: version 2']);
+  });
+
+  it('keys read per request after all (server.max_in_flight, telemetry.capture_content) need none', () => {
+    expect(reloadTo('server: { max_in_flight: 10 }\ntelemetry: { capture_content: true }\n')).toEqual(['config reload: version 2']);
+    expect(reloadTo('server: { port: 9999 }\n')).toEqual(['config reload: server.port changed: restart Keel for it to take effect', 'config reload: version 2']);
+  });
+
+  it('another process names its own restart-only paths', () => {
+    const logs = reloadTo('telemetry:\n  export: [{ endpoint: "http://apm:4318" }]\nslo: { port: 5000 }\n', { restartOnly: ['slo.port'] });
+    expect(logs).toEqual(['config reload: slo.port changed: restart Keel for it to take effect', 'config reload: version 2']);
   });
 });

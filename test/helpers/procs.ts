@@ -60,14 +60,14 @@ export function rssMb(pid: number): number {
   return kb / 1024;
 }
 
-/** keel_breaker_state per `provider|model` from a gateway's Prometheus text (0 closed, 1 half-open, 2 open). */
+/** keel_breaker_state per `route|provider|model` (breakers are per route and target) from a gateway's Prometheus text (0 closed, 1 half-open, 2 open). */
 export async function breakerStates(metricsUrl: string, headers: Record<string, string> = {}): Promise<Record<string, number>> {
   const text = await (await fetch(metricsUrl, { headers })).text();
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^keel_breaker_state\{([^}]*)\}\s+(\S+)$/gm)) {
     const labels = new Map<string, string>();
     for (const l of (m[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)) labels.set(l[1] ?? '', l[2] ?? '');
-    out[`${labels.get('keel_provider') ?? ''}|${labels.get('gen_ai_request_model') ?? ''}`] = Number(m[2]);
+    out[`${labels.get('keel_route') ?? ''}|${labels.get('keel_provider') ?? ''}|${labels.get('gen_ai_request_model') ?? ''}`] = Number(m[2]);
   }
   return out;
 }

@@ -65,7 +65,7 @@ describe('burn-rate alerts', () => {
         sloSpecSchema.parse({ name: 'chat-availability', objective: 99, window: '1d', sli: 'availability', scope: { route: 'chat' } }),
         sloSpecSchema.parse({ name: 'quiet-availability', objective: 99, window: '1d', sli: 'availability', scope: { route: 'quiet' }, absent_after: '5m' }),
       ],
-      alerting: alertingSchema.parse({ pending_s: 0, resend_s: 20, receivers: [{ type: 'alertmanager', url: am.url }, { type: 'webhook', url: `${hooks.url}/hook`, headers: { authorization: 'Bearer hook-secret' } }, { type: 'slack', url: `${hooks.url}/slack` }, { type: 'webhook', url: `${hooks.url}/flaky` }] }),
+      alerting: () => alertingSchema.parse({ pending_s: 0, resend_s: 20, receivers: [{ type: 'alertmanager', url: am.url }, { type: 'webhook', url: `${hooks.url}/hook`, headers: { authorization: 'Bearer hook-secret' } }, { type: 'slack', url: `${hooks.url}/slack` }, { type: 'webhook', url: `${hooks.url}/flaky` }] }),
       intervalMs: 30_000,
       now: () => clock,
       generatorURL: 'http://127.0.0.1:4319/',

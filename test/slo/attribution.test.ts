@@ -95,7 +95,7 @@ describe('failure attribution reaches sli_1m exactly', () => {
     const loop = new SloLoop({
       client: c.store.client,
       specs: () => [sloSpecSchema.parse({ name: 'outage-availability', objective: 99.5, window: '1d', sli: 'availability', scope: { route: 'outage' } })],
-      alerting: alertingSchema.parse({ pending_s: 0, receivers: [] }),
+      alerting: () => alertingSchema.parse({ pending_s: 0, receivers: [] }),
       intervalMs: 30_000,
       now: () => Date.now(), // the minute in progress counts: no waiting for it to close
       generatorURL: 'http://127.0.0.1/',

@@ -55,7 +55,7 @@ describe('canary rollout published and followed by routing', () => {
       client: store.client,
       routes: () => [],
       budget: () => 0.01,
-      cfg: sloBlockSchema.parse({}).adaptive,
+      cfg: () => sloBlockSchema.parse({}).adaptive,
       canaries: () => [{ ...spec(`chat|sim|${canaryModel}`), stepMs: 10 * MIN }],
       onCanary: (e) => Promise.resolve(void events.push(`${e.key}:${e.transition}:${e.share}`)),
       now: () => clock,
@@ -111,7 +111,7 @@ describe('canary rollout published and followed by routing', () => {
       client: store.client,
       routes: () => [],
       budget: () => 0.01,
-      cfg: sloBlockSchema.parse({}).adaptive,
+      cfg: () => sloBlockSchema.parse({}).adaptive,
       canaries: () => [{ ...spec('chat|sim|bad'), steps: [2, 50, 100], stepMs: 10 * MIN }],
       now: () => clock,
     });

@@ -63,7 +63,7 @@ describe('burn-rate math (SRE Workbook)', () => {
 describe('alert states', () => {
   it('pending for pending_s, then firing; resolved when the condition clears; pending that clears is silent', async () => {
     const { AlertBook } = await import('../../slo/alerts.js');
-    const book = new AlertBook(60_000);
+    const book = new AlertBook(() => 60_000);
     const t = (at: number, page: boolean) => book.update('s', { page, ticket: false, absent: false }, at).map((c) => `${c.alert.kind}:${c.transition}`);
     expect(t(0, true)).toEqual(['page:pending']);
     expect(t(30_000, true)).toEqual([]);

@@ -43,11 +43,11 @@ describe('outage → adaptive weights and alerts → recovery', () => {
     const health = new HealthRegistry();
     t = createTelemetry(telemetrySchema.parse({}), { collectorUrl: c.url, breakers: () => health.breakers(), spanFlushMs: 20, env: {} });
     const adaptive = { ...sloBlockSchema.parse({}).adaptive, short: '1m', long: '2m', min_attempts: 5 };
-    publisher = new WeightsPublisher({ client: c.store.client, routes: () => ['r'], budget: () => 0.005, cfg: adaptive, now: clock });
+    publisher = new WeightsPublisher({ client: c.store.client, routes: () => ['r'], budget: () => 0.005, cfg: () => adaptive, now: clock });
     loop = new SloLoop({
       client: c.store.client,
       specs: () => [sloSpecSchema.parse({ name: 'r-availability', objective: 99.5, window: '1d', sli: 'availability', scope: { route: 'r' }, min_events: 20 })],
-      alerting: alertingSchema.parse({ pending_s: 0, receivers: [{ type: 'alertmanager', url: am.url }] }),
+      alerting: () => alertingSchema.parse({ pending_s: 0, receivers: [{ type: 'alertmanager', url: am.url }] }),
       intervalMs: 30_000,
       now: clock,
       generatorURL: 'http://127.0.0.1/',

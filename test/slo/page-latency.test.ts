@@ -44,7 +44,7 @@ describe('a total outage pages within two evaluation cycles', () => {
     loop = new SloLoop({
       client: c.store.client,
       specs: () => [sloSpecSchema.parse({ name: 'down-availability', objective: 99.9, window: '30d', sli: 'availability', scope: { route: 'down' }, min_events: 10 })],
-      alerting: alertingSchema.parse({ pending_s: 0, receivers: [{ type: 'alertmanager', url: am.url }] }),
+      alerting: () => alertingSchema.parse({ pending_s: 0, receivers: [{ type: 'alertmanager', url: am.url }] }),
       intervalMs: INTERVAL_MS,
       generatorURL: 'http://127.0.0.1/',
       log: () => undefined,

@@ -33,7 +33,7 @@ describe('status page', () => {
     const loop = new SloLoop({
       client: store.client,
       specs: () => ['chat', 'embed'].map((route) => sloSpecSchema.parse({ name: `${route}-availability`, objective: 99, window: '1d', sli: 'availability', scope: { route } })),
-      alerting: alertingSchema.parse({ pending_s: 0 }),
+      alerting: () => alertingSchema.parse({ pending_s: 0 }),
       intervalMs: 30_000,
       // The last seeded minute is the one in progress.
       now: () => now0 - 1,

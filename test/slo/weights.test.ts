@@ -51,7 +51,7 @@ describe('weights published from llm_attempts and followed by the gateway', () =
   beforeAll(async () => {
     store = openStore({ path: mkdtempSync(join(tmpdir(), 'keel-weights-')), database: 'default' });
     await migrate(store.client, { traces: 0, metrics: 0, requests: 0, sli: 0 });
-    publisher = new WeightsPublisher({ client: store.client, routes: () => ['chat'], budget: () => 0.005, cfg, now: () => clock });
+    publisher = new WeightsPublisher({ client: store.client, routes: () => ['chat'], budget: () => 0.005, cfg: () => cfg, now: () => clock });
   }, 60_000);
   afterAll(() => store.close());
 
@@ -93,8 +93,8 @@ describe('weights published from llm_attempts and followed by the gateway', () =
   });
 
   it('a gateway polling the SLO engine swaps the snapshot and routes by it; requests record the version', async () => {
-    const loop = new SloLoop({ client: store.client, specs: () => [], alerting: alertingSchema.parse({}), intervalMs: 30_000, generatorURL: '', log: () => undefined });
-    const pinned = new WeightsPublisher({ client: store.client, routes: () => ['adaptive'], budget: () => 0.005, cfg: { ...cfg, pins: { 'adaptive|oai|gpt-a': 0 } }, now: () => clock });
+    const loop = new SloLoop({ client: store.client, specs: () => [], alerting: () => alertingSchema.parse({}), intervalMs: 30_000, generatorURL: '', log: () => undefined });
+    const pinned = new WeightsPublisher({ client: store.client, routes: () => ['adaptive'], budget: () => 0.005, cfg: () => ({ ...cfg, pins: { 'adaptive|oai|gpt-a': 0 } }), now: () => clock });
     await insertRows(store.client, 'llm_attempts', Array.from({ length: 30 }, (_, i) => ({ Timestamp: String((clock - 30_000 + i) / 1000), route: 'adaptive', provider: 'oai', model: 'gpt-a', ok: true, request_id: `p${i}` })));
     await pinned.tick();
     const app = buildSloServer(loop, store.client, () => pinned.snapshot);

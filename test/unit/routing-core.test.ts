@@ -145,8 +145,8 @@ describe('planTargets', () => {
     const c = ctx(() => 0.5);
     const [slow, fast] = r.targets;
     if (slow === undefined || fast === undefined) throw new Error('targets');
-    c.health.observeLatency(c.health.get(slow, r.breaker), 900);
-    c.health.observeLatency(c.health.get(fast, r.breaker), 100);
+    c.health.observeLatency(slow, 900);
+    c.health.observeLatency(fast, 100);
     expect(models(r, c)).toEqual(['new', 'fast', 'slow']);
     // A draw under the exploration share puts another target first.
     const draws = [0.01, 0.99];
@@ -183,7 +183,7 @@ describe('hedge budget', () => {
   it('p95 needs five samples; a fixed delay is used as given', () => {
     expect(p95([1, 2, 3, 4])).toBeUndefined();
     expect(p95([5, 1, 4, 2, 3, 100])).toBe(100);
-    const health = new HealthRegistry().get({ provider: { name: 'p', baseUrl: 'u' }, model: 'm' } as never, {});
+    const health = new HealthRegistry().latency({ provider: { name: 'p', baseUrl: 'u' }, model: 'm' } as never);
     expect(hedgeDelay({ after_ms: 'p95', max_share: 1 }, health)).toBeUndefined();
     expect(hedgeDelay({ after_ms: 250, max_share: 1 }, health)).toBe(250);
   });
