@@ -128,16 +128,18 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   });
   log(`using ${source.announce}`);
   if (source.store.current.config.auth === undefined) log('no client keys configured (auth.keys): the gateway accepts any caller');
+  // Listened for before anything announces the gateway: a SIGTERM sent the moment it is up must drain it, not kill it.
+  const stopRequested = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   const address = await app.listen({ host, port: flags.port ?? server.port });
   const admin = adminUrl(app);
   if (admin !== undefined) log(`metrics on ${admin}/metrics (server.admin_port, loopback only)`);
   // Last, and on its own line: scripts and tests wait for it.
   log(`gateway listening on ${address}`);
   if (mode === 'demo' || source.simulator !== undefined) printTryIt(address, [...Object.keys(source.store.current.config.routes)]);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopRequested;
   await shutdown({ app, drain, poll, telemetry: t.telemetry, collector: t.collector, source });
   return 0;
 }
