@@ -128,11 +128,7 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   });
   log(`using ${source.announce}`);
   if (source.store.current.config.auth === undefined) log('no client keys configured (auth.keys): the gateway accepts any caller');
-  // Listened for before anything announces the gateway: a SIGTERM sent the moment it is up must drain it, not kill it.
-  const stopRequested = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const stopRequested = stopSignal();
   const address = await app.listen({ host, port: flags.port ?? server.port });
   const admin = adminUrl(app);
   if (admin !== undefined) log(`metrics on ${admin}/metrics (server.admin_port, loopback only)`);
@@ -142,6 +138,23 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   await stopRequested;
   await shutdown({ app, drain, poll, telemetry: t.telemetry, collector: t.collector, source });
   return 0;
+}
+
+/**
+ * The first SIGINT or SIGTERM. Listened for before anything announces the gateway: a SIGTERM
+ * sent the moment it is up must drain it, not kill it. Both listeners go with the first, so a
+ * second signal (an impatient Ctrl-C) kills the process at once, as signals do by default.
+ */
+function stopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
 }
 
 /**

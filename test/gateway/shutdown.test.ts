@@ -42,9 +42,10 @@ describe('a stream cut by shutdown', () => {
     const drained = drainGateway(h.app, drain, 200);
     expect(await read).toBeInstanceOf(OpenAI.APIError);
     const refused = await waiting;
-    expect(refused).toBeInstanceOf(OpenAI.APIError);
-    expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
-    expect((refused as InstanceType<typeof OpenAI.APIError>).headers.get('x-keel-error-class')).toBe('gateway_shutdown');
+    if (!(refused instanceof OpenAI.APIError)) throw new Error(`expected an APIError, got ${String(refused)}`);
+    expect(refused.status).toBe(503);
+    const headers = refused.headers as Headers | undefined;
+    expect(headers?.get('x-keel-error-class')).toBe('gateway_shutdown');
     expect((await drained).cut).toBe(2);
     const recs = await eventually(() => (h.records.length >= 2 ? h.records : undefined));
     const cut = recs.find((r) => r.route === 'long');
