@@ -179,8 +179,9 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
     }
   });
   // Once draining, every answer closes its connection, so no caller reuses a socket about to go.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (drain.draining) void reply.header('connection', 'close');
+    done(null, payload);
   });
   app.setErrorHandler((err, request, reply) => sendError(request, reply, fromFramework(err, bodyLimit)));
   app.setNotFoundHandler((request, reply) => {
