@@ -51,9 +51,10 @@ describe.each([true, false])('bounded shutdown flush (span thread: %s)', (spanTh
     const before = apm.got.spans;
     const t = await withQueuedSpans(`http://127.0.0.1:${(silent.address() as { port: number }).port}`);
     const started = Date.now();
-    const report = await t.shutdown(400);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(380);
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // Long enough for the APM's export on a loaded machine: it runs beside the collector's, under the same deadline.
+    const report = await t.shutdown(1_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(980);
+    expect(Date.now() - started).toBeLessThan(2_000);
     expect(report).toMatchObject({ spansDropped: 6, metricsDropped: true, unreachable: [] });
     expect(apm.got.spans - before).toBe(6);
   });
