@@ -172,6 +172,12 @@ const serverSchema = z
     write_timeout_ms: positiveMs.default(30_000),
     /** Requests in flight at once; past it, 503 + Retry-After instead of an unbounded queue. */
     max_in_flight: z.number().int().positive().optional(),
+    /**
+     * On SIGTERM/SIGINT, how long requests in flight may still run; streams still open then end
+     * with an in-band gateway_shutdown error. Keep it plus telemetry.flush_timeout_ms under the
+     * orchestrator's kill timeout (Docker stop_grace_period, Kubernetes terminationGracePeriodSeconds).
+     */
+    shutdown_grace_ms: z.number().int().min(0).default(20_000),
     /** Serve without `auth.keys` on a non-loopback address (an open relay spending your provider keys). */
     allow_unauthenticated: z.boolean().default(false),
     /** Bearer token for GET /metrics on the main port (else /metrics is only on admin_port, or on a loopback gateway). */

@@ -78,6 +78,11 @@ export const telemetrySchema = z
     capture_content: z.boolean().default(false),
     /** Max spans waiting to be sent per destination; beyond it spans are dropped and counted. */
     max_queue_spans: z.number().int().positive().default(20_000),
+    /**
+     * At shutdown, the longest the last export (spans and metrics) may take; what is not sent by
+     * then is dropped and counted in the exit log. The collector gives its last insert as long.
+     */
+    flush_timeout_ms: z.number().int().min(0).default(5_000),
   })
   .strict();
 

@@ -1,11 +1,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 
+/** The collector's shutdown is bounded by telemetry.flush_timeout_ms (default 5 s); past this it is hung, not busy. */
+const STOP_BOUND_MS = 15_000;
+
 export interface ChildCollector {
   url: string;
   /** The SLO engine's status page. */
   sloUrl: string | undefined;
-  /** Asks the collector to flush and stop, and waits for it. */
-  stop(): Promise<void>;
+  /** Asks the collector to flush and stop, and waits for it; SIGKILL after `boundMs` (its own shutdown is bounded well within). */
+  stop(boundMs?: number): Promise<void>;
 }
 
 /**
@@ -27,9 +30,12 @@ export function startChildCollector(args: string[]): Promise<ChildCollector> {
       resolve({
         url: m.url,
         sloUrl: m.slo,
-        async stop() {
-          if (child.exitCode === null) child.kill('SIGTERM');
+        async stop(boundMs = STOP_BOUND_MS) {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), boundMs);
           await exited;
+          clearTimeout(timer);
         },
       });
     });

@@ -1,4 +1,5 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { dirname, join, resolve } from 'node:path';
 import { loadConfigFile, resolveConfigPath } from '../../config/index.js';
 import { telemetrySchema, type TelemetryConfig } from '../../config/telemetry-schema.js';
@@ -155,12 +156,30 @@ export async function collector(flags: CommonFlags): Promise<number> {
   log(`listening on ${running.url} (OTLP/HTTP: /v1/traces, /v1/metrics)`);
   log(`SLO engine: ${slo.count} SLO(s), status page on ${slo.url}/`);
   await stopSignal(managed);
-  log('flushing and stopping…');
   live.store.close();
-  await slo.stop();
-  await running.close();
+  await stopWithin(cfg.flush_timeout_ms, slo, running);
   for (const file of markers) rmSync(file, { force: true });
   log('stopped');
   process.disconnect?.();
+  // Past the bound an insert may still hold a socket or a timer: it must not hold the process.
+  setTimeout(() => process.exit(0), 500).unref();
   return 0;
+}
+
+/**
+ * Shutdown with a deadline: exports in flight finish (their rows reach the spool), the last
+ * insert gets `ms`; one ClickHouse has not taken by then stays in the spool, which the next
+ * start replays (acknowledged rows are on disk before the 200, so none is lost).
+ */
+async function stopWithin(ms: number, slo: { stop: () => Promise<void> }, running: RunningCollector): Promise<void> {
+  const started = performance.now();
+  log(`flushing and stopping (at most ${ms} ms: telemetry.flush_timeout_ms)…`);
+  const done = (async () => {
+    await slo.stop();
+    await running.close();
+  })();
+  const inTime = await Promise.race([done.then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+  const took = Math.round(performance.now() - started);
+  if (inTime) log(`flushed in ${took} ms`);
+  else log(`the last insert did not finish in ${ms} ms: its rows stay in the spool (${running.batcher.spoolBytes} bytes), replayed at the next start`);
 }

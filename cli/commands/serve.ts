@@ -1,7 +1,10 @@
+import { performance } from 'node:perf_hooks';
 import { ConfigStore, resolveConfigPath } from '../../config/index.js';
 import { isLoopbackHost, openRelayMessage, type KeelConfig } from '../../config/schema.js';
 import { buildGateway } from '../../gateway/index.js';
+import { Drain, drainGateway, type DrainReport } from '../../gateway/http/drain.js';
 import { adminUrl } from '../../gateway/http/metrics.js';
+import type { FlushReport } from '../../gateway/telemetry/flush.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import { closeUpstreams } from '../../gateway/upstream/send.js';
 import { HealthRegistry } from '../../gateway/routing/health.js';
@@ -113,7 +116,9 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   const weights = new WeightsStore();
   const poll = t.sloUrl === undefined ? undefined : pollWeights(`${t.sloUrl}/api/weights`, weights, source.store.current.config.slo.interval_s * 1000, log, source.store.current.config.slo.token);
   void poll?.pollNow();
+  const drain = new Drain();
   const app = buildGateway({
+    drain,
     config: source.store,
     weights,
     logger: { level: process.env.KEEL_LOG_LEVEL ?? 'info' },
@@ -123,25 +128,85 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   });
   log(`using ${source.announce}`);
   if (source.store.current.config.auth === undefined) log('no client keys configured (auth.keys): the gateway accepts any caller');
+  const stopRequested = stopSignal();
   const address = await app.listen({ host, port: flags.port ?? server.port });
   const admin = adminUrl(app);
   if (admin !== undefined) log(`metrics on ${admin}/metrics (server.admin_port, loopback only)`);
   // Last, and on its own line: scripts and tests wait for it.
   log(`gateway listening on ${address}`);
   if (mode === 'demo' || source.simulator !== undefined) printTryIt(address, [...Object.keys(source.store.current.config.routes)]);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  log('shutting down: finishing in-flight requests…');
-  await app.close();
-  poll?.stop();
-  log('flushing telemetry…');
-  await t.telemetry.shutdown();
-  await t.collector?.stop();
-  source.store.close();
-  await closeUpstreams();
-  await source.simulator?.close();
-  log('stopped');
+  await stopRequested;
+  await shutdown({ app, drain, poll, telemetry: t.telemetry, collector: t.collector, source });
   return 0;
+}
+
+/**
+ * The first SIGINT or SIGTERM. Listened for before anything announces the gateway: a SIGTERM
+ * sent the moment it is up must drain it, not kill it. Both listeners go with the first, so a
+ * second signal (an impatient Ctrl-C) kills the process at once, as signals do by default.
+ */
+function stopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/**
+ * After every bounded step of the shutdown, a handle an abandoned export left behind (an
+ * exporter's retry timer, a socket) must not hold the process: it exits this long after.
+ */
+const EXIT_BACKSTOP_MS = 500;
+
+/** Closing the upstream pools waits for requests still on them; after the cut there should be none. */
+const UPSTREAMS_MS = 1_000;
+
+interface Running {
+  app: ReturnType<typeof buildGateway>;
+  drain: Drain;
+  poll: ReturnType<typeof pollWeights> | undefined;
+  telemetry: Telemetry;
+  collector: ChildCollector | undefined;
+  source: Source;
+}
+
+/**
+ * Shutdown with a deadline, gateway first and collector last (it receives the gateway's last
+ * spans): stop accepting, drain for server.shutdown_grace_ms, cut the rest, flush telemetry
+ * for at most telemetry.flush_timeout_ms, then stop the collector and exit.
+ */
+async function shutdown(r: Running): Promise<void> {
+  const started = performance.now();
+  const { server, telemetry } = r.source.store.current.config;
+  log(`shutting down: not accepting; requests in flight get up to ${server.shutdown_grace_ms} ms (server.shutdown_grace_ms)…`);
+  log(drained(await drainGateway(r.app, r.drain, server.shutdown_grace_ms)));
+  r.poll?.stop();
+  log(flushed(await r.telemetry.shutdown(), telemetry.flush_timeout_ms));
+  await Promise.race([closeUpstreams(), new Promise((resolve) => setTimeout(resolve, UPSTREAMS_MS).unref())]);
+  log(`gateway stopped in ${Math.round(performance.now() - started)} ms`);
+  if (r.collector !== undefined) {
+    log('stopping the collector…');
+    // Its own shutdown is bounded by the same flush timeout; past that (and a margin for chDB to close) it is hung.
+    await r.collector.stop(telemetry.flush_timeout_ms + 10_000);
+  }
+  r.source.store.close();
+  await r.source.simulator?.close();
+  log('stopped');
+  setTimeout(() => process.exit(0), EXIT_BACKSTOP_MS).unref();
+}
+
+function drained(d: DrainReport): string {
+  if (d.cut > 0) return `drained in ${d.ms} ms: ${d.cut} request(s) still running at the grace were ended (gateway_shutdown)`;
+  return `drained in ${d.ms} ms (${d.inFlight} request(s) were in flight)`;
+}
+
+function flushed(f: FlushReport, timeoutMs: number): string {
+  const lost = [f.spansDropped > 0 ? `${f.spansDropped} span(s)` : '', f.metricsDropped ? 'the last metrics export' : ''].filter((x) => x !== '').join(' and ');
+  const why = f.unreachable.length > 0 ? ` (unreachable: ${f.unreachable.join(', ')})` : f.ms >= timeoutMs ? ` (telemetry.flush_timeout_ms ${timeoutMs} ms passed)` : '';
+  return lost === '' ? `telemetry flushed in ${f.ms} ms` : `telemetry flush: ${lost} dropped in ${f.ms} ms${why}`;
 }

@@ -18,6 +18,7 @@ import { Abort } from '../upstream/abort.js';
 import { admissionOf, admit } from './auth.js';
 import { clientErrorHandler, trackRequest } from './client-error.js';
 import { formatForUrl, fromFramework, sendError } from './errors.js';
+import { Drain, shuttingDown } from './drain.js';
 import { InFlight } from './inflight.js';
 import { exceedsDepth } from './json-depth.js';
 import { registerInfoRoutes } from './info.js';
@@ -43,6 +44,8 @@ export interface GatewayOptions {
   random?: () => number;
   /** Requests in flight (load shedding); pass one to observe it. */
   inflight?: InFlight;
+  /** Shutdown state (drainGateway): pass one to drain this gateway. */
+  drain?: Drain;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -120,8 +123,11 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   const bodyLimit = server.body_limit_bytes;
   const maxDepth = server.max_json_depth;
   const inflight = opts.inflight ?? new InFlight();
+  const drain = opts.drain ?? new Drain();
   const app = Fastify({
     ...serverOptions(server),
+    // Requests that reach a draining gateway get KEEL_SHUTTING_DOWN in their own format (below), not fastify's bare 503.
+    return503OnClosing: false,
     logger: opts.logger ?? false,
     bodyLimit,
     // Per-request log lines cost more than they tell at gateway rates; errors are logged where handled.
@@ -162,9 +168,11 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
       const api = API_ROUTES.get(request.routeOptions.url ?? '');
       if (api === undefined) return;
       try {
+        // A request on a kept-alive socket after SIGTERM: refused, counted like a shed one.
+        if (drain.draining) throw shuttingDown();
         inflight.admit(reply.raw, rt.config.server.max_in_flight);
       } catch (err) {
-        recordShed(callContext(request, reply, rt, client, api.format, routing), api.operation, undefined, err, opts.observer);
+        recordShed(callContext(request, reply, rt, client, api.format, routing, undefined), api.operation, undefined, err, opts.observer);
         throw err;
       }
     } catch (err) {
@@ -172,6 +180,11 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
       if (hasBody(request)) void reply.header('connection', 'close');
       throw err;
     }
+  });
+  // Once draining, every answer closes its connection, so no caller reuses a socket about to go.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (drain.draining) void reply.header('connection', 'close');
+    done(null, payload);
   });
   app.setErrorHandler((err, request, reply) => sendError(request, reply, fromFramework(err, bodyLimit)));
   app.setNotFoundHandler((request, reply) => {
@@ -182,7 +195,7 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   const serve = (run: (ctx: CallContext, observer?: RequestObserver) => Promise<CallResult>, format: FormatId, operation: CompletedRequest['operation']) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
       const { runtime: rt, client } = admissionOf(request, runtime);
-      const ctx = callContext(request, reply, rt, client, format, routing);
+      const ctx = callContext(request, reply, rt, client, format, routing, drain);
       let result: CallResult;
       try {
         admitRoute(ctx, inflight, operation, opts.observer);
@@ -197,7 +210,7 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   app.post('/v1/chat/completions', serve(runChat, 'openai-chat', 'chat'));
   app.post('/v1/messages', serve(runChat, 'anthropic-messages', 'chat'));
   app.post('/v1/embeddings', serve(runEmbeddings, 'openai-chat', 'embeddings'));
-  registerInfoRoutes(app, runtime);
+  registerInfoRoutes(app, runtime, () => drain.draining);
   if (opts.metrics !== undefined) registerMetrics(app, opts.metrics, server);
   return app;
 }
@@ -239,10 +252,14 @@ function callContext(
   client: CallContext['client'],
   format: FormatId,
   routing: RoutingDeps,
+  drain: Drain | undefined,
 ): CallContext {
   const gone = new Abort();
   const res = reply.raw;
+  // Shutdown cuts what outlives the grace through the same abort a disconnect uses (reason: KEEL_SHUTTING_DOWN).
+  const untrack = drain?.track(gone);
   res.once('close', () => {
+    untrack?.();
     if (!res.writableFinished) gone.abort();
   });
   return {

@@ -3,7 +3,7 @@ import type { Runtime } from '../runtime/resolve.js';
 import { listensOnLoopback } from './metrics.js';
 
 /** Model listing in both SDKs' shapes, and health probes. */
-export function registerInfoRoutes(app: FastifyInstance, runtime: () => Runtime): void {
+export function registerInfoRoutes(app: FastifyInstance, runtime: () => Runtime, draining: () => boolean = () => false): void {
   const started = Math.floor(Date.now() / 1000);
 
   app.get('/v1/models', async (request) => {
@@ -22,7 +22,9 @@ export function registerInfoRoutes(app: FastifyInstance, runtime: () => Runtime)
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async () => {
+  app.get('/readyz', async (_request, reply) => {
+    // From the first moment of a shutdown: load balancers stop sending here while in-flight requests finish.
+    if (draining()) return reply.code(503).send({ status: 'shutting_down' });
     const rt = runtime();
     const ready = { status: 'ready', config_version: rt.version, routes: rt.routes.size };
     // Only server.allow_unauthenticated gets a gateway here; the probe keeps saying so where operators look.

@@ -121,7 +121,8 @@ async function afterBreak(loop: Loop, broken: Settled): Promise<CallResult> {
   const answer = loop.session?.answer;
   const error = broken.outcome.ok ? undefined : broken.outcome.error;
   if (error === undefined) throw new KeelError('KEEL_INTERNAL', 'afterBreak called on a success');
-  if (broken.cls === 'caller_disconnected' || broken.cls === 'caller_stalled' || !loop.route.continuation || answer === undefined || loop.started >= loop.route.maxAttempts) return finishBroken(loop, error);
+  // Only a provider's break is continued: a caller's cut or Keel's (shutdown) ends the stream here.
+  if (broken.cls === undefined || familyOf(broken.cls) !== 'provider' || !loop.route.continuation || answer === undefined || loop.started >= loop.route.maxAttempts) return finishBroken(loop, error);
   const next = loop.plan.find((t) => t !== broken.target && t.provider.prefill && HealthRegistry.key(t) !== HealthRegistry.key(broken.target));
   const prefill = prefillOf(answer);
   if (next === undefined || prefill === undefined || budgetLeft(loop) <= 0 || !breakerAllows(loop, next)) return finishBroken(loop, error);
@@ -134,7 +135,10 @@ async function afterBreak(loop: Loop, broken: Settled): Promise<CallResult> {
   return finishBroken(loop, cont.outcome.committed ? cont.outcome.error : error);
 }
 
-/** Ends a broken stream with an explicit error event (DESIGN.md §6). */
+/**
+ * Ends a broken stream with an explicit error event (DESIGN.md §6); a stream cut by shutdown
+ * too (gateway_shutdown: truncated, the route's failure; its attempt left the breaker untouched).
+ */
 function finishBroken(loop: Loop, error: KeelError): CallResult {
   const answer = loop.session?.answer;
   if (answer !== undefined) loop.session?.sink.end(answer.encoder.error(error));

@@ -19,7 +19,9 @@ export async function runChat(ctx: CallContext, observer?: RequestObserver): Pro
     const route = findRoute(ctx.runtime, req.model);
     rec.route = route.name;
     const result = await runAttempts(ctx, req, route, rec);
-    const answered = rec.attempts[rec.attempts.length - 1];
+    // A stream Keel itself cut (shutdown) is the route's failure, not the target's that was answering.
+    const ours = rec.errorClass !== undefined && familyOf(rec.errorClass) === 'gateway';
+    const answered = ours ? undefined : rec.attempts[rec.attempts.length - 1];
     rec.provider = answered?.provider;
     rec.providerType = answered?.providerType;
     return result;

@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import type { TelemetryConfig } from '../../config/telemetry-schema.js';
 import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
-import { collectorHeaders, spanDestinations } from './destinations.js';
+import { collectorHeaders, spanDestinations, type SpanDestination } from './destinations.js';
+import { PROBE_MS, reachable, within, type FlushReport } from './flush.js';
 import { createMetrics, type BreakerView } from './metrics.js';
 import { observeEventLoop } from './runtime.js';
 import type { SpanThreadData } from './span-messages.js';
@@ -26,7 +28,8 @@ export interface Telemetry {
   /** Serves the Prometheus text format (GET /metrics). */
   metricsHandler: (req: IncomingMessage, res: ServerResponse) => void;
   flush(): Promise<void>;
-  shutdown(): Promise<void>;
+  /** The last export, bounded by telemetry.flush_timeout_ms (or `timeoutMs`); says what it dropped. */
+  shutdown(timeoutMs?: number): Promise<FlushReport>;
 }
 
 export interface TelemetryOptions {
@@ -64,8 +67,7 @@ function metricReaders(cfg: TelemetryConfig, o: TelemetryOptions, prometheus: Pr
  * upstream, spans to a discarding OTLP sink, same run).
  * With no destination there is no pipeline at all: a span would be built only to be thrown away.
  */
-function spanSink(cfg: TelemetryConfig, o: TelemetryOptions, env: NodeJS.ProcessEnv, onDrop: (destination: string, spans: number) => void): SpanSink | undefined {
-  const destinations = spanDestinations(cfg, o.collectorUrl, env);
+function spanSink(cfg: TelemetryConfig, o: TelemetryOptions, destinations: SpanDestination[], env: NodeJS.ProcessEnv, onDrop: (destination: string, spans: number) => void): SpanSink | undefined {
   if (destinations.length === 0) return undefined;
   const thread = o.spanThread ?? availableParallelism() > 1;
   const data: SpanThreadData = { serviceName: cfg.service_name, destinations, maxQueueSpans: cfg.max_queue_spans, flushMs: o.spanFlushMs ?? 500, exportTimeoutMs: o.exportTimeoutMs };
@@ -78,7 +80,9 @@ export function createTelemetry(cfg: TelemetryConfig, o: TelemetryOptions): Tele
   const meterProvider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': cfg.service_name }), readers: metricReaders(cfg, o, prometheus) });
   const metrics = createMetrics(meterProvider.getMeter('keel'), o.breakers);
   const stopLoopDelay = observeEventLoop(meterProvider.getMeter('keel'));
-  const spans = spanSink(cfg, o, env, (destination, n) => metrics.dropped(destination, n));
+  const destinations = spanDestinations(cfg, o.collectorUrl, env);
+  const spans = spanSink(cfg, o, destinations, env, (destination, n) => metrics.dropped(destination, n));
+  const metricsToCollector = cfg.enabled && o.collectorUrl !== undefined;
   const record = (rec: CompletedRequest) => {
     try {
       metrics.record(rec);
@@ -96,10 +100,24 @@ export function createTelemetry(cfg: TelemetryConfig, o: TelemetryOptions): Tele
       await spans?.flush();
       await meterProvider.forceFlush();
     },
-    async shutdown() {
+    async shutdown(timeoutMs = cfg.flush_timeout_ms) {
       stopLoopDelay();
-      await spans?.shutdown();
-      await meterProvider.shutdown();
+      const started = performance.now();
+      const unreachable = await unreachableOf(destinations, Math.min(PROBE_MS, timeoutMs));
+      const left = () => timeoutMs - (performance.now() - started);
+      // Spans and metrics side by side under one deadline; the metrics' last export goes only where it can land.
+      const metricsSkipped = metricsToCollector && unreachable.includes('collector');
+      const [spansDropped, metricsDone] = await Promise.all([
+        spans?.shutdown({ timeoutMs: left(), skip: unreachable }) ?? Promise.resolve(0),
+        metricsSkipped ? Promise.resolve(false) : within(meterProvider.shutdown(), left()),
+      ]);
+      return { ms: Math.round(performance.now() - started), spansDropped, metricsDropped: metricsToCollector && !metricsDone, unreachable };
     },
   };
+}
+
+/** Destinations (with a URL) that do not accept a TCP connection within `ms`, checked side by side. */
+async function unreachableOf(destinations: SpanDestination[], ms: number): Promise<string[]> {
+  const checked = await Promise.all(destinations.map(async (d) => ({ name: d.name, ok: d.url === undefined || (await reachable(d.url, ms)) })));
+  return checked.filter((c) => !c.ok).map((c) => c.name);
 }

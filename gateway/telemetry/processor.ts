@@ -39,7 +39,11 @@ export class QueueingSpanProcessor implements SpanProcessor {
   #queuedBytes = 0;
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
+  /** Spans in the export on the wire now. */
+  #exporting = 0;
   #closed = false;
+  /** Given up at a shutdown deadline: what was left is counted once, by abandon(). */
+  #abandoned = false;
 
   constructor(exporter: SpanExporter, o: QueueOptions) {
     this.#exporter = exporter;
@@ -92,13 +96,17 @@ export class QueueingSpanProcessor implements SpanProcessor {
 
   async #exportAll(all: boolean): Promise<void> {
     await Promise.resolve();
+    if (this.#abandoned) return;
     // Spans that arrive during an export wait for the next timer or a full batch: looping
     // until the queue is empty turned a steady trickle into one tiny export per round trip.
     let first = true;
     while (this.#queue.length > 0 && (first || all || this.#fullBatch())) {
       first = false;
       const batch = this.#takeBatch();
+      this.#exporting = batch.length;
       const ok = await new Promise<boolean>((resolve) => this.#exporter.export(batch, (r) => resolve(r.code === ExportResultCode.SUCCESS)));
+      this.#exporting = 0;
+      if (this.#abandoned) return;
       if (!ok) this.#o.onDrop(batch.length);
     }
   }
@@ -119,5 +127,22 @@ export class QueueingSpanProcessor implements SpanProcessor {
     await this.forceFlush();
     this.#closed = true;
     await this.#exporter.shutdown();
+  }
+
+  /**
+   * Gives up (a shutdown deadline passed, or the destination is unreachable): the spans queued
+   * and those in the export on the wire are dropped and counted, once; returns how many.
+   */
+  abandon(): number {
+    if (this.#abandoned) return 0;
+    this.#abandoned = true;
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const lost = this.#queue.length + this.#exporting;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    if (lost > 0) this.#o.onDrop(lost);
+    return lost;
   }
 }

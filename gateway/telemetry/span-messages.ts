@@ -1,5 +1,6 @@
 import type { CompletedRequest } from '../pipeline/record.js';
 import type { SpanDestination } from './destinations.js';
+import type { SpanShutdown } from './flush.js';
 
 /** What the span thread is started with (structured-cloned into it). */
 export interface SpanThreadData {
@@ -10,9 +11,10 @@ export interface SpanThreadData {
   exportTimeoutMs: number | undefined;
 }
 
-export type ToSpanThread = { type: 'records'; records: CompletedRequest[] } | { type: 'flush'; id: number } | { type: 'shutdown'; id: number };
+export type ToSpanThread = { type: 'records'; records: CompletedRequest[] } | { type: 'flush'; id: number } | { type: 'shutdown'; id: number; bound: SpanShutdown | undefined };
 
-export type FromSpanThread = { type: 'done'; spans: number } | { type: 'dropped'; destination: string; spans: number } | { type: 'flushed'; id: number };
+/** `flushed.dropped`: spans a bounded shutdown gave up on. */
+export type FromSpanThread = { type: 'done'; spans: number } | { type: 'dropped'; destination: string; spans: number } | { type: 'flushed'; id: number; dropped: number };
 
 /** A SERVER span per request and a CLIENT span per attempt. */
 export function spansOf(records: readonly CompletedRequest[]): number {

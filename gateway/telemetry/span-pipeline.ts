@@ -3,6 +3,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { CompletedRequest } from '../pipeline/record.js';
 import { SPAN_LIMITS } from './bounds.js';
+import { within, type SpanShutdown } from './flush.js';
 import { QueueingSpanProcessor } from './processor.js';
 import { spansOf, type SpanThreadData } from './span-messages.js';
 import { recordSpans } from './spans.js';
@@ -19,7 +20,8 @@ const EXPORT_SPANS = 512;
 export interface SpanSink {
   record(rec: CompletedRequest): void;
   flush(): Promise<void>;
-  shutdown(): Promise<void>;
+  /** Exports what is left and stops; with a deadline, gives up at it. Resolves with the spans dropped at the end. */
+  shutdown(o?: SpanShutdown): Promise<number>;
 }
 
 /**
@@ -28,10 +30,11 @@ export interface SpanSink {
  * created: in the span thread (span-worker.ts) or on the gateway's own thread.
  */
 export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: string, spans: number) => void): SpanSink {
-  const processors = data.destinations.map((d) => {
+  const named = data.destinations.map((d) => {
     const exporter = d.url === undefined ? new OTLPTraceExporter() : new OTLPTraceExporter({ url: d.url, headers: d.headers, timeoutMillis: data.exportTimeoutMs });
-    return new QueueingSpanProcessor(exporter, { maxQueue: data.maxQueueSpans, batchSize: EXPORT_SPANS, flushMs: data.flushMs, sample: d.sample, onDrop: (spans) => onDrop(d.name, spans) });
+    return { name: d.name, processor: new QueueingSpanProcessor(exporter, { maxQueue: data.maxQueueSpans, batchSize: EXPORT_SPANS, flushMs: data.flushMs, sample: d.sample, onDrop: (spans) => onDrop(d.name, spans) }) };
   });
+  const processors = named.map((n) => n.processor);
   // Span limits: a backstop under Keel's own cuts of caller-supplied strings (bounds.ts).
   const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': data.serviceName }), spanProcessors: processors, spanLimits: SPAN_LIMITS });
   const tracer = provider.getTracer('keel');
@@ -44,6 +47,16 @@ export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: s
       }
     },
     flush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
+    async shutdown(o) {
+      if (o === undefined) {
+        await provider.shutdown();
+        return 0;
+      }
+      // Destinations side by side, one deadline: a slow APM does not eat the collector's time.
+      const lost = await Promise.all(
+        named.map(async ({ name, processor }) => (o.skip.includes(name) || !(await within(processor.shutdown(), o.timeoutMs)) ? processor.abandon() : 0)),
+      );
+      return lost.reduce((a, b) => a + b, 0);
+    },
   };
 }

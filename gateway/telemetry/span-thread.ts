@@ -1,7 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import type { CompletedRequest } from '../pipeline/record.js';
 import { spansOf, type FromSpanThread, type SpanThreadData, type ToSpanThread } from './span-messages.js';
+import type { SpanShutdown } from './flush.js';
 import type { SpanSink } from './span-pipeline.js';
+
+/** Past a bounded shutdown's deadline, how long the thread gets to answer before its spans count as lost and it is terminated. */
+const ANSWER_MS = 250;
 
 /** Records handed over per message: one structured clone per batch, not per request. */
 const BATCH = 64;
@@ -24,7 +28,7 @@ export class SpanThread implements SpanSink {
   #pendingSpans = 0;
   #dead = false;
   #nextId = 0;
-  readonly #waiting = new Map<number, () => void>();
+  readonly #waiting = new Map<number, (dropped: number) => void>();
 
   constructor(data: SpanThreadData, env: NodeJS.ProcessEnv, onDrop: (destination: string, spans: number) => void) {
     this.#maxSpans = data.maxQueueSpans;
@@ -49,13 +53,23 @@ export class SpanThread implements SpanSink {
   }
 
   /** Every record so far exported (or dropped and counted). */
-  flush(): Promise<void> {
-    return this.#call('flush');
+  async flush(): Promise<void> {
+    await this.#call('flush', undefined);
   }
 
-  async shutdown(): Promise<void> {
-    await this.#call('shutdown');
+  /**
+   * With a bound, the thread gives up at its deadline and says what it dropped; a thread that
+   * does not answer by then (stuck in a serialisation) loses what it was handed, counted here.
+   */
+  async shutdown(bound?: SpanShutdown): Promise<number> {
+    const answer = this.#call('shutdown', bound);
+    const dropped = bound === undefined ? await answer : await Promise.race([answer, new Promise<undefined>((r) => setTimeout(() => r(undefined), bound.timeoutMs + ANSWER_MS).unref())]);
+    const lost = dropped ?? this.#pendingSpans;
+    if (dropped === undefined && lost > 0) this.#onDrop('record', lost);
+    // Counted here or by the thread: the exit that terminate() causes must not count them again.
+    this.#pendingSpans = 0;
     await this.#worker.terminate();
+    return lost;
   }
 
   #post(): void {
@@ -67,13 +81,13 @@ export class SpanThread implements SpanSink {
     this.#send({ type: 'records', records });
   }
 
-  #call(type: 'flush' | 'shutdown'): Promise<void> {
+  #call(type: 'flush' | 'shutdown', bound: SpanShutdown | undefined): Promise<number> {
     this.#post();
-    if (this.#dead) return Promise.resolve();
+    if (this.#dead) return Promise.resolve(0);
     const id = this.#nextId++;
     return new Promise((resolve) => {
       this.#waiting.set(id, resolve);
-      this.#send({ type, id });
+      this.#send(type === 'flush' ? { type, id } : { type, id, bound });
     });
   }
 
@@ -90,7 +104,7 @@ export class SpanThread implements SpanSink {
     if (m.type === 'done') this.#pendingSpans -= m.spans;
     else if (m.type === 'dropped') this.#onDrop(m.destination, m.spans);
     else {
-      this.#waiting.get(m.id)?.();
+      this.#waiting.get(m.id)?.(m.dropped);
       this.#waiting.delete(m.id);
     }
   }
@@ -108,7 +122,7 @@ export class SpanThread implements SpanSink {
     if (this.#pendingSpans > 0) this.#onDrop('record', this.#pendingSpans);
     this.#pendingSpans = 0;
     this.#batch = [];
-    for (const resolve of this.#waiting.values()) resolve();
+    for (const resolve of this.#waiting.values()) resolve(0);
     this.#waiting.clear();
   }
 }

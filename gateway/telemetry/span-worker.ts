@@ -19,6 +19,9 @@ port.on('message', (m: ToSpanThread) => {
     post({ type: 'done', spans: spansOf(m.records) });
     return;
   }
-  const done = m.type === 'flush' ? spans.flush() : spans.shutdown();
-  void done.finally(() => post({ type: 'flushed', id: m.id }));
+  const done = m.type === 'flush' ? spans.flush().then(() => 0) : spans.shutdown(m.bound);
+  void done.then(
+    (dropped) => post({ type: 'flushed', id: m.id, dropped }),
+    () => post({ type: 'flushed', id: m.id, dropped: 0 }),
+  );
 });
