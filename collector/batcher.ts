@@ -292,6 +292,8 @@ export class Batcher {
       const grouped = new Set<string>();
       for (const g of await this.#spool.groups()) {
         g.members.forEach((m) => grouped.add(m));
+        // Held while they are read and inserted, so the cap cannot count as dropped what is landing.
+        g.members.forEach((m) => this.#held.add(Spool.keyOfName(m)));
         // A member already removed was inserted under this token: ClickHouse drops the rest as seen.
         const batches = await Promise.all(g.members.map((m) => this.#spool.read(m)));
         if (!(await this.#landGroup(g, batches.flatMap((b) => b?.rows ?? [])))) return;
@@ -306,6 +308,16 @@ export class Batcher {
 
   /** A batch no manifest names: never inserted, so it goes under its own token. False: ClickHouse refused, stop for now. */
   async #replayLone(name: string): Promise<boolean> {
+    const key = Spool.keyOfName(name);
+    this.#held.add(key);
+    try {
+      return await this.#landLone(name);
+    } finally {
+      this.#held.delete(key);
+    }
+  }
+
+  async #landLone(name: string): Promise<boolean> {
     const b = await this.#spool.read(name);
     if (b === undefined) return true;
     try {
