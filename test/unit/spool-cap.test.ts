@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Batcher, type Row } from '../../collector/batcher.js';
-import { Spool } from '../../collector/spool.js';
+import { diskIo, Spool, type SpoolIo } from '../../collector/spool.js';
 
 /** The byte cap drops only what nobody is landing: every row is either inserted once or counted as dropped, never both. */
 describe('spool_max_bytes: drop-oldest accounting', () => {
@@ -65,5 +65,27 @@ describe('spool_max_bytes: drop-oldest accounting', () => {
     expect(landed.length + b.stats.droppedSpans).toBe(40);
     expect(new Set(landed.map((r) => JSON.stringify(r))).size).toBe(landed.length);
     await b.close();
+  });
+});
+
+describe('spool writes are crash-safe', () => {
+  it('each file is written and fsynced under a temp name, renamed, then its folder fsynced (the rename is durable too)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keel-fsync-'));
+    const calls: string[] = [];
+    const io: SpoolIo = {
+      writeDurable: async (path, data) => {
+        calls.push(`write ${path.slice(dir.length + 1).replace(/\d{15}/, 'T')}`);
+        await diskIo.writeDurable(path, data);
+      },
+      syncDir: async (d) => {
+        // By now the file is under its real name: the folder's fsync makes that name survive a power cut.
+        calls.push(`syncDir ${d === dir} ${readdirSync(d).filter((f) => f.endsWith('.json')).length} ${readdirSync(d).some((f) => f.endsWith('.tmp'))}`);
+        await diskIo.syncDir(d);
+      },
+    };
+    const spool = new Spool(dir, { io });
+    const name = await spool.put({ table: 't', token: 'tok', rows: [{ n: 1 }] });
+    expect(calls).toEqual(['write .T-tok.json.tmp', 'syncDir true 1 false']);
+    expect(existsSync(join(dir, name))).toBe(true);
   });
 });
