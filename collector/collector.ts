@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { CollectorConfig, StoreConfig } from '../config/telemetry-schema.js';
 import { insertEncoded, migrate, openStore, queryText, type Store } from '../store/index.js';
-import { Batcher, type InsertBatch } from './batcher.js';
+import { Batcher, type BatcherOptions, type InsertBatch } from './batcher.js';
 import { encodeRows } from './rows/trace-lines.js';
 import { buildCollectorServer } from './server.js';
 import { Spool } from './spool.js';
@@ -18,10 +18,10 @@ export interface RunningCollector {
 }
 
 /** The collector block; the bounds added later may be left out (their schema defaults apply). */
-type Bounds = 'max_body_bytes' | 'max_inflight_bytes' | 'max_spool_bytes';
-export type CollectorSettings = Omit<CollectorConfig, Bounds> & Partial<Pick<CollectorConfig, Bounds>>;
+type Bounds = 'max_body_bytes' | 'max_inflight_bytes' | 'spool_max_bytes';
+export type CollectorSettings = Omit<CollectorConfig, Bounds | 'max_spool_bytes'> & Partial<Pick<CollectorConfig, Bounds>>;
 
-const DEFAULT_MAX_SPOOL_BYTES = 1024 * 1024 * 1024;
+const DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024;
 
 export interface CollectorOptions {
   collector: CollectorSettings;
@@ -29,26 +29,66 @@ export interface CollectorOptions {
   /** Reports migration steps (the CLI prints them). */
   onMigration?: (name: string) => void;
   replayMs?: number;
+  /** Where spool events go (a quarantined file, drops at the cap, a failing disk); default: stderr. */
+  log?: (msg: string) => void;
+  /** Read once, for the fault hooks below; default: process.env. */
+  env?: NodeJS.ProcessEnv;
 }
+
+const stderrLog = (msg: string) => process.stderr.write(`keel collector: ${msg}\n`);
 
 /** Inserts that ClickHouse deduplicates by token, in the table and in every view it feeds. */
 export function storeInsert(store: Store): InsertBatch {
   return (table, rows, token) => insertEncoded(store.client, table, encodeRows(table, rows), token);
 }
 
+/**
+ * Fault-injection hooks for the exactly-once test (test/collector/exactly-once.test.ts); never
+ * set them in production. KEEL_FAULT_DOUBLE_INSERT=1 sends every insert twice under its token
+ * (a retry after a lost acknowledgement). KEEL_FAULT_CRASH_AFTER_INSERT=<table> SIGKILLs the
+ * process once ClickHouse has acknowledged the first group for that table, before its spool
+ * files are removed: the one crash point only the dedup token can make harmless.
+ */
+function faultHooks(env: NodeJS.ProcessEnv, log: (msg: string) => void): { wrap: (i: InsertBatch) => InsertBatch; afterInsert?: BatcherOptions['afterInsert'] } {
+  const double = env.KEEL_FAULT_DOUBLE_INSERT === '1';
+  const crashTable = env.KEEL_FAULT_CRASH_AFTER_INSERT;
+  if (double) log('fault hook KEEL_FAULT_DOUBLE_INSERT: every insert is sent twice');
+  const wrap = (insert: InsertBatch): InsertBatch =>
+    double
+      ? async (t, rows, token) => {
+          await insert(t, rows, token);
+          await insert(t, rows, token);
+        }
+      : insert;
+  if (crashTable === undefined || crashTable === '') return { wrap };
+  return {
+    wrap,
+    afterInsert: (g, rows) => {
+      if (g.table !== crashTable) return;
+      // stderr is a pipe or a file here: written synchronously, so the line survives the kill.
+      log(`fault hook KEEL_FAULT_CRASH_AFTER_INSERT: ClickHouse acknowledged ${rows} row(s) of ${g.table} (group ${g.name}); killing the process before the spool files are removed`);
+      process.kill(process.pid, 'SIGKILL');
+    },
+  };
+}
+
 /** Opens the store, applies migrations, replays any spool left by a previous run, and listens. */
 export async function startCollector(o: CollectorOptions): Promise<RunningCollector> {
   const store = openStore(o.store);
   await migrate(store.client, o.store.ttl_days, (m) => o.onMigration?.(m.name));
-  const spool = new Spool(o.collector.spool_dir);
-  // What a previous run left counts against the spool bound from the first request on.
-  await spool.measure();
-  const batcher = new Batcher(storeInsert(store), spool, {
+  const log = o.log ?? stderrLog;
+  const spool = new Spool(o.collector.spool_dir, { log });
+  // Leftover temp files go; what a previous run left counts against the spool bound from the first request on.
+  await spool.open();
+  const hooks = faultHooks(o.env ?? process.env, log);
+  const batcher = new Batcher(hooks.wrap(storeInsert(store)), spool, {
     batchRows: o.collector.batch_rows,
     flushMs: o.collector.flush_ms,
     maxQueueRows: o.collector.max_queue_rows,
     replayMs: o.replayMs ?? 2_000,
-    maxSpoolBytes: o.collector.max_spool_bytes ?? DEFAULT_MAX_SPOOL_BYTES,
+    spoolMaxBytes: o.collector.spool_max_bytes ?? DEFAULT_SPOOL_MAX_BYTES,
+    log,
+    afterInsert: hooks.afterInsert,
   });
   await batcher.replay();
   const queryToken = o.collector.token ?? randomBytes(32).toString('hex');

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler } from 'fastify';
 import { presentedToken, secretMatches } from '../config/secret.js';
-import { QueueFull, SpoolFull, type Batcher, type Row } from './batcher.js';
+import { QueueFull, SpoolWriteFailed, type Batcher, type Row } from './batcher.js';
+import { collectorMetrics, collectorStatus } from './metrics.js';
 import { DEFAULT_MAX_BODY_BYTES, decodeRequest, decodeTraceLines, encodeResponse, encodeStatus, encodingOf, inflate, OtlpDecodeError, OtlpTooLarge, type Encoding } from './otlp/decode.js';
 import type { Signal } from './otlp/types.js';
 import { metricRows } from './rows/metrics.js';
@@ -84,10 +85,12 @@ async function handle(signal: Signal, req: FastifyRequest, reply: FastifyReply, 
   try {
     await batcher.add(mapped.tables);
   } catch (err) {
-    // Retryable per the OTLP spec: the exporter backs off and sends again.
-    const full = err instanceof QueueFull || err instanceof SpoolFull;
-    reply.header('retry-after', String(err instanceof SpoolFull ? err.retryAfterS : 1));
-    return sendStatus(reply, full ? 429 : 503, encoding, full ? RESOURCE_EXHAUSTED : UNAVAILABLE, full ? err.message : 'the store and the spool both refused the data');
+    // Retryable per the OTLP spec: the exporter backs off and sends again. A full queue is 429
+    // (slow down); a spool that cannot be written is 503 (unavailable until the disk recovers).
+    const full = err instanceof QueueFull;
+    reply.header('retry-after', '1');
+    const message = full || err instanceof SpoolWriteFailed ? err.message : 'the collector could not make the data durable';
+    return sendStatus(reply, full ? 429 : 503, encoding, full ? RESOURCE_EXHAUSTED : UNAVAILABLE, message);
   }
   const out = encodeResponse(signal, encoding, mapped.rejected, mapped.reason);
   reply.code(200).type(out.contentType).send(out.body);
@@ -158,7 +161,9 @@ export function buildCollectorServer(o: CollectorServerOptions): FastifyInstance
   const ingest = [requireToken(o.token, 'OTLP ingest'), admitBodies(o.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES, limit)];
   app.post('/v1/traces', { onRequest: ingest }, (req, reply) => handle('traces', req, reply, o.batcher, limit));
   app.post('/v1/metrics', { onRequest: ingest }, (req, reply) => handle('metrics', req, reply, o.batcher, limit));
-  app.get('/healthz', () => ({ status: 'ok', ...o.batcher.stats, spoolBytes: o.batcher.spoolBytes }));
+  app.get('/healthz', () => ({ status: 'ok', ...collectorStatus(o.batcher) }));
+  // Open like /healthz: counts and sizes only, for Prometheus (alerts/prometheus/keel-collector.rules.yml).
+  app.get('/metrics', (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(collectorMetrics(o.batcher)));
   // /query must never be open: with no token given, one nobody can know (callers pass queryToken).
   if (o.query !== undefined) addQuery(app, o.query, o.queryToken ?? o.token ?? randomBytes(32).toString('hex'));
   return app;

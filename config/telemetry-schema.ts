@@ -43,8 +43,14 @@ export const telemetrySchema = z
         max_body_bytes: z.number().int().positive().default(32 * 1024 * 1024),
         /** Bodies being received at once, by declared length (chunked ones count as max_body_bytes); past it, 429 + Retry-After. */
         max_inflight_bytes: z.number().int().positive().default(256 * 1024 * 1024),
-        /** Bytes the spool may hold while ClickHouse refuses or lags; past it, 429 + Retry-After (exporters back off). */
-        max_spool_bytes: z.number().int().positive().default(1024 * 1024 * 1024),
+        /**
+         * Bytes the spool may hold while ClickHouse refuses or lags; past it the oldest batches are
+         * dropped, counted (keel_collector_spool_dropped_spans_total) and logged. Senders keep getting
+         * 200: the newest data is what SLOs and routing need.
+         */
+        spool_max_bytes: z.number().int().positive().default(1024 * 1024 * 1024),
+        /** The earlier name, when the bound refused new data (429): named in the error so an old keel.yaml says what to change. */
+        max_spool_bytes: z.undefined({ error: 'renamed to spool_max_bytes (same bound; past it the oldest spooled batches are now dropped instead of new data refused)' }).optional(),
         /** Bearer token for OTLP ingest (/v1/traces, /v1/metrics) and /query; required beyond loopback. Gateways send it. */
         token: z.string().optional(),
       })
@@ -56,7 +62,7 @@ export const telemetrySchema = z
           ctx.addIssue({ code: 'custom', path: ['token'], message: `is required: the collector listens beyond loopback (host ${c.host}); set a token (e.g. \${KEEL_COLLECTOR_TOKEN})` });
         }
       })
-      .default({ host: '127.0.0.1', port: 4318, max_queue_rows: 200_000, batch_rows: 25_000, flush_ms: 1_000, spool_dir: './.keel/spool', max_body_bytes: 32 * 1024 * 1024, max_inflight_bytes: 256 * 1024 * 1024, max_spool_bytes: 1024 * 1024 * 1024 }),
+      .default({ host: '127.0.0.1', port: 4318, max_queue_rows: 200_000, batch_rows: 25_000, flush_ms: 1_000, spool_dir: './.keel/spool', max_body_bytes: 32 * 1024 * 1024, max_inflight_bytes: 256 * 1024 * 1024, spool_max_bytes: 1024 * 1024 * 1024 }),
     store: z
       .object({
         /** A ClickHouse server (`http://host:8123`); absent means embedded chDB in `path`. */

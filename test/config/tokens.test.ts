@@ -30,7 +30,7 @@ describe('collector and SLO tokens in the config', () => {
       const cfg = load(`telemetry: { collector: { host: "${host}" } }\n`);
       expect(cfg.telemetry.collector.token).toBeUndefined();
       expect(cfg.telemetry.collector.max_body_bytes).toBe(32 * 1024 * 1024);
-      expect(cfg.telemetry.collector.max_spool_bytes).toBe(1024 * 1024 * 1024);
+      expect(cfg.telemetry.collector.spool_max_bytes).toBe(1024 * 1024 * 1024);
     }
     expect(load('').slo.token).toBeUndefined();
   });

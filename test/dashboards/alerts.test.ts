@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,9 @@ import { providerRules } from '../../gateway/providers/index.js';
 import { effectiveSlos } from '../../slo/index.js';
 import { grafanaRules } from '../../slo/rules.js';
 import { insertRows, migrate, openStore, type Store } from '../../store/index.js';
+import { Batcher, collectorMetrics, diskIo, Spool, type Row, type SpoolIo } from '../../collector/index.js';
 import { evalMath, ruleFires, type Rule } from '../helpers/grafana-rules.js';
+import { metricNames, parseExposition, promFires, type Samples } from '../helpers/prom-rules.js';
 
 /** The shipped Grafana alerting provisioning in alerts/: structure, and behaviour on seeded data. */
 const dir = resolve(import.meta.dirname, '../../alerts');
@@ -115,5 +117,102 @@ describe('rules on seeded data', () => {
     // 15 minutes into the slow hour, TTFT p95 is far above the day's; an hour after it, not.
     expect(await ruleFires(store.client, byUid('keel-ttft-regression'), T0 - 45 * MIN)).toBe(true);
     expect(await ruleFires(store.client, byUid('keel-ttft-regression'), T0 + 60 * MIN)).toBe(false);
+  });
+});
+
+/** Prometheus rule files in alerts/prometheus/: the generated SLO rules and the collector's spool rules. */
+interface PromRule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+const promDir = join(dir, 'prometheus');
+const promFiles = readdirSync(promDir).filter((f) => f.endsWith('.yml')).map((f) => ({ file: f, doc: parse(readFileSync(join(promDir, f), 'utf8')) as { groups: { name: string; rules: PromRule[] }[] } }));
+const spoolRules = (promFiles.find((f) => f.file === 'keel-collector.rules.yml')?.doc.groups ?? []).flatMap((g) => g.rules);
+
+describe('Prometheus rule files', () => {
+  it('every group is named; every rule records or alerts, with an expression; alerts carry a severity and a summary', () => {
+    expect(promFiles.map((f) => f.file).sort()).toEqual(['keel-collector.rules.yml', 'keel-slo.rules.yml']);
+    for (const { doc } of promFiles) {
+      for (const g of doc.groups) {
+        expect(g.name).toBeTruthy();
+        for (const r of g.rules) {
+          expect(Boolean(r.alert) !== Boolean(r.record)).toBe(true);
+          expect(r.expr.length).toBeGreaterThan(0);
+          if (r.for !== undefined) expect(r.for).toMatch(/^\d+[smh]$/);
+          if (r.alert !== undefined) expect([r.labels?.severity, Boolean(r.annotations?.summary)]).toEqual([expect.stringMatching(/^(page|ticket)$/), true]);
+        }
+      }
+    }
+  });
+
+  describe('spool rules on a real collector batcher (ClickHouse up, down for an hour, back)', () => {
+    const T0 = Date.parse('2026-12-01T10:00:00Z');
+    let clock = T0;
+    let up = true;
+    let full = false;
+    const io: SpoolIo = {
+      writeDurable: (path, data) => (full ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })) : diskIo.writeDurable(path, data)),
+      syncDir: diskIo.syncDir,
+    };
+    const spoolDir = mkdtempSync(join(tmpdir(), 'keel-prom-rules-'));
+    const spool = new Spool(spoolDir, { io, now: () => clock });
+    const insert = async (_table: string, _rows: Row[]) => {
+      if (!up) throw new Error('ClickHouse is away');
+    };
+    const batcher = new Batcher(insert, spool, { batchRows: 10_000, flushMs: 3_600_000, maxQueueRows: 100_000, replayMs: 3_600_000, spoolMaxBytes: 40_000, now: () => clock });
+    afterAll(() => batcher.close());
+    const scrape = (): Samples => parseExposition(collectorMetrics(batcher));
+    const firing = (before: Samples, now = scrape()) => spoolRules.filter((r) => promFires(r.expr, now, before)).map((r) => r.alert);
+    /** One export a minute of ten ~100-byte rows, each flush failing while ClickHouse is away. */
+    async function minutes(n: number): Promise<void> {
+      for (let i = 0; i < n; i++) {
+        clock += 60_000;
+        await batcher.add({ otel_traces: Array.from({ length: 10 }, (_, k) => ({ k, pad: 'x'.repeat(80) })) });
+        await batcher.flush();
+      }
+    }
+
+    it('every metric the rules read is one the collector exposes', () => {
+      const exposed = Object.keys(scrape());
+      for (const r of spoolRules) for (const name of metricNames(r.expr)) expect(exposed, `${r.alert ?? ''}: ${name}`).toContain(name);
+    });
+
+    it('quiet while ClickHouse keeps up', async () => {
+      const before = scrape();
+      await minutes(30);
+      expect(firing(before)).toEqual([]);
+    });
+
+    it('an hour-long outage: filling, behind, then dropping; back to quiet once replayed', async () => {
+      up = false;
+      let before = scrape();
+      await minutes(10);
+      expect(firing(before)).toEqual([]);
+      await minutes(12);
+      expect(firing(before)).toEqual(['KeelCollectorSpoolFilling', 'KeelCollectorSpoolBehind']);
+      before = scrape();
+      await minutes(38);
+      expect(firing(before)).toEqual(['KeelCollectorSpoolFilling', 'KeelCollectorSpoolBehind', 'KeelCollectorSpoolDropping']);
+      up = true;
+      await batcher.replay();
+      before = scrape();
+      expect(firing(before, before)).toEqual([]);
+    });
+
+    it('a disk that refuses writes, and a file that cannot be read back', async () => {
+      let before = scrape();
+      full = true;
+      await expect(batcher.add({ otel_traces: [{ k: 1 }] })).rejects.toThrow(/ENOSPC/);
+      full = false;
+      expect(firing(before)).toEqual(['KeelCollectorSpoolWriteErrors']);
+      before = scrape();
+      writeFileSync(join(spoolDir, '000000000000001-torn.json'), '{"table":"otel_tr');
+      await batcher.replay();
+      expect(firing(before)).toEqual(['KeelCollectorSpoolQuarantine']);
+    });
   });
 });
