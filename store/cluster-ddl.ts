@@ -1,4 +1,4 @@
-import { isSharded, type StoreLayout } from './layout.js';
+import { isSharded, tableFor, type StoreLayout } from './layout.js';
 
 /**
  * Single-node DDL → the same DDL for a ClickHouse cluster, by a pure rewrite of each statement,
@@ -107,4 +107,48 @@ export function forLayout(sql: string, layout: StoreLayout, kind: TableKind = 'd
   // Views: materialized views fire on the node an insert reaches and write to that node's
   // (replicated) target, so they need no engine change and no Distributed twin.
   return [statement];
+}
+
+/**
+ * The tables a list of single-node statements leaves behind (created, renamed to, not dropped
+ * or renamed away), in order: what gets a Distributed twin on a sharded cluster.
+ */
+export function dataTables(statements: readonly string[]): string[] {
+  const tables: string[] = [];
+  const drop = (name: string) => {
+    const i = tables.indexOf(name);
+    if (i >= 0) tables.splice(i, 1);
+  };
+  for (const sql of statements) {
+    const rename = RENAME.exec(sql);
+    if (rename !== null) {
+      drop(rename[1] ?? '');
+      tables.push(rename[2] ?? '');
+      continue;
+    }
+    const head = HEAD.exec(sql);
+    const verb = head?.[2]?.toUpperCase().replace(/\s+/g, ' ') ?? '';
+    const name = head?.[3] ?? '';
+    if (verb.startsWith('CREATE TABLE') && !tables.includes(name)) tables.push(name);
+    if (verb.startsWith('DROP TABLE')) drop(name);
+  }
+  return tables;
+}
+
+/**
+ * A read query's FROM/JOIN tables → the names this layout reads them by (`tableFor`): how
+ * SQL written for one node (dashboards) reads every shard. Only the given tables are renamed,
+ * so views, subquery aliases and system tables stay as they are. A JOIN or IN subquery in a
+ * query over Distributed tables becomes GLOBAL: run once on the initiator over every shard
+ * (ClickHouse refuses the plain form, and a per-shard one would join each shard's rows with
+ * that shard's totals only).
+ */
+export function readTables(sql: string, tables: readonly string[], layout: StoreLayout): string {
+  if (!isSharded(layout)) return sql;
+  const known = new Set(tables);
+  const renamed = sql.replace(/\b(FROM|JOIN)(\s+)([A-Za-z_]\w*)\b/gi, (m, kw: string, space: string, name: string) => (known.has(name) ? `${kw}${space}${tableFor(name, layout)}` : m));
+  if (renamed === sql) return sql;
+  return renamed
+    .replace(/(?<!GLOBAL\s+)(?<!ARRAY\s+)\b((?:(?:INNER|LEFT|RIGHT|FULL|CROSS)(?:\s+(?:OUTER|SEMI|ANTI|ANY|ALL|ASOF))?\s+)?JOIN)\b/gi, 'GLOBAL $1')
+    .replace(/(?<!GLOBAL\s+)\b((?:NOT\s+)?IN)(\s*\(\s*SELECT\b)/gi, 'GLOBAL $1$2');
 }

@@ -5,6 +5,6 @@
  */
 export { insertEncoded, insertRows, openStore, queryRows, queryText, type EncodedRows, type InsertFormat, type Store } from './client.js';
 export { migrate, applyTtl, layoutStatements, MigrationLockError, SchemaTooNewError, LEDGER, LOCK, LOCK_TABLE, type MigrateOptions, type TtlDays } from './migrate.js';
-export { forLayout, distributedTable, replicatedEngine, DATA_REPLICA, META_REPLICA, type TableKind } from './cluster-ddl.js';
+export { forLayout, dataTables, distributedTable, readTables, replicatedEngine, DATA_REPLICA, META_REPLICA, type TableKind } from './cluster-ddl.js';
 export { isSharded, layoutFor, layoutOf, readTable, SINGLE_NODE, tableFor, type StoreLayout } from './layout.js';
 export { MIGRATIONS, type Migration } from './migrations.js';

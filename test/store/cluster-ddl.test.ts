@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { forLayout, layoutStatements, LEDGER, LOCK, MIGRATIONS, readTable, tableFor, type StoreLayout } from '../../store/index.js';
+import { forLayout, layoutStatements, LEDGER, LOCK, MIGRATIONS, readTable, readTables, tableFor, type StoreLayout } from '../../store/index.js';
 import { layoutOf, setLayout } from '../../store/layout.js';
 import { createClient } from '@clickhouse/client';
 
@@ -105,5 +105,18 @@ describe('cluster DDL (a pure rewrite of the single-node migrations)', () => {
     setLayout(client, layoutOf({ database: 'keel', cluster: 'keel', shards: 3 }));
     expect(readTable(client, 'llm_attempts')).toBe('llm_attempts_all');
     void client.close();
+  });
+});
+
+describe('readTables: single-node read SQL → a sharded store', () => {
+  const tables = ['llm_attempts', 'sli_1m'];
+  it('renames only known tables after FROM/JOIN, and makes joins and IN subqueries GLOBAL', () => {
+    const sql = 'SELECT a FROM llm_attempts INNER JOIN (SELECT t FROM llm_attempts) AS x ON 1 ARRAY JOIN arr WHERE route IN (SELECT route FROM sli_1m) AND k NOT IN (SELECT k FROM system.one) AND y IN (1, 2)';
+    expect(readTables(sql, tables, SHARDED)).toBe(
+      'SELECT a FROM llm_attempts_all GLOBAL INNER JOIN (SELECT t FROM llm_attempts_all) AS x ON 1 ARRAY JOIN arr WHERE route GLOBAL IN (SELECT route FROM sli_1m_all) AND k GLOBAL NOT IN (SELECT k FROM system.one) AND y IN (1, 2)',
+    );
+    expect(readTables(sql, tables, REPLICATED)).toBe(sql);
+    // SQL that reads none of the tables is left alone, joins included.
+    expect(readTables('SELECT 1 FROM system.one JOIN system.one AS b ON 1', tables, SHARDED)).toBe('SELECT 1 FROM system.one JOIN system.one AS b ON 1');
   });
 });
