@@ -31,6 +31,9 @@ export const LOCK_TABLE = 'keel_migration_lock';
  */
 export const LOCK = `CREATE TABLE ${LOCK_TABLE} (holder String, since DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY tuple()`;
 
+/** Releases the lock (also after a failed migration: only a killed process leaves it behind). */
+export const UNLOCK = `DROP TABLE IF EXISTS ${LOCK_TABLE} SYNC`;
+
 /** The store's schema is newer than this build: writing with an older idea of the tables could corrupt them. */
 export class SchemaTooNewError extends Error {
   constructor(
@@ -99,7 +102,7 @@ export async function migrate(client: ClickHouseClient, ttl: TtlDays, onStep: (m
     }
     return applied;
   } finally {
-    await run(`DROP TABLE IF EXISTS ${LOCK_TABLE} SYNC`, 'meta');
+    await run(UNLOCK, 'meta');
   }
 }
 

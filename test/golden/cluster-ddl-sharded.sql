@@ -1,8 +1,10 @@
 -- ledger
 CREATE TABLE IF NOT EXISTS keel_migrations ON CLUSTER `keel` (version UInt32, name String, applied_at DateTime DEFAULT now()) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{uuid}/keel_meta', '{shard}-{replica}') ORDER BY version;
 
--- migration lock (created, then dropped, around each run)
+-- migration lock: taken, then released, around each run that has migrations to apply
 CREATE TABLE keel_migration_lock ON CLUSTER `keel` (holder String, since DateTime DEFAULT now()) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{uuid}/keel_meta', '{shard}-{replica}') ORDER BY tuple();
+
+DROP TABLE IF EXISTS keel_migration_lock ON CLUSTER `keel` SYNC;
 
 -- migration 1: otel traces (clickhouseexporter schema)
 CREATE TABLE IF NOT EXISTS otel_traces ON CLUSTER `keel` (

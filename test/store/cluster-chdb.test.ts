@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'chdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { layoutStatements, LEDGER, LOCK, MIGRATIONS, type StoreLayout } from '../../store/index.js';
+import { layoutStatements, LEDGER, LOCK, MIGRATIONS, UNLOCK, type StoreLayout } from '../../store/index.js';
 
 /**
  * chDB has no Keeper, so it can run neither ON CLUSTER nor a Replicated… engine. What it can
@@ -28,6 +28,7 @@ const localEngine = (sql: string) =>
 const script = () => [
   ...layoutStatements(LEDGER, TTL, LAYOUT, 'meta'),
   ...layoutStatements(LOCK, TTL, LAYOUT, 'meta'),
+  ...layoutStatements(UNLOCK, TTL, LAYOUT, 'meta'),
   ...MIGRATIONS.flatMap((m) => m.statements.flatMap((s) => layoutStatements(s, TTL, LAYOUT))),
 ];
 

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { forLayout, layoutStatements, LEDGER, LOCK, MIGRATIONS, readTable, readTables, tableFor, type StoreLayout } from '../../store/index.js';
+import { forLayout, layoutStatements, LEDGER, LOCK, MIGRATIONS, UNLOCK, readTable, readTables, tableFor, type StoreLayout } from '../../store/index.js';
 import { layoutOf, setLayout } from '../../store/layout.js';
 import { createClient } from '@clickhouse/client';
 
@@ -15,7 +15,7 @@ const SHARDED: StoreLayout = { cluster: 'keel', shards: 2, database: 'keel' };
 export function clusterScript(layout: StoreLayout): { label: string; statements: string[] }[] {
   return [
     { label: 'ledger', statements: layoutStatements(LEDGER, TTL, layout, 'meta') },
-    { label: 'migration lock (created, then dropped, around each run)', statements: layoutStatements(LOCK, TTL, layout, 'meta') },
+    { label: 'migration lock: taken, then released, around each run that has migrations to apply', statements: [...layoutStatements(LOCK, TTL, layout, 'meta'), ...layoutStatements(UNLOCK, TTL, layout, 'meta')] },
     ...MIGRATIONS.map((m) => ({ label: `migration ${m.version}: ${m.name}`, statements: m.statements.flatMap((s) => layoutStatements(s, TTL, layout)) })),
   ];
 }
