@@ -149,5 +149,6 @@ async function lockMessage(client: ClickHouseClient, layout: StoreLayout, waitMs
   const [row] = await queryRows<{ holder: string; since: string }>(client, `SELECT holder, toString(since) AS since FROM ${LOCK_TABLE} LIMIT 1`).catch(() => []);
   const who = row === undefined ? 'another process' : `${row.holder} (since ${row.since} UTC)`;
   const drop = `DROP TABLE ${LOCK_TABLE}${layout.cluster === undefined ? '' : ` ON CLUSTER \`${layout.cluster}\``} SYNC`;
-  return `migrations are locked by ${who}; waited ${Math.round(waitMs / 1000)} s. If that process is gone (it stopped mid-migration), run \`${drop}\` and start again`;
+  const waited = waitMs < 1000 ? `${waitMs} ms` : `${Math.round(waitMs / 1000)} s`;
+  return `migrations are locked by ${who}; waited ${waited}. If that process is gone (it stopped mid-migration), run \`${drop}\` and start again`;
 }

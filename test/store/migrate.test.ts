@@ -45,7 +45,7 @@ describe('migrations from several processes at once, and a store newer than this
     const err = await migrate(store.client, TTL, undefined, { migrations: [...MIGRATIONS, extra], lockWaitMs: 300, pollMs: 20 }).catch((e: unknown) => e);
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     expect(err).toBeInstanceOf(MigrationLockError);
-    expect((err as Error).message).toMatch(/locked by other-host:4242:abcd \(since .+ UTC\); waited 0 s\. If that process is gone .*`DROP TABLE keel_migration_lock SYNC`/);
+    expect((err as Error).message).toMatch(/locked by other-host:4242:abcd \(since .+ UTC\); waited 300 ms\. If that process is gone .*`DROP TABLE keel_migration_lock SYNC`/);
     expect(Number((await queryRows<{ result: number }>(store.client, 'EXISTS TABLE probe_t'))[0]?.result)).toBe(0);
     expect(await ledger()).not.toContain(KNOWN + 1);
 
