@@ -97,7 +97,7 @@ export async function migrate(client: ClickHouseClient, ttl: TtlDays, onStep: (m
     for (const m of pending(await ledger(client, known), migrations)) {
       onStep(m);
       for (const sql of m.statements) await run(sql);
-      await insertRows(client, 'keel_migrations', [{ version: m.version, name: m.name }], `keel-migration-${m.version}`);
+      await insertRows(client, 'keel_migrations', [{ version: m.version, name: m.name }]);
       applied.push(m.version);
     }
     return applied;
