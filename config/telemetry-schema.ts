@@ -71,6 +71,21 @@ export const telemetrySchema = z
         database: z.string().default('default'),
         username: z.string().optional(),
         password: z.string().optional(),
+        /**
+         * A ClickHouse cluster (a `remote_servers` name): migrations then create every table
+         * ON CLUSTER with Replicated…MergeTree engines. Absent: single-node DDL (also right for
+         * ClickHouse Cloud, whose shared storage replicates MergeTree tables itself).
+         */
+        cluster: z
+          .string()
+          .regex(/^[A-Za-z_][\w-]*$/, 'is not a cluster name (letters, digits, _ and -)')
+          .optional(),
+        /**
+         * Shards in `cluster`. 1 (every replica holds all data) needs no Distributed tables;
+         * more adds `<table>_all` Distributed tables, and the SLO engine reads those. Absent: 1
+         * (optional rather than defaulted, so a store block built in code needs no new field).
+         */
+        shards: z.number().int().min(1).optional(),
         /** Days kept per table family; 0 keeps forever. */
         ttl_days: z
           .object({ traces: z.number().int().min(0).default(7), metrics: z.number().int().min(0).default(7), requests: z.number().int().min(0).default(30), sli: z.number().int().min(0).default(400) })
@@ -78,6 +93,12 @@ export const telemetrySchema = z
           .default({ traces: 7, metrics: 7, requests: 30, sli: 400 }),
       })
       .strict()
+      .superRefine((s, ctx) => {
+        // Shards without a cluster would name no cluster for the Distributed tables to span.
+        if (s.shards !== undefined && s.shards > 1 && s.cluster === undefined) ctx.addIssue({ code: 'custom', path: ['shards'], message: `is ${s.shards}, which needs telemetry.store.cluster (the cluster whose shards hold the data)` });
+        // Embedded chDB is one process on one machine: it has no cluster to join.
+        if (s.cluster !== undefined && s.url === undefined) ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'needs telemetry.store.url: embedded chDB cannot join a ClickHouse cluster' });
+      })
       .default({ path: './.keel/data', database: 'default', ttl_days: { traces: 7, metrics: 7, requests: 30, sli: 400 } }),
     export: z.array(exportSchema).default([]),
     /** Record prompts and completions on spans (gen_ai.input.messages / output.messages). Off by default: PII. */

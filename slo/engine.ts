@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { durationMs, type SloSpec } from '../config/slo-schema.js';
-import { insertRows, queryRows } from '../store/index.js';
+import { insertRows, queryRows, readTable } from '../store/index.js';
 import { evaluate, type Evaluation } from './math.js';
 import { sliQuery } from './sli-query.js';
 import { scaledWindows } from './windows.js';
@@ -18,7 +18,7 @@ export async function evaluateSlo(client: ClickHouseClient, spec: SloSpec, now: 
   const periodMs = durationMs(spec.window);
   const windows = scaledWindows(periodMs);
   const absentMs = spec.absent_after === undefined ? undefined : durationMs(spec.absent_after);
-  const q = sliQuery(spec, [periodMs, ...windows.flatMap((w) => [w.longMs, w.shortMs]), ...(absentMs === undefined ? [] : [absentMs])], now);
+  const q = sliQuery(spec, [periodMs, ...windows.flatMap((w) => [w.longMs, w.shortMs]), ...(absentMs === undefined ? [] : [absentMs])], now, readTable(client, 'sli_1m'));
   const [row] = await queryRows<Record<string, number>>(client, q.sql, q.params);
   const counts = q.read(row ?? {});
   const evaluation = evaluate(spec.objective, periodMs, windows, counts, spec.min_events);

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { durationMs, type AdaptiveConfig } from '../config/slo-schema.js';
-import { insertRows, queryRows } from '../store/index.js';
+import { insertRows, queryRows, readTable } from '../store/index.js';
 import { advanceCanary, shareOf, specSignature, startCanary, type CanaryEvent, type CanarySample, type CanarySpec, type CanaryState } from './canary.js';
 import { nextWeights, type TargetSample, type WeightChange } from './weights.js';
 
@@ -46,6 +46,11 @@ export class WeightsPublisher {
     this.#o = o;
   }
 
+  /** Reads span every shard (writes stay on the local tables, where their dedup tokens hold). */
+  #table(name: string): string {
+    return readTable(this.#o.client, name);
+  }
+
   get snapshot(): WeightsSnapshotJson {
     return this.#current;
   }
@@ -54,8 +59,8 @@ export class WeightsPublisher {
   async load(): Promise<void> {
     const rows = await queryRows<{ version: string; key: string; multiplier: number }>(
       this.#o.client,
-      `SELECT version, concat(route, '|', provider, '|', model) AS key, multiplier FROM routing_weights
-       WHERE version = (SELECT argMax(version, ts) FROM routing_weights)`,
+      `SELECT version, concat(route, '|', provider, '|', model) AS key, multiplier FROM ${this.#table('routing_weights')}
+       WHERE version = (SELECT argMax(version, ts) FROM ${this.#table('routing_weights')})`,
     );
     if (rows[0] !== undefined) this.#current = { ...this.#current, version: rows[0].version, multipliers: Object.fromEntries(rows.map((r) => [r.key, r.multiplier])) };
     // Shares as stored, published at once: a rolled-back canary must not get its first step's share until the first tick.
@@ -73,7 +78,7 @@ export class WeightsPublisher {
       this.#o.client,
       `SELECT key, argMax(spec, ts) AS spec, argMax(step, ts) AS step, argMax(status, ts) AS status,
               toUnixTimestamp64Milli(argMax(since, ts)) AS since, argMax(reason, ts) AS reason
-       FROM canary_state GROUP BY key`,
+       FROM ${this.#table('canary_state')} GROUP BY key`,
     );
     this.#stored = new Map(rows.map((r) => [r.key, { spec: r.spec, state: { key: r.key, step: Number(r.step), stepStartedAt: Number(r.since), status: r.status, reason: r.reason } }]));
     return this.#stored;
@@ -103,7 +108,7 @@ export class WeightsPublisher {
               countIf(Timestamp >= fromUnixTimestamp64Milli({short:Int64})) AS st,
               countIf(Timestamp >= fromUnixTimestamp64Milli({short:Int64}) AND ${BAD}) AS sb,
               count() AS lt, countIf(${BAD}) AS lb
-       FROM llm_attempts
+       FROM ${this.#table('llm_attempts')}
        WHERE Timestamp >= fromUnixTimestamp64Milli({long:Int64}) AND Timestamp < fromUnixTimestamp64Milli({now:Int64}) AND route IN {routes:Array(String)}
        GROUP BY key`,
       { short: now - durationMs(this.#o.cfg().short), long: now - durationMs(this.#o.cfg().long), now, routes },
@@ -118,7 +123,7 @@ export class WeightsPublisher {
       this.#o.client,
       `SELECT countIf(provider = {p:String} AND model = {m:String}) AS ct, countIf(provider = {p:String} AND model = {m:String} AND ${BAD}) AS cb,
               countIf(NOT (provider = {p:String} AND model = {m:String})) AS bt, countIf(NOT (provider = {p:String} AND model = {m:String}) AND ${BAD}) AS bb
-       FROM llm_attempts WHERE route = {r:String} AND Timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND Timestamp < fromUnixTimestamp64Milli({now:Int64})`,
+       FROM ${this.#table('llm_attempts')} WHERE route = {r:String} AND Timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND Timestamp < fromUnixTimestamp64Milli({now:Int64})`,
       { r: route, p: provider, m: model, from, now },
     );
     return { canary: { total: row?.ct ?? 0, bad: row?.cb ?? 0 }, baseline: { total: row?.bt ?? 0, bad: row?.bb ?? 0 } };

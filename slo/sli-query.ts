@@ -5,6 +5,7 @@ import type { Counts } from './math.js';
 /**
  * One query per SLO reads every window it needs from `sli_1m` (never raw spans), with
  * conditional sums per window. Pure: builds SQL and parameters, and reads the row back.
+ * `table` is what the store layout names sli_1m for reads (`sli_1m_all` on a sharded cluster).
  */
 export interface SliQuery {
   sql: string;
@@ -40,7 +41,7 @@ export function perWindow(spec: SloSpec, cond: string): { total: string; bad: st
  * closed (a minute plus an interval at worst). A window of `ms` is that many minutes of
  * rows, the open one last.
  */
-export function sliQuery(spec: SloSpec, windowsMs: readonly number[], nowMs: number): SliQuery {
+export function sliQuery(spec: SloSpec, windowsMs: readonly number[], nowMs: number, table = 'sli_1m'): SliQuery {
   const end = Math.floor(nowMs / 60_000) * 60_000 + 60_000;
   const distinct = [...new Set(windowsMs)].sort((a, b) => a - b);
   const longest = distinct[distinct.length - 1] ?? 0;
@@ -59,7 +60,7 @@ export function sliQuery(spec: SloSpec, windowsMs: readonly number[], nowMs: num
     where.push(`${column} = {scope_${key}:String}`);
   }
   return {
-    sql: `SELECT ${cols.join(', ')} FROM sli_1m WHERE ${where.join(' AND ')}`,
+    sql: `SELECT ${cols.join(', ')} FROM ${table} WHERE ${where.join(' AND ')}`,
     params,
     read: (row) => (ms) => {
       const i = distinct.indexOf(ms);

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { queryRows } from '../store/index.js';
+import { queryRows, readTable } from '../store/index.js';
 import type { SloSnapshot } from './loop.js';
 import type { WeightsSnapshotJson } from './publisher.js';
 
@@ -52,7 +52,7 @@ export async function providerHealth(client: ClickHouseClient, now: number): Pro
     client,
     `SELECT provider, model, toUInt32(count()) AS attempts, round(countIf(ok) / count(), 4) AS successRate,
             if(countIf(ttft_ms IS NOT NULL) = 0, NULL, round(quantile(0.95)(ttft_ms))) AS p95TtftMs
-     FROM llm_attempts WHERE Timestamp >= fromUnixTimestamp64Milli({from:Int64}) GROUP BY provider, model ORDER BY provider, model`,
+     FROM ${readTable(client, 'llm_attempts')} WHERE Timestamp >= fromUnixTimestamp64Milli({from:Int64}) GROUP BY provider, model ORDER BY provider, model`,
     { from: now - 5 * 60_000 },
   );
 }

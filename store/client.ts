@@ -6,6 +6,7 @@ import { finished } from 'node:stream/promises';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import type { StoreConfig } from '../config/telemetry-schema.js';
+import { layoutOf, setLayout } from './layout.js';
 
 export interface Store {
   client: ClickHouseClient;
@@ -30,9 +31,11 @@ export interface Store {
 /** The same JSON from a server and from chDB: 64-bit integers as numbers (counts stay far below 2^53). */
 const SETTINGS = { output_format_json_quote_64bit_integers: 0 } as const;
 
-export function openStore(cfg: Pick<StoreConfig, 'url' | 'path' | 'database' | 'username' | 'password'>): Store {
+export function openStore(cfg: Pick<StoreConfig, 'url' | 'path' | 'database' | 'username' | 'password'> & Partial<Pick<StoreConfig, 'cluster' | 'shards'>>): Store {
   if (cfg.url !== undefined) {
     const client = createClient({ url: cfg.url, database: cfg.database, username: cfg.username, password: cfg.password });
+    // Migrations shape their DDL, and readers their table names, by the layout this client carries.
+    setLayout(client, layoutOf(cfg));
     const shown = new URL(cfg.url);
     shown.username = '';
     shown.password = '';

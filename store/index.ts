@@ -4,5 +4,7 @@
  * typed llm_* views and the sli_1m rollup), and typed queries.
  */
 export { insertEncoded, insertRows, openStore, queryRows, queryText, type EncodedRows, type InsertFormat, type Store } from './client.js';
-export { migrate, applyTtl, type TtlDays } from './migrate.js';
+export { migrate, applyTtl, layoutStatements, MigrationLockError, SchemaTooNewError, LEDGER, LOCK, LOCK_TABLE, UNLOCK, type MigrateOptions, type TtlDays } from './migrate.js';
+export { forLayout, dataTables, distributedTable, readTables, replicatedEngine, DATA_REPLICA, META_REPLICA, type TableKind } from './cluster-ddl.js';
+export { isSharded, layoutFor, layoutOf, readTable, SINGLE_NODE, tableFor, type StoreLayout } from './layout.js';
 export { MIGRATIONS, type Migration } from './migrations.js';

@@ -145,7 +145,7 @@ export async function collector(flags: CommonFlags): Promise<number> {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     log(`could not start: ${message}`);
-    if (cfg.store.url === undefined) log(`if another keel is running on ${cfg.store.path}, stop it or point telemetry.store.path elsewhere.`);
+    if (cfg.store.url === undefined && !(err instanceof Error && err.name === 'SchemaTooNewError')) log(`if another keel is running on ${cfg.store.path}, stop it or point telemetry.store.path elsewhere.`);
     process.send?.({ type: 'failed', message });
     live.store.close();
     return 1;

@@ -19,3 +19,4 @@ export const DASHBOARDS: Record<string, Dashboard> = {
 };
 
 export { DATASOURCE } from './common.js';
+export { shardedDashboards } from './sharded.js';

@@ -19,6 +19,8 @@ interface Service {
   ports?: (string | number | { host_ip?: string; published?: string | number })[];
   network_mode?: string;
   environment?: Record<string, string>;
+  profiles?: string[];
+  hostname?: string;
 }
 const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
 
@@ -134,5 +136,61 @@ describe('docker-compose.yml', () => {
     expect(config.telemetry.collector.token).toBe(secrets.KEEL_COLLECTOR_TOKEN);
     // The SLO engine listens on the collector's host.
     expect(config.slo.token).toBe(secrets.KEEL_SLO_TOKEN);
+  });
+});
+
+/** The texts of an element in a ClickHouse XML config, in order: enough for these small files. */
+const xmlText = (xml: string, tag: string): string[] => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => m[1] ?? '');
+
+describe('docker-compose.yml: the cluster profile (README "Running on a ClickHouse cluster")', () => {
+  const dir = 'deploy/clickhouse-cluster';
+  const read = (file: string) => readFileSync(join(root, dir, file), 'utf8');
+  const CLUSTER_SERVICES = ['clickhouse-keeper', 'clickhouse-01', 'clickhouse-02', 'keel-collector-cluster', 'keel-gateway-cluster'];
+  const mounts = (name: string) => (compose.services[name]?.volumes ?? []).map((v) => v.split(':')[0] ?? '');
+
+  it('two ClickHouse replicas, one Keeper, and a Keel collector and gateway, all behind the profile', () => {
+    for (const name of CLUSTER_SERVICES) expect(compose.services[name]?.profiles, name).toEqual(['cluster']);
+    expect(compose.services['clickhouse-keeper']?.image).toMatch(/^clickhouse\/clickhouse-keeper:/);
+    for (const name of ['clickhouse-01', 'clickhouse-02']) expect(compose.services[name]?.image, name).toBe(compose.services.clickhouse?.image);
+    // The default shape is untouched: no other service joins the profile or mounts its files.
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (CLUSTER_SERVICES.includes(name)) continue;
+      expect(svc.profiles?.includes('cluster') ?? false, name).toBe(false);
+      expect(mounts(name).some((m) => m.includes(dir)), name).toBe(false);
+    }
+  });
+
+  it('its files exist and are mounted where each service reads them', () => {
+    for (const f of ['cluster.xml', 'macros-01.xml', 'macros-02.xml', 'keeper.xml', 'keel.yaml']) expect(existsSync(join(root, dir, f)), f).toBe(true);
+    expect(mounts('clickhouse-keeper')).toContain(`./${dir}/keeper.xml`);
+    expect(mounts('clickhouse-01')).toEqual([`./${dir}/cluster.xml`, `./${dir}/macros-01.xml`, 'clickhouse-01-data']);
+    expect(mounts('clickhouse-02')).toEqual([`./${dir}/cluster.xml`, `./${dir}/macros-02.xml`, 'clickhouse-02-data']);
+    for (const name of ['keel-collector-cluster', 'keel-gateway-cluster']) expect(mounts(name)[0], name).toBe(`./${dir}/keel.yaml`);
+  });
+
+  it('the files agree: the cluster Keel names, its replicas and their macros, the Keeper they all reach', () => {
+    const cluster = read('cluster.xml');
+    const [name] = [.../<remote_servers>\s*<([\w-]+)>/.exec(cluster) ?? []].slice(1);
+    const replicas = xmlText(/<remote_servers>[\s\S]*<\/remote_servers>/.exec(cluster)?.[0] ?? '', 'host');
+    expect(replicas).toEqual(['clickhouse-01', 'clickhouse-02']);
+    expect(cluster.match(/<shard>/g)?.length).toBe(1);
+    for (const [i, host] of replicas.entries()) {
+      const macros = read(`macros-0${i + 1}.xml`);
+      expect(compose.services[host]?.hostname).toBe(host);
+      expect(xmlText(macros, 'replica')).toEqual([host]);
+      expect(xmlText(macros, 'shard')).toEqual(['01']);
+      expect(xmlText(macros, 'interserver_http_host')).toEqual([host]);
+    }
+    const keeperHost = compose.services['clickhouse-keeper']?.hostname;
+    expect(/<zookeeper>\s*<node>\s*<host>([^<]+)<\/host>\s*<port>(\d+)<\/port>/.exec(cluster)?.slice(1)).toEqual([keeperHost, xmlText(read('keeper.xml'), 'tcp_port')[0]]);
+    expect(xmlText(read('keeper.xml'), 'hostname')).toEqual([keeperHost]);
+
+    const env = { ...envExample(), ...Object.fromEntries(SECRETS.map((s) => [s, randomBytes(24).toString('hex')])) };
+    const config = loadConfigFile(join(root, dir, 'keel.yaml'), { ...providerRules, env });
+    expect(config.telemetry.store.cluster).toBe(name);
+    expect(config.telemetry.store.shards ?? 1).toBe(1);
+    expect(replicas).toContain(new URL(config.telemetry.store.url ?? '').hostname);
+    expect(config.telemetry.collector.url).toBe('http://keel-collector-cluster:4318');
+    expect(config.slo.url).toBe('http://keel-collector-cluster:4319');
   });
 });
