@@ -30,7 +30,7 @@ describe('the read side follows the store layout (one table-name function)', () 
   afterAll(() => store.close());
 
   const spec = sloSpecSchema.parse({ name: 'chat-availability', objective: 99, window: '1h', sli: 'availability', scope: { route: 'chat' } });
-  const publisher = () => new WeightsPublisher({ client: store.client, routes: () => ['chat'], budget: () => 0.01, cfg: sloBlockSchema.parse({}).adaptive });
+  const publisher = () => new WeightsPublisher({ client: store.client, routes: () => ['chat'], budget: () => 0.01, cfg: () => sloBlockSchema.parse({}).adaptive });
 
   it('single node: the local tables (empty here)', async () => {
     setLayout(store.client, SINGLE_NODE);
