@@ -80,10 +80,11 @@ describe('hostile input against real processes', () => {
   /** The four checks every case ends with. */
   async function unharmed(): Promise<void> {
     const id = `honest-${++honestSeq}`;
-    const whole = (await oai.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'go' }] }, { headers: { 'x-request-id': id } })).choices[0]?.message.content ?? '';
+    const whole = (await oai.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'go' }] })).choices[0]?.message.content ?? '';
     expect(whole.split(' ')).toHaveLength(30);
     let streamed = '';
-    for await (const c of await oai.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'go' }] })) streamed += c.choices[0]?.delta.content ?? '';
+    // The last request carries the id waited for below.
+    for await (const c of await oai.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'go' }] }, { headers: { 'x-request-id': id } })) streamed += c.choices[0]?.delta.content ?? '';
     expect(streamed).toBe(whole);
     // Once the honest request's row is stored, everything before it is too (one exporter, in order).
     for (let i = 0; i < 100 && (await sql(`SELECT count() FROM llm_requests WHERE request_id = '${id}'`)) !== '1'; i++) await new Promise((r) => setTimeout(r, 100));
@@ -129,9 +130,11 @@ describe('hostile input against real processes', () => {
     const { port } = new URL(gateway.url);
     const ex = await rawExchange(gateway.url, {
       chunks: [`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`],
-      timeoutMs: 5000,
+      timeoutMs: 8000,
     });
-    expect(ex.closedAfterMs).toBeLessThan(3500);
+    // request_timeout_ms is 1.5 s; Node checks its deadlines every 150 ms here. The bound leaves room for a loaded CI box,
+    // and is still far from what the caller held before (Node's own default: 300 s).
+    expect(ex.closedAfterMs).toBeLessThan(6000);
     await unharmed();
   });
 
