@@ -5,6 +5,7 @@ import { adminUrl } from '../../gateway/http/metrics.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import { closeUpstreams } from '../../gateway/upstream/send.js';
 import { HealthRegistry } from '../../gateway/routing/health.js';
+import { openState, type SharedState } from '../../gateway/state/index.js';
 import { pollWeights } from '../../gateway/routing/weights-poll.js';
 import { WeightsStore } from '../../gateway/routing/weights.js';
 import { createTelemetry, type Telemetry } from '../../gateway/telemetry/index.js';
@@ -45,9 +46,9 @@ async function configSource(flags: CommonFlags, forceSimulated: boolean): Promis
  * Where spans go: `keel start`/`demo` run their own collector as a child process;
  * `keel gateway` sends to the configured one (scale-out: collectors run apart).
  */
-async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'demo', source: Source): Promise<{ telemetry: Telemetry; health: HealthRegistry; collector: ChildCollector | undefined; sloUrl: string | undefined }> {
+async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'demo', source: Source, state: SharedState): Promise<{ telemetry: Telemetry; health: HealthRegistry; collector: ChildCollector | undefined; sloUrl: string | undefined }> {
   const cfg = source.store.current.config.telemetry;
-  const health = new HealthRegistry();
+  const health = new HealthRegistry(Date.now, { state, log });
   let collector: ChildCollector | undefined;
   let collectorUrl: string | undefined;
   let sloUrl: string | undefined;
@@ -68,7 +69,7 @@ async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   }
   let telemetry: Telemetry;
   try {
-    telemetry = createTelemetry(cfg, { collectorUrl, breakers: () => health.breakers() });
+    telemetry = createTelemetry(cfg, { collectorUrl, breakers: () => health.breakers(), state: () => state.health() });
   } catch (err) {
     await collector?.stop();
     throw err;
@@ -100,11 +101,14 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
     await source.simulator?.close();
     return 1;
   }
+  // Read at start only (a reload cannot move breakers to another store mid-flight).
+  const state = openState(source.store.current.config.state, log);
   let t: Awaited<ReturnType<typeof telemetryFor>>;
   try {
-    t = await telemetryFor(flags, mode, source);
+    t = await telemetryFor(flags, mode, source, state);
   } catch (err) {
     log(err instanceof Error ? err.message : String(err));
+    await state.close();
     source.store.close();
     await source.simulator?.close();
     return 1;
@@ -118,6 +122,7 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
     weights,
     logger: { level: process.env.KEEL_LOG_LEVEL ?? 'info' },
     health: t.health,
+    state,
     observer: t.telemetry.observer,
     metrics: t.telemetry.metricsHandler,
   });
@@ -136,6 +141,8 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   log('shutting down: finishing in-flight requests…');
   await app.close();
   poll?.stop();
+  t.health.close();
+  await state.close();
   log('flushing telemetry…');
   await t.telemetry.shutdown();
   await t.collector?.stop();

@@ -11,6 +11,7 @@ import { finishRecord, newRecord, type CallContext, type CallResult, type Routin
 import { runEmbeddings } from '../pipeline/embeddings.js';
 import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
 import { HealthRegistry } from '../routing/health.js';
+import type { SharedState } from '../state/types.js';
 import { NO_WEIGHTS, type WeightsSnapshot } from '../routing/weights.js';
 import { buildRuntime, type Runtime } from '../runtime/resolve.js';
 import { clip } from '../redact.js';
@@ -43,6 +44,8 @@ export interface GatewayOptions {
   random?: () => number;
   /** Requests in flight (load shedding); pass one to observe it. */
   inflight?: InFlight;
+  /** What replicas share (breakers); in-process when absent. Shown on /readyz. */
+  state?: SharedState;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -108,7 +111,7 @@ function runtimeCache(source: ConfigSource, health: HealthRegistry): () => Runti
 }
 
 export function buildGateway(opts: GatewayOptions): FastifyInstance {
-  const health = opts.health ?? new HealthRegistry(opts.now);
+  const health = opts.health ?? new HealthRegistry(opts.now, { state: opts.state });
   const runtime = runtimeCache(opts.config, health);
   const weights = opts.weights;
   const routing: RoutingDeps = {
@@ -197,7 +200,8 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   app.post('/v1/chat/completions', serve(runChat, 'openai-chat', 'chat'));
   app.post('/v1/messages', serve(runChat, 'anthropic-messages', 'chat'));
   app.post('/v1/embeddings', serve(runEmbeddings, 'openai-chat', 'embeddings'));
-  registerInfoRoutes(app, runtime);
+  const state = opts.state;
+  registerInfoRoutes(app, runtime, state === undefined ? undefined : () => state.health());
   if (opts.metrics !== undefined) registerMetrics(app, opts.metrics, server);
   return app;
 }
