@@ -145,8 +145,9 @@ export class SharedBreaker implements Breaker {
   async claim(): Promise<void> {
     const now = this.#d.now();
     if (!this.#shared || this.#phase(now) !== 'half_open' || this.#probe.kind === 'claiming' || this.#probe.kind === 'in_flight') return;
-    if (this.#probe.kind === 'granted' && now < this.#probe.until - CLAIM_TTL_MS / 4) return;
     const openedAt = this.#view.since;
+    // A grant still good for a while needs no renewal; one for an earlier open period is worthless.
+    if (this.#probe.kind === 'granted' && this.#probe.openedAt === openedAt && now < this.#probe.until - CLAIM_TTL_MS / 4) return;
     this.#probe = { kind: 'claiming' };
     let won = false;
     try {
