@@ -30,9 +30,9 @@ export interface StoreOptions extends LoadOptions {
 /**
  * The gateway reads these once: its listener and limits (but `max_in_flight`, read per request),
  * its telemetry pipeline (export destinations, collector, queues; but `capture_content`), and how
- * it reaches the SLO engine.
+ * it reaches the SLO engine, and its shared state (breakers are opened on one store for the process's life).
  */
-const GATEWAY_RESTART_ONLY = ['server', 'telemetry', 'slo.url', 'slo.token', 'slo.interval_s'];
+const GATEWAY_RESTART_ONLY = ['server', 'telemetry', 'state', 'slo.url', 'slo.token', 'slo.interval_s'];
 const GATEWAY_LIVE = ['server.max_in_flight', 'telemetry.capture_content'];
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -8,6 +8,7 @@ import type { FlushReport } from '../../gateway/telemetry/flush.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import { closeUpstreams } from '../../gateway/upstream/send.js';
 import { HealthRegistry } from '../../gateway/routing/health.js';
+import { openState, type SharedState } from '../../gateway/state/index.js';
 import { pollWeights } from '../../gateway/routing/weights-poll.js';
 import { WeightsStore } from '../../gateway/routing/weights.js';
 import { createTelemetry, type Telemetry } from '../../gateway/telemetry/index.js';
@@ -48,9 +49,9 @@ async function configSource(flags: CommonFlags, forceSimulated: boolean): Promis
  * Where spans go: `keel start`/`demo` run their own collector as a child process;
  * `keel gateway` sends to the configured one (scale-out: collectors run apart).
  */
-async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'demo', source: Source): Promise<{ telemetry: Telemetry; health: HealthRegistry; collector: ChildCollector | undefined; sloUrl: string | undefined }> {
+async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'demo', source: Source, state: SharedState): Promise<{ telemetry: Telemetry; health: HealthRegistry; collector: ChildCollector | undefined; sloUrl: string | undefined }> {
   const cfg = source.store.current.config.telemetry;
-  const health = new HealthRegistry();
+  const health = new HealthRegistry(Date.now, { state, log });
   let collector: ChildCollector | undefined;
   let collectorUrl: string | undefined;
   let sloUrl: string | undefined;
@@ -71,7 +72,7 @@ async function telemetryFor(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   }
   let telemetry: Telemetry;
   try {
-    telemetry = createTelemetry(cfg, { collectorUrl, breakers: () => health.breakers() });
+    telemetry = createTelemetry(cfg, { collectorUrl, breakers: () => health.breakers(), state: () => state.health() });
   } catch (err) {
     await collector?.stop();
     throw err;
@@ -103,11 +104,14 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
     await source.simulator?.close();
     return 1;
   }
+  // Read at start only (a reload cannot move breakers to another store mid-flight).
+  const state = openState(source.store.current.config.state, log);
   let t: Awaited<ReturnType<typeof telemetryFor>>;
   try {
-    t = await telemetryFor(flags, mode, source);
+    t = await telemetryFor(flags, mode, source, state);
   } catch (err) {
     log(err instanceof Error ? err.message : String(err));
+    await state.close();
     source.store.close();
     await source.simulator?.close();
     return 1;
@@ -123,6 +127,7 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
     weights,
     logger: { level: process.env.KEEL_LOG_LEVEL ?? 'info' },
     health: t.health,
+    state,
     observer: t.telemetry.observer,
     metrics: t.telemetry.metricsHandler,
   });
@@ -136,7 +141,7 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
   log(`gateway listening on ${address}`);
   if (mode === 'demo' || source.simulator !== undefined) printTryIt(address, [...Object.keys(source.store.current.config.routes)]);
   await stopRequested;
-  await shutdown({ app, drain, poll, telemetry: t.telemetry, collector: t.collector, source });
+  await shutdown({ app, drain, poll, telemetry: t.telemetry, collector: t.collector, source, health: t.health, state });
   return 0;
 }
 
@@ -173,6 +178,8 @@ interface Running {
   telemetry: Telemetry;
   collector: ChildCollector | undefined;
   source: Source;
+  health: { close(): void };
+  state: SharedState;
 }
 
 /**
@@ -186,6 +193,8 @@ async function shutdown(r: Running): Promise<void> {
   log(`shutting down: not accepting; requests in flight get up to ${server.shutdown_grace_ms} ms (server.shutdown_grace_ms)…`);
   log(drained(await drainGateway(r.app, r.drain, server.shutdown_grace_ms)));
   r.poll?.stop();
+  r.health.close();
+  await Promise.race([r.state.close(), new Promise((resolve) => setTimeout(resolve, UPSTREAMS_MS).unref())]);
   log(flushed(await r.telemetry.shutdown(), telemetry.flush_timeout_ms));
   await Promise.race([closeUpstreams(), new Promise((resolve) => setTimeout(resolve, UPSTREAMS_MS).unref())]);
   log(`gateway stopped in ${Math.round(performance.now() - started)} ms`);

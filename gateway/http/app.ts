@@ -11,6 +11,7 @@ import { finishRecord, newRecord, type CallContext, type CallResult, type Routin
 import { runEmbeddings } from '../pipeline/embeddings.js';
 import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
 import { HealthRegistry } from '../routing/health.js';
+import type { SharedState } from '../state/types.js';
 import { NO_WEIGHTS, type WeightsSnapshot } from '../routing/weights.js';
 import { buildRuntime, type Runtime } from '../runtime/resolve.js';
 import { clip } from '../redact.js';
@@ -46,6 +47,8 @@ export interface GatewayOptions {
   inflight?: InFlight;
   /** Shutdown state (drainGateway): pass one to drain this gateway. */
   drain?: Drain;
+  /** What replicas share (breakers); in-process when absent. Shown on /readyz. */
+  state?: SharedState;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -111,7 +114,7 @@ function runtimeCache(source: ConfigSource, health: HealthRegistry): () => Runti
 }
 
 export function buildGateway(opts: GatewayOptions): FastifyInstance {
-  const health = opts.health ?? new HealthRegistry(opts.now);
+  const health = opts.health ?? new HealthRegistry(opts.now, { state: opts.state });
   const runtime = runtimeCache(opts.config, health);
   const weights = opts.weights;
   const routing: RoutingDeps = {
@@ -210,7 +213,8 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   app.post('/v1/chat/completions', serve(runChat, 'openai-chat', 'chat'));
   app.post('/v1/messages', serve(runChat, 'anthropic-messages', 'chat'));
   app.post('/v1/embeddings', serve(runEmbeddings, 'openai-chat', 'embeddings'));
-  registerInfoRoutes(app, runtime, () => drain.draining);
+  const state = opts.state;
+  registerInfoRoutes(app, runtime, () => drain.draining, state === undefined ? undefined : () => state.health());
   if (opts.metrics !== undefined) registerMetrics(app, opts.metrics, server);
   return app;
 }

@@ -27,11 +27,24 @@ export function sameBreakerSettings(a: Required<BreakerConfig>, b: Required<Brea
 }
 
 /**
+ * What the request path asks of a breaker. `allow()` is synchronous on purpose: the hot path
+ * never waits on shared state (a shared breaker answers from its cached view).
+ */
+export interface Breaker {
+  readonly settings: Readonly<Required<BreakerConfig>>;
+  readonly state: BreakerState;
+  allow(): boolean;
+  record(success: boolean): void;
+  release(): void;
+  reconfigure(cfg: BreakerConfig): void;
+}
+
+/**
  * A circuit breaker for one target of one route, over a sliding window of time buckets. While open,
  * the target gets no traffic; after `open_s` it admits one probe at a time
  * (half-open); a successful probe closes it, a failed one re-opens it.
  */
-export class CircuitBreaker {
+export class CircuitBreaker implements Breaker {
   #state: BreakerState = 'closed';
   #openedAt = 0;
   #openUntil = 0;

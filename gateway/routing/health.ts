@@ -1,6 +1,13 @@
+import { randomUUID } from 'node:crypto';
+import type { BreakerConfig } from '../../config/schema.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
-import { CircuitBreaker, effectiveBreaker, sameBreakerSettings } from './breaker.js';
+import type { SharedState } from '../state/types.js';
+import { CircuitBreaker, effectiveBreaker, sameBreakerSettings, type Breaker, type BreakerState } from './breaker.js';
 import { HedgeGate } from './hedge.js';
+import { SharedBreaker } from './shared-breaker.js';
+
+/** How often shared breakers with traffic (or not closed) re-read the fleet's verdict: what another replica decided reaches this one within it. */
+const REFRESH_MS = 250;
 
 /** EWMA weight of the newest TTFT sample: ~the last 5 samples dominate, so a recovering target is noticed fast. */
 const ALPHA = 0.3;
@@ -22,11 +29,24 @@ interface BreakerEntry {
   route: string;
   provider: string;
   model: string;
-  breaker: CircuitBreaker;
+  breaker: Breaker;
+}
+
+export interface HealthOptions {
+  /**
+   * Where breakers live. Absent or in-process (`memory`): each breaker is a CircuitBreaker, the
+   * single-replica breaker (the in-process store could only hold the same verdicts, one await
+   * later). A remote store (Redis): each is a SharedBreaker, the fleet's verdict.
+   */
+  state?: SharedState;
+  /** Where the one line per change of sharing goes (the store going away, coming back). */
+  log?: (msg: string) => void;
 }
 
 /**
- * The fast, local feedback loop of DESIGN.md §1, per process. Breakers are per (route,
+ * The fast feedback loop of DESIGN.md §1. Latency and hedge budgets are per process; breakers
+ * too, unless a remote shared store is given, when each breaker's verdict is the fleet's
+ * (SharedBreaker) and this registry refreshes their cached views. Breakers are per (route,
  * target): each route's `breaker:` settings judge its own traffic, so two routes sharing a
  * target never share the first one's thresholds. Latency is per target (see TargetLatency).
  * Both outlive a config reload: targets are keyed by provider name, endpoint and model, so an
@@ -39,9 +59,59 @@ export class HealthRegistry {
   readonly #now: () => number;
   /** The config version apply() last reconciled with (0: never; breakers are then made on first use). */
   #applied = 0;
+  readonly #state: SharedState | undefined;
+  readonly #log: (msg: string) => void;
+  /** This replica, as the owner of probe leases. */
+  readonly #owner = randomUUID();
+  #sync: NodeJS.Timeout | undefined;
+  #degraded = false;
+  #syncErrors = 0;
 
-  constructor(now: () => number = Date.now) {
+  constructor(now: () => number = Date.now, o: HealthOptions = {}) {
     this.#now = now;
+    this.#state = o.state?.backend === 'memory' ? undefined : o.state;
+    this.#log = o.log ?? (() => undefined);
+  }
+
+  /** Shared-state calls of the breakers that failed (swallowed: requests never see them). */
+  get syncErrors(): number {
+    return this.#syncErrors;
+  }
+
+  /** Stops the background refresh (the process exits anyway: the timer is unref'd). */
+  close(): void {
+    clearInterval(this.#sync);
+    this.#sync = undefined;
+  }
+
+  #make(route: string, t: ResolvedTarget, cfg: BreakerConfig, probeTtlMs: number): Breaker {
+    const state = this.#state;
+    if (state === undefined) return new CircuitBreaker(cfg, this.#now);
+    this.#startSync(state);
+    const id = `breaker:${encodeURIComponent(route)}:${encodeURIComponent(HealthRegistry.key(t))}`;
+    return new SharedBreaker(cfg, { state, owner: this.#owner, id, probeTtlMs, now: this.#now, onError: () => void this.#syncErrors++ });
+  }
+
+  #startSync(state: SharedState): void {
+    if (this.#sync !== undefined) return;
+    this.#sync = setInterval(() => this.#tick(state), REFRESH_MS);
+    this.#sync.unref();
+  }
+
+  /** Refreshes the breakers that matter, claims probes where this replica has traffic, and says once when sharing stops or resumes. */
+  #tick(state: SharedState): void {
+    const degraded = state.health().degraded;
+    if (degraded !== this.#degraded) {
+      this.#degraded = degraded;
+      this.#log(degraded ? 'breakers: shared state unavailable; each replica judges its targets alone until it is back' : 'breakers: shared state back; breakers follow the fleet again');
+    }
+    if (degraded) return;
+    const now = this.#now();
+    for (const { breaker } of this.#breakers.values()) {
+      if (!(breaker instanceof SharedBreaker) || !breaker.active(now)) continue;
+      void breaker.refresh();
+      if (breaker.wantsProbe(now)) void breaker.claim();
+    }
   }
 
   /** One target, whichever routes list it. */
@@ -55,11 +125,11 @@ export class HealthRegistry {
   }
 
   /** The breaker of `t` on `route`. */
-  breaker(route: ResolvedRoute, t: ResolvedTarget): CircuitBreaker {
+  breaker(route: ResolvedRoute, t: ResolvedTarget): Breaker {
     const key = HealthRegistry.#breakerKey(route.name, t);
     const found = this.#breakers.get(key);
     if (found !== undefined) return found.breaker;
-    const breaker = new CircuitBreaker(route.breaker, this.#now);
+    const breaker = this.#make(route.name, t, route.breaker, route.timeouts.total_ms);
     // After a reload removed this route or target, a request still on the older snapshot is
     // judged on a breaker of its own: kept, it would haunt the gauge with a route that is gone.
     if (this.#applied === 0) this.#breakers.set(key, { route: route.name, provider: t.provider.name, model: t.model, breaker });
@@ -81,7 +151,7 @@ export class HealthRegistry {
         const key = HealthRegistry.#breakerKey(route.name, t);
         keep.add(key);
         const entry = this.#breakers.get(key);
-        if (entry === undefined) this.#breakers.set(key, { route: route.name, provider: t.provider.name, model: t.model, breaker: new CircuitBreaker(settings, this.#now) });
+        if (entry === undefined) this.#breakers.set(key, { route: route.name, provider: t.provider.name, model: t.model, breaker: this.#make(route.name, t, settings, route.timeouts.total_ms) });
         else if (!sameBreakerSettings(entry.breaker.settings, settings)) entry.breaker.reconfigure(settings);
       }
     }
@@ -89,7 +159,7 @@ export class HealthRegistry {
   }
 
   /** Every breaker's state, for the keel.breaker.state gauge. */
-  breakers(): { route: string; provider: string; model: string; state: CircuitBreaker['state'] }[] {
+  breakers(): { route: string; provider: string; model: string; state: BreakerState }[] {
     return [...this.#breakers.values()].map((e) => ({ route: e.route, provider: e.provider, model: e.model, state: e.breaker.state }));
   }
 

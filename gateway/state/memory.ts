@@ -58,6 +58,10 @@ export class MemoryState implements SharedState {
     return Promise.resolve(this.#live(key)?.value);
   }
 
+  getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    return Promise.resolve(keys.map((k) => this.#live(k)?.value));
+  }
+
   set(key: string, value: string, ttlMs: number): Promise<void> {
     this.#put(key, value, this.#now() + ttlMs);
     return Promise.resolve();

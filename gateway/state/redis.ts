@@ -87,6 +87,11 @@ export class RedisState implements SharedState {
     return (await this.#redis.get(key)) ?? undefined;
   }
 
+  async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    if (keys.length === 0) return [];
+    return (await this.#redis.mget(...keys)).map((v) => v ?? undefined);
+  }
+
   async set(key: string, value: string, ttlMs: number): Promise<void> {
     await this.#redis.set(key, value, 'PX', ms(ttlMs));
   }

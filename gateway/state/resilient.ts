@@ -98,6 +98,10 @@ export class ResilientState implements SharedState {
     return this.#call(() => this.#remote.get(key), () => this.#local.get(key));
   }
 
+  getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    return this.#call(() => this.#remote.getMany(keys), () => this.#local.getMany(keys));
+  }
+
   set(key: string, value: string, ttlMs: number): Promise<void> {
     return this.#call(() => this.#remote.set(key, value, ttlMs), () => this.#local.set(key, value, ttlMs));
   }

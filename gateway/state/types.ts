@@ -22,6 +22,8 @@ export interface SharedState {
   /** Adds `by` to a counter that expires `ttlMs` after it was created; resolves to the new total. */
   incr(key: string, by: number, ttlMs: number): Promise<number>;
   get(key: string): Promise<string | undefined>;
+  /** Several values in one round trip (a breaker's window is ten counters); undefined where absent. */
+  getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
   /** Stores a small value for `ttlMs`. */
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Replaces the value only while it is still `expected` (undefined: absent); true when it did. */

@@ -7,6 +7,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import type { TelemetryConfig } from '../../config/telemetry-schema.js';
 import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
+import type { StateHealth } from '../state/types.js';
 import { collectorHeaders, spanDestinations, type SpanDestination } from './destinations.js';
 import { PROBE_MS, reachable, within, type FlushReport } from './flush.js';
 import { createMetrics, type BreakerView } from './metrics.js';
@@ -36,6 +37,8 @@ export interface TelemetryOptions {
   /** Keel's collector base URL; absent: no export (metrics still on /metrics). */
   collectorUrl: string | undefined;
   breakers: () => BreakerView[];
+  /** Shared state's health, for the keel_state_degraded gauge. */
+  state?: () => StateHealth;
   metricExportMs?: number;
   spanFlushMs?: number;
   /** Per export attempt, including the exporter's own retries (OTLP default 10 s). */
@@ -78,7 +81,7 @@ export function createTelemetry(cfg: TelemetryConfig, o: TelemetryOptions): Tele
   const env = o.env ?? process.env;
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   const meterProvider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': cfg.service_name }), readers: metricReaders(cfg, o, prometheus) });
-  const metrics = createMetrics(meterProvider.getMeter('keel'), o.breakers);
+  const metrics = createMetrics(meterProvider.getMeter('keel'), o.breakers, o.state);
   const stopLoopDelay = observeEventLoop(meterProvider.getMeter('keel'));
   const destinations = spanDestinations(cfg, o.collectorUrl, env);
   const spans = spanSink(cfg, o, destinations, env, (destination, n) => metrics.dropped(destination, n));

@@ -1,6 +1,7 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { CompletedRequest } from '../pipeline/record.js';
 import type { BreakerState } from '../routing/breaker.js';
+import type { StateHealth } from '../state/types.js';
 import { answering, requestCost } from './attributes.js';
 
 /** Advised bucket boundaries (standards.md §1.7): DUR in seconds, TOK in tokens. */
@@ -27,7 +28,7 @@ export interface GatewayMetrics {
  * MeterProvider's readers; instrument names are OTel's, Prometheus gets them
  * with `_` and the usual suffixes.
  */
-export function createMetrics(meter: Meter, breakers: () => BreakerView[]): GatewayMetrics {
+export function createMetrics(meter: Meter, breakers: () => BreakerView[], state?: () => StateHealth): GatewayMetrics {
   const duration = meter.createHistogram('gen_ai.client.operation.duration', { unit: 's', description: 'GenAI operation duration', advice: { explicitBucketBoundaries: DUR } });
   const tokens = meter.createHistogram('gen_ai.client.token.usage', { unit: '{token}', description: 'Tokens used per operation', advice: { explicitBucketBoundaries: TOK } });
   const ttfc = meter.createHistogram('gen_ai.client.operation.time_to_first_chunk', { unit: 's', description: 'Time to the first chunk of a stream', advice: { explicitBucketBoundaries: DUR } });
@@ -42,6 +43,13 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[]): Gate
   meter.createObservableGauge('keel.breaker.state', { description: 'Circuit breaker per route and target: 0 closed, 1 half-open, 2 open' }).addCallback((obs) => {
     for (const b of breakers()) obs.observe(BREAKER_VALUE[b.state], { 'keel.route': b.route, 'keel.provider': b.provider, 'gen_ai.request.model': b.model });
   });
+
+  if (state !== undefined) {
+    meter.createObservableGauge('keel.state.degraded', { description: 'Shared state (state.redis) unreachable: 1 while this replica serves on its own local state (breakers per replica)' }).addCallback((obs) => {
+      const h = state();
+      obs.observe(h.degraded ? 1 : 0, { 'keel.state.backend': h.backend });
+    });
+  }
 
   // The cache-hit series exists from a route's first request (at 0 until a cache answers),
   // created once per route rather than by adding 0 on every request.

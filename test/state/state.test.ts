@@ -70,6 +70,16 @@ describe.each([
     expect(await s.lease(name, 'y', 100)).toBe(true);
   });
 
+  it('getMany reads several values at once, undefined where absent or expired', async () => {
+    const [a, b, c] = [key('many'), key('many'), key('many')];
+    await s.set(a, 'x', 60_000);
+    await s.incr(c, 2, 100);
+    expect(await s.getMany([a, b, c])).toEqual(['x', undefined, '2']);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await s.getMany([a, b, c])).toEqual(['x', undefined, undefined]);
+    expect(await s.getMany([])).toEqual([]);
+  });
+
   it('values expire with their ttl', async () => {
     const k = key('value');
     await s.set(k, 'v', 100);
