@@ -33,10 +33,12 @@ export function textTokens(seedText: string, count: number, fixed: string | unde
 
 /** Arguments from a JSON schema's properties: one plausible value per declared type. */
 export function toolArguments(schema: unknown): string {
-  const props = (schema as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties ?? {};
+  const props = (schema as { properties?: unknown } | null | undefined)?.properties;
   const args: Record<string, unknown> = {};
-  for (const [name, prop] of Object.entries(props)) {
-    switch (prop.type) {
+  // A caller's schema is anything JSON can hold: a property that is not an object reads as a string.
+  for (const [name, prop] of Object.entries(typeof props === 'object' && props !== null ? props : {})) {
+    const type: unknown = typeof prop === 'object' && prop !== null ? (prop as { type?: unknown }).type : undefined;
+    switch (type) {
       case 'number':
       case 'integer':
         args[name] = 1;

@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
+import { toolArguments } from '../../simulator/answer.js';
 
 describe('simulator wire formats', () => {
   let sim: Simulator;
@@ -256,5 +257,14 @@ describe('simulator schedules and error rates', () => {
 
   it('rejects an invalid behaviour with a clear message', async () => {
     await expect(startSimulator({ behaviours: { bad: { fault: 'explode' as never } } })).rejects.toThrow(/simulator behaviour for "bad": fault/);
+  });
+});
+
+describe('simulator tool arguments from any schema', () => {
+  // Found by the HTTP property test (seed 553893570): a property of `null` threw, and the
+  // simulator's 500 opened the breaker of every later request to that target.
+  it('any JSON as a schema gives arguments, never a throw', () => {
+    expect(JSON.parse(toolArguments({ type: 'object', properties: { a: null, b: 5, c: { type: 'number' }, d: { type: 'boolean' } } }))).toEqual({ a: 'sim', b: 'sim', c: 1, d: true });
+    for (const schema of [null, 7, 'x', [], { properties: null }, { properties: [1, 2] }]) expect(() => toolArguments(schema)).not.toThrow();
   });
 });
