@@ -164,7 +164,7 @@ describe('SLO leadership across keel collector processes', () => {
     await expect.poll(async () => (await status(b.match[2] ?? ''))?.leader, { timeout: 10_000, interval: 50 }).toBe(true);
     const takeoverMs = Date.now() - killedAt;
     process.stdout.write(`SLO leadership takeover after SIGKILL: ${takeoverMs} ms (interval ${INTERVAL_S * 1000} ms)\n`);
-    // TTL 2 intervals, plus up to one interval until B's next tick notices.
+    // The lease lapses two intervals after A's last renewal (up to one before the kill); B's next tick takes it.
     expect(takeoverMs).toBeLessThan(3 * INTERVAL_S * 1000 + 500);
     // Several cycles of B leading, the incident still on, re-sends to Alertmanager included.
     await new Promise((r) => setTimeout(r, 4 * INTERVAL_S * 1000));
