@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAlertmanager, type Alertmanager } from '../helpers/alertmanager.js';
 import { freePort } from '../helpers/ports.js';
-import { startKeel, type KeelProcess } from '../helpers/procs.js';
+import { keelBin, startKeel, type KeelProcess } from '../helpers/procs.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 /**
@@ -151,6 +152,12 @@ describe('SLO leadership across keel collector processes', () => {
     expect(sb?.leader).toBe(false);
     expect(sb?.leaderId).toBe(sa?.leaderId);
     expect(b.output()).not.toMatch(/is now the leader/);
+    // Gateways may poll either: the follower serves the weights the leader published.
+    const weights = async (url: string): Promise<unknown> => (await fetch(`${url}/api/weights`)).json();
+    expect(await weights(bUrl)).toEqual(await weights(a.match[2] ?? ''));
+    const cli = (name: string) => spawnSync(process.execPath, [keelBin, 'slo', 'status', '--config', join(dir, `${name}.yaml`)], { cwd: dir, encoding: 'utf8' }).stdout;
+    expect(cli('a')).toContain(`This engine leads (${sa?.leaderId ?? ''}).`);
+    expect(cli('b')).toContain(`Follower: showing the last results of the leader ${sa?.leaderId ?? ''}.`);
   }, 20_000);
 
   it('the leader killed mid-incident: the follower leads within two cycles and pages nobody twice', async () => {
