@@ -7,10 +7,11 @@ import { realProvidersConfig, simulatedConfig } from './default-config.js';
 
 /**
  * What `keel collector` (and the SLO engine in it) reads only at start: its listeners, the store,
- * the evaluation period and the SLO token (gateways hold the same token; both restart together).
+ * the evaluation period, the SLO token (gateways hold the same token; both restart together) and
+ * `state` (the SLO leader lease is taken on the Redis it names at start).
  * `slo:` objectives, alerting, adaptive settings and `routes:` reload.
  */
-const COLLECTOR_RESTART_ONLY = ['telemetry.collector', 'telemetry.store', 'slo.port', 'slo.token', 'slo.interval_s'];
+const COLLECTOR_RESTART_ONLY = ['telemetry.collector', 'telemetry.store', 'slo.port', 'slo.token', 'slo.interval_s', 'state'];
 
 /** With no keel.yaml: what `keel start` would use. Only route names matter here (default SLOs); the demo's simulator address does not. */
 function builtInConfig(): KeelConfig {

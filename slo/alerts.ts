@@ -71,6 +71,24 @@ export class AlertBook {
     return changes;
   }
 
+  /** Pending and firing alerts, as a new leader needs them to carry on (SharedSnapshot). */
+  active(): AlertState[] {
+    return [...this.#alerts.values()].filter((a) => a.state !== 'inactive').map((a) => ({ ...a }));
+  }
+
+  /**
+   * Takes over alerts another engine had pending or firing, with their original times: the next
+   * update sees them already firing (no second page) and a resolve carries the same startsAt.
+   */
+  adopt(alerts: readonly AlertState[]): void {
+    for (const a of alerts) if (a.state !== 'inactive') this.#alerts.set(`${a.slo}|${a.kind}`, { ...a });
+  }
+
+  /** Forgets every alert (leadership lost: whoever leads now owns them). */
+  clear(): void {
+    this.#alerts.clear();
+  }
+
   firing(): AlertState[] {
     return [...this.#alerts.values()].filter((a) => a.state === 'firing').map((a) => ({ ...a }));
   }

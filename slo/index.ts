@@ -16,3 +16,4 @@ export { describeSettings, liveSloSettings, sloSettings, type SloSettings } from
 export { statusText, statusView, type StatusView } from './status.js';
 export { recordCanaryEvents, WeightsPublisher, type WeightsSnapshotJson } from './publisher.js';
 export { nextWeights, type TargetSample, type WeightChange } from './weights.js';
+export { LeaseLeadership, openLeadership, SoleLeader, type Leadership, type LeadershipInfo, type SharedSnapshot } from './leader.js';

@@ -3,6 +3,7 @@ import type { AlertingConfig, SloSpec } from '../config/slo-schema.js';
 import { insertRows } from '../store/index.js';
 import { AlertBook, type AlertChange, type AlertKind, type AlertState } from './alerts.js';
 import { evaluateAll, type SloResult } from './engine.js';
+import type { Leadership, SharedSnapshot } from './leader.js';
 import { Notifier, summary } from './notify.js';
 
 export interface SloLoopOptions {
@@ -16,6 +17,12 @@ export interface SloLoopOptions {
   generatorURL: string;
   log: (msg: string) => void;
   retryBaseMs?: number;
+  /** Among several collectors only the lease holder evaluates and notifies (slo/leader.ts); absent: always. */
+  leadership?: Leadership;
+  /** Called after each evaluation this engine led, with the alerts it holds (the leader publishes them for followers). */
+  onEvaluated?: (snap: SloSnapshot, alerts: AlertState[]) => Promise<void>;
+  /** This engine has just taken leadership over; what the previous leader last published, if anything. */
+  onTakeover?: (shared: SharedSnapshot | undefined) => void;
 }
 
 export interface SloSnapshot {
@@ -37,6 +44,7 @@ export class SloLoop {
   #running: Promise<unknown> = Promise.resolve();
   #queued = false;
   #latest: SloSnapshot = { at: 0, results: [], firing: [] };
+  #leading = false;
 
   constructor(o: SloLoopOptions) {
     this.#o = o;
@@ -54,7 +62,32 @@ export class SloLoop {
     return this.#latest;
   }
 
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  /**
+   * Renews leadership. Taking over adopts the alerts the last leader published, so what it had
+   * firing stays firing here (no second page, same idempotency keys); losing it forgets ours,
+   * since the leader now owns them and may resolve them without us.
+   */
+  async #lead(): Promise<boolean> {
+    const leads = (await this.#o.leadership?.renew()) ?? true;
+    if (leads && !this.#leading) {
+      const shared = await this.#o.leadership?.shared().catch(() => undefined);
+      this.#book.adopt(shared?.alerts ?? []);
+      this.#o.onTakeover?.(shared);
+    }
+    if (!leads && this.#leading) {
+      this.#book.clear();
+      this.#latest = { at: 0, results: [], firing: [] };
+    }
+    this.#leading = leads;
+    return leads;
+  }
+
   async tick(): Promise<SloSnapshot> {
+    if (!(await this.#lead())) return this.#latest;
     const now = (this.#o.now ?? Date.now)();
     const results = await evaluateAll(this.#o.client, this.#o.specs(), now);
     const changes: { change: AlertChange; result: SloResult }[] = [];
@@ -79,6 +112,9 @@ export class SloLoop {
       now,
     );
     this.#latest = { at: now, results, firing };
+    // After the deliveries are under way: a leader dying in between leaves its successor to page
+    // again (a duplicate, with Alertmanager deduplicating by labels) rather than to miss a page.
+    await this.#o.onEvaluated?.(this.#latest, this.#book.active());
     return this.#latest;
   }
 

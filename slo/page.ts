@@ -38,7 +38,7 @@ export const STATUS_PAGE = `<!doctype html>
 const pct = (x, d) => (x * 100).toFixed(d) + '%';
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 function render(v) {
-  document.getElementById('updated').textContent = 'Evaluated ' + v.at + ' · config version ' + v.configVersion + ' · refreshes every 5 s';
+  document.getElementById('updated').textContent = 'Evaluated ' + v.at + ' · config version ' + v.configVersion + ' · ' + (v.leader ? 'leader ' : 'follower of ') + (v.leaderId || '?') + ' · refreshes every 5 s';
   document.getElementById('alerts').innerHTML = v.firing.length === 0
     ? '<div class="none">No alerts firing.</div>'
     : v.firing.map((f) => '<div class="alert"><b>' + esc(f.slo) + '</b> — ' + esc(f.kind) + ' since ' + esc(f.since) + '</div>').join('');

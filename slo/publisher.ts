@@ -55,6 +55,14 @@ export class WeightsPublisher {
     return this.#current;
   }
 
+  /**
+   * Carries on from the weights the previous SLO leader published (a takeover): gateways keep
+   * the same version until this engine has something to change, even when its store is another.
+   */
+  adopt(w: WeightsSnapshotJson): void {
+    this.#current = { version: w.version, multipliers: { ...w.multipliers }, canaries: { ...w.canaries } };
+  }
+
   /** Picks up the last published version (after a restart). */
   async load(): Promise<void> {
     const rows = await queryRows<{ version: string; key: string; multiplier: number }>(

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { presentedToken, secretMatches } from '../config/secret.js';
+import type { LeadershipInfo, SharedSnapshot } from './leader.js';
 import type { SloLoop } from './loop.js';
 import { STATUS_PAGE } from './page.js';
 import type { WeightsSnapshotJson } from './publisher.js';
@@ -11,7 +12,21 @@ export interface SloServerOptions {
   token?: string;
   /** The config version in force, for /api/status. */
   configVersion?: () => number;
+  /** Several collectors: whether this one leads, and the leader's published results a follower serves. */
+  leadership?: () => LeadershipInfo;
+  shared?: () => Promise<SharedSnapshot | undefined>;
 }
+
+/** A follower's answer: the leader's view as published, saying who leads; undefined before any leader has published. */
+async function followerView(o: SloServerOptions): Promise<SharedSnapshot | undefined> {
+  const snap = await o.shared?.().catch(() => undefined);
+  if (snap === undefined) return undefined;
+  // Asked after shared(), which reads the lease holder: the current leader, even mid-takeover.
+  const leaderId = o.leadership?.().leaderId ?? snap.leaderId;
+  return { ...snap, status: { ...snap.status, leader: false, leaderId } };
+}
+
+const NO_LEADER = { error: 'no SLO leader has published results yet (another collector holds or is taking the lease)' };
 
 /**
  * Everything but /healthz answers 401 without the token. The challenge is Basic so a browser
@@ -31,10 +46,21 @@ export function buildSloServer(loop: SloLoop, client: ClickHouseClient, weights?
   if (o.token !== undefined) guard(app, o.token);
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/', (_req, reply) => reply.type('text/html; charset=utf-8').send(STATUS_PAGE));
-  app.get('/api/status', async () => {
+  const info = () => o.leadership?.() ?? { leader: true, leaderId: undefined };
+  app.get('/api/status', async (_req, reply) => {
+    if (!info().leader) {
+      const followed = await followerView(o);
+      return followed === undefined ? reply.code(503).send(NO_LEADER) : followed.status;
+    }
     const snap = loop.latest;
-    return statusView(snap, await providerHealth(client, snap.at || Date.now()).catch(() => []), weights?.(), o.configVersion?.());
+    return statusView(snap, await providerHealth(client, snap.at || Date.now()).catch(() => []), weights?.(), o.configVersion?.(), info());
   });
-  if (weights !== undefined) app.get('/api/weights', () => weights());
+  if (weights !== undefined) {
+    app.get('/api/weights', async (_req, reply) => {
+      if (info().leader) return weights();
+      const followed = await followerView(o);
+      return followed === undefined ? reply.code(503).send(NO_LEADER) : followed.weights;
+    });
+  }
   return app;
 }

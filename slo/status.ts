@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows, readTable } from '../store/index.js';
+import type { LeadershipInfo } from './leader.js';
 import type { SloSnapshot } from './loop.js';
 import type { WeightsSnapshotJson } from './publisher.js';
 
@@ -8,6 +9,9 @@ export interface StatusView {
   at: string;
   /** The config version in force (it goes up with every accepted reload). */
   configVersion: number;
+  /** Whether the engine answering leads (evaluates, notifies) or serves the leader's last results; who leads. */
+  leader: boolean;
+  leaderId: string | null;
   slos: {
     name: string;
     objective: number;
@@ -23,7 +27,7 @@ export interface StatusView {
   weights: { version: string; targets: { target: string; multiplier: number | null; canaryShare: number | null }[] };
 }
 
-export function statusView(snap: SloSnapshot, providers: StatusView['providers'], weights?: WeightsSnapshotJson, configVersion = 1): StatusView {
+export function statusView(snap: SloSnapshot, providers: StatusView['providers'], weights?: WeightsSnapshotJson, configVersion = 1, leadership: LeadershipInfo = { leader: true, leaderId: undefined }): StatusView {
   const keys = [...new Set([...Object.keys(weights?.multipliers ?? {}), ...Object.keys(weights?.canaries ?? {})])].sort();
   return {
     weights: {
@@ -32,6 +36,8 @@ export function statusView(snap: SloSnapshot, providers: StatusView['providers']
     },
     at: new Date(snap.at).toISOString(),
     configVersion,
+    leader: leadership.leader,
+    leaderId: leadership.leaderId ?? null,
     slos: snap.results.map((r) => ({
       name: r.spec.name,
       objective: r.spec.objective,
@@ -59,9 +65,14 @@ export async function providerHealth(client: ClickHouseClient, now: number): Pro
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 
+function leaderLine(v: StatusView): string {
+  const who = v.leaderId ?? 'unknown';
+  return v.leader ? `This engine leads (${who}).` : `Follower: showing the last results of the leader ${who}.`;
+}
+
 /** The terminal table `keel slo status` prints. */
 export function statusText(v: StatusView): string {
-  const lines = [`SLOs at ${v.at} (config version ${v.configVersion})`, ''];
+  const lines = [`SLOs at ${v.at} (config version ${v.configVersion})`, leaderLine(v), ''];
   const rows = v.slos.map((s) => [s.name, `${s.objective}% / ${s.window}`, pct(s.sli, 3), String(s.events), pct(s.budgetRemaining, 1), s.burn.map((b) => `${b.pair} ×${b.long.toFixed(1)}${b.breaching ? '!' : ''}`).join('  ')]);
   const head = ['SLO', 'objective', 'SLI', 'events', 'budget left', 'burn (long window)'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -6,7 +6,9 @@ import { telemetrySchema, type TelemetryConfig } from '../../config/telemetry-sc
 import type { AddressInfo } from 'node:net';
 import { startCollector, type RunningCollector } from '../../collector/index.js';
 import { isLoopbackHost } from '../../config/secret.js';
-import { buildSloServer, recordCanaryEvents, SloLoop, WeightsPublisher } from '../../slo/index.js';
+import { buildSloServer, recordCanaryEvents, SloLoop, WeightsPublisher, type AlertState, type SloSnapshot } from '../../slo/index.js';
+import { openLeadership, type Leadership } from '../../slo/leader.js';
+import { providerHealth, statusView } from '../../slo/status.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import type { CommonFlags } from '../args.js';
 import { liveCollectorConfig, type LiveConfig } from '../reload.js';
@@ -59,20 +61,29 @@ function writeMarkers(cfg: TelemetryConfig, running: RunningCollector, sloUrl: s
 }
 
 /**
+ * What the leader leaves for followers after each evaluation: its status view (provider health
+ * included, from its store), weights and alerts. A failed write is logged; followers keep
+ * showing the previous one until its TTL.
+ */
+function sharer(leadership: Leadership, running: RunningCollector, publisher: WeightsPublisher, configVersion: () => number): (snap: SloSnapshot, alerts: AlertState[]) => Promise<void> {
+  return async (snap, alerts) => {
+    const providers = await providerHealth(running.store.client, snap.at).catch(() => []);
+    const status = statusView(snap, providers, publisher.snapshot, configVersion(), leadership.info());
+    await leadership.publish({ leaderId: leadership.id, at: snap.at, status, weights: publisher.snapshot, alerts }).catch((err: unknown) => log(`SLO leadership: cannot publish results for followers (${err instanceof Error ? err.message : String(err)})`));
+  };
+}
+
+/**
  * The SLO engine beside the collector: same store, its own loop and status server. SLOs, alerting,
- * routes and canaries are read from the config in force at each evaluation (cli/reload.ts).
+ * routes and canaries are read from the config in force at each evaluation (cli/reload.ts). With
+ * `state.redis` several collectors run one each, and only the holder of the `slo-leader` lease
+ * evaluates, notifies, publishes weights and steps canaries (slo/leader.ts).
  */
 async function startSloEngine(live: LiveConfig, running: RunningCollector, port: number | undefined): Promise<{ url: string; count: number; stop: () => Promise<void> }> {
   const config = live.store.current.config;
   const host = config.telemetry.collector.host;
-  const loop = new SloLoop({
-    client: running.store.client,
-    specs: () => live.settings().specs,
-    alerting: () => live.settings().alerting,
-    intervalMs: config.slo.interval_s * 1000,
-    generatorURL: `http://${host}:${port ?? config.slo.port}/`,
-    log,
-  });
+  const intervalMs = config.slo.interval_s * 1000;
+  const { leadership, close: closeLeadership } = openLeadership(config.state, intervalMs, log);
   const publisher = new WeightsPublisher({
     client: running.store.client,
     routes: () => live.settings().adaptiveRoutes,
@@ -82,17 +93,33 @@ async function startSloEngine(live: LiveConfig, running: RunningCollector, port:
     onCanary: recordCanaryEvents(running.store.client, log),
   });
   await publisher.load().catch(() => undefined);
-  const app = buildSloServer(loop, running.store.client, () => publisher.snapshot, { token: config.slo.token, configVersion: () => live.store.current.version });
+  const configVersion = () => live.store.current.version;
+  const loop = new SloLoop({
+    client: running.store.client,
+    specs: () => live.settings().specs,
+    alerting: () => live.settings().alerting,
+    intervalMs,
+    generatorURL: `http://${host}:${port ?? config.slo.port}/`,
+    log,
+    leadership,
+    onEvaluated: sharer(leadership, running, publisher, configVersion),
+    onTakeover: (shared) => {
+      if (shared !== undefined) publisher.adopt(shared.weights);
+    },
+  });
+  const app = buildSloServer(loop, running.store.client, () => publisher.snapshot, { token: config.slo.token, configVersion, leadership: () => leadership.info(), shared: () => leadership.shared() });
   await app.listen({ host, port: port ?? config.slo.port });
   const { port: bound } = app.server.address() as AddressInfo;
   loop.start();
   const offReload = live.store.onChange(() => loop.refresh());
   const weightsTimer = setInterval(() => {
+    // Followers neither publish weights nor step canaries: the leader's snapshot is what they serve.
+    if (!loop.leading) return;
     publisher
       .tick()
       .then((changes) => changes.forEach((c) => log(`weight ${c.key}: ${c.from.toFixed(2)} → ${c.to.toFixed(2)} (${c.reason})`)))
       .catch((err: unknown) => log(`weights evaluation failed (will retry): ${err instanceof Error ? err.message : String(err)}`));
-  }, config.slo.interval_s * 1000);
+  }, intervalMs);
   weightsTimer.unref();
   return {
     url: `http://${host}:${bound}`,
@@ -102,6 +129,9 @@ async function startSloEngine(live: LiveConfig, running: RunningCollector, port:
       clearInterval(weightsTimer);
       await app.close();
       await loop.stop();
+      // Released at once, so another collector leads at its next tick rather than after the TTL.
+      await leadership.resign();
+      await closeLeadership();
     },
   };
 }
