@@ -61,7 +61,8 @@ describe('keel collector on SIGTERM', () => {
     // Signalled right after the 200: the insert has not had its flush_ms (1 s) yet.
     const { code, ms } = await term(first);
     expect(code).toBe(0);
-    expect(ms).toBeLessThan(2_000);
+    // Its bound is telemetry.flush_timeout_ms (5 s); idle on this machine it takes ~0.1 s, more under a loaded test run.
+    expect(ms).toBeLessThan(5_000);
     expect(first.output()).toMatch(/flushed in \d+ ms\n[\s\S]*stopped/);
     const again = await startKeel(['collector'], dir);
     try {
