@@ -22,10 +22,44 @@ const REDIS = 'state.redis (redis-server on loopback), full telemetry → sink';
 
 const chat = (model: string) => () => JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] });
 
+/** What the Redis gateway logged about its shared state during the run. */
+const fallbackLog: string[] = [];
+
 /** The gateway's own view of its state backend: the cell is void if it never reached Redis or fell back. */
 async function stateOf(url: string): Promise<{ backend: string; degraded: boolean }> {
   const body = (await (await fetch(`${url}/readyz`)).json()) as { state: { backend: string; degraded: boolean } };
   return body.state;
+}
+
+interface Watch {
+  samples: number;
+  degraded: number;
+}
+
+/**
+ * /readyz of the Redis gateway every 250 ms while its cells run: a Redis answer past
+ * deadline_ms puts the replica on its local state, and cells measured then are not the
+ * shared layer's cost. Four light GETs a second, next to thousands of requests.
+ */
+function watchState(url: string): { stop(): Promise<Watch> } {
+  const w: Watch = { samples: 0, degraded: 0 };
+  let inFlight = Promise.resolve();
+  const timer = setInterval(() => {
+    inFlight = stateOf(url).then(
+      (s) => {
+        w.samples++;
+        if (s.degraded) w.degraded++;
+      },
+      () => undefined,
+    );
+  }, 250);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await inFlight;
+      return w;
+    },
+  };
 }
 
 /** Commands Redis has served so far (INFO stats), to show the layer was exercised, per request. */
@@ -53,6 +87,12 @@ async function startTargets(procs: Proc[]): Promise<{ targets: Target[]; redis: 
   const local = await startGateway(dir, upstream.url, { telemetry: true, collectorPort, name: 'in-process.yaml' });
   const shared = await startGateway(dir, upstream.url, { telemetry: true, collectorPort, name: 'redis.yaml', redisUrl: redis.url });
   procs.push(local, shared);
+  // The gateway's own words when it falls back (`shared state: redis unreachable (<reason>)…`).
+  const onLog = (d: Buffer) => {
+    for (const line of d.toString().split('\n')) if (line.includes('shared state:')) fallbackLog.push(line.trim());
+  };
+  shared.child.stdout?.on('data', onLog);
+  shared.child.stderr?.on('data', onLog);
   const keel = (name: string, p: Proc): Target => ({ name, url: p.url, body: chat('bench'), pids: [p.pid], warmS: WARM_S });
   const targets = [{ name: 'direct', url: upstream.url, body: chat('fast'), pids: [], warmS: 5 }, keel(IN_PROCESS, local), keel(REDIS, shared)];
   return { targets, redis, redisGw: shared.url };
@@ -65,11 +105,19 @@ async function main(): Promise<void> {
   const before = await stateOf(redisGw);
   if (before.backend !== 'redis' || before.degraded) throw new Error(`the Redis gateway is not on Redis: ${JSON.stringify(before)}`);
   const cmd0 = redisCommands(redis.url);
-  const grid = await runGrid('bench state', targets, { path: '/v1/chat/completions', concurrency: [1, 64], repeats: REPEATS, seconds: SECONDS });
+  // One grid per concurrency, each watched apart: a fallback at 64 must not void the cells at 1.
+  const results = new Map<number, Map<string, Measured[]>>();
+  const watched = new Map<number, Watch>();
+  for (const c of [1, 64]) {
+    const watch = watchState(redisGw);
+    const grid = await runGrid('bench state', targets, { path: '/v1/chat/completions', concurrency: [c], repeats: REPEATS, seconds: SECONDS });
+    watched.set(c, await watch.stop());
+    for (const [k, v] of grid.results) results.set(k, v);
+    // Warm once: the second grid starts on warm processes.
+    for (const t of targets) t.warmS = 1;
+  }
   const cmd1 = redisCommands(redis.url);
-  const after = await stateOf(redisGw);
-  for (const p of procs.reverse()) await p.stop();
-  process.stdout.write(report(grid.results, targets, { degraded: after.degraded, commands: cmd1 - cmd0 }));
+  process.stdout.write(report(results, targets, { watched, commands: cmd1 - cmd0 }));
 }
 
 function rowsOf(results: Map<number, Map<string, Measured[]>>, targets: Target[]): string[][] {
@@ -89,12 +137,16 @@ function rowsOf(results: Map<number, Map<string, Measured[]>>, targets: Target[]
   return rows;
 }
 
-function verdict(results: Map<number, Map<string, Measured[]>>): string {
+function verdict(results: Map<number, Map<string, Measured[]>>, watch: Watch | undefined): string {
   const c1 = results.get(1) ?? new Map<string, Measured[]>();
   const xs = redisMinusInProcess(c1, (m) => m.p50);
   const added = median(xs);
-  const pass = added <= TARGET_MS;
-  return `**Verdict: ${pass ? 'PASS' : 'FAIL'}** — the Redis state layer adds ${added.toFixed(3)} ms p50 at concurrency 1 over in-process (median of ${xs.length} paired repeats; target ≤ ${TARGET_MS} ms).`;
+  // A shared VM can swing a repeat by milliseconds: when the paired repeats disagree by more
+  // than the budget itself, the median says nothing about 0.2 ms, and the line says so.
+  const spread = Math.max(...xs) - Math.min(...xs);
+  const noisy = spread > 2 * TARGET_MS || (watch?.degraded ?? 1) > 0;
+  const word = noisy ? 'INCONCLUSIVE (noisy or fell back: rerun on a quieter machine)' : added <= TARGET_MS ? 'PASS' : 'FAIL';
+  return `**Verdict: ${word}** — the Redis state layer adds ${added.toFixed(3)} ms p50 at concurrency 1 over in-process (median of ${xs.length} paired repeats, spread ${spread.toFixed(2)} ms; target ≤ ${TARGET_MS} ms).`;
 }
 
 function capacity(results: Map<number, Map<string, Measured[]>>): string {
@@ -106,18 +158,31 @@ function capacity(results: Map<number, Map<string, Measured[]>>): string {
   return `Capacity of one replica at full telemetry, concurrency 64 (1000 / CPU ms per request, same run): ${parts.join('; ')}.`;
 }
 
-function report(results: Map<number, Map<string, Measured[]>>, targets: Target[], redis: { degraded: boolean; commands: number }): string {
+const watchLine = (watched: Map<number, Watch>): string =>
+  [...watched]
+    .map(([c, w]) => `concurrency ${c}: degraded (on local state) in ${w.degraded} of ${w.samples} /readyz samples${w.degraded > 0 ? ' — those cells partly measure the fallback, not Redis' : ''}`)
+    .join('; ') + fallbackReasons();
+
+/** How many times it fell back, and the first reason it gave (the deadline, or the connection). */
+function fallbackReasons(): string {
+  const falls = fallbackLog.filter((l) => l.includes('unreachable'));
+  if (falls.length === 0) return '';
+  const first = /unreachable \(([^)]*)\)/.exec(falls[0] ?? '')?.[1] ?? '?';
+  return `; it logged ${falls.length} fallback(s), the first for "${first}"`;
+}
+
+function report(results: Map<number, Map<string, Measured[]>>, targets: Target[], redis: { watched: Map<number, Watch>; commands: number }): string {
   const requests = [...results.values()].reduce((n, byTarget) => n + (byTarget.get(REDIS) ?? []).reduce((s, m) => s + m.rps * SECONDS, 0), 0);
   return [
     '## State layer: Redis vs in-process, same run (`npm run bench:state`)',
     '',
     machineLine(),
     '',
-    `Non-streaming chat through the lean stand-in; both gateways alone on the server core with full telemetry to the discarding OTLP sink, targets interleaved, ${REPEATS} × ${SECONDS} s per cell after ${WARM_S} s of warm-up; redis-server ${redisVersion()} on the load core (loopback). Median (min–max). "added" = target − direct of the same repeat, ms; "Redis − in-process" pairs the two gateways repeat by repeat. Redis served ${(redis.commands / requests).toFixed(2)} commands per request through the Redis gateway (INFO total_commands_processed), and its gateway ${redis.degraded ? 'WAS DEGRADED (fell back) by the end: the cells are void' : 'stayed on Redis (/readyz state.degraded false) throughout'}.`,
+    `Non-streaming chat through the lean stand-in; both gateways alone on the server core with full telemetry to the discarding OTLP sink, targets interleaved, ${REPEATS} × ${SECONDS} s per cell after ${WARM_S} s of warm-up; redis-server ${redisVersion()} on the load core (loopback). Median (min–max). "added" = target − direct of the same repeat, ms; "Redis − in-process" pairs the two gateways repeat by repeat. Redis served ${(redis.commands / requests).toFixed(2)} commands per request through the Redis gateway (INFO total_commands_processed), and its gateway's state, sampled every 250 ms: ${watchLine(redis.watched)}.`,
     '',
     table(['conc.', 'target', 'req/s', 'added p50', 'added p99', 'proxy CPU ms/req', 'req/s per core (1000 / CPU ms)'], rowsOf(results, targets)),
     '',
-    verdict(results),
+    verdict(results, redis.watched.get(1)),
     '',
     capacity(results),
     '',
