@@ -11,12 +11,14 @@ import { median, medianRange, table } from './lib/stats.js';
  * OTLP sink; one keeps state in-process, the other shares breakers through a real redis-server
  * on the load core. Acceptance (issue 14): ≤ 0.2 ms added p50 at concurrency 1.
  * Also the capacity of one replica at full telemetry: 1000 / CPU ms per request.
- * Usage: npm run bench:state  (BENCH_SECONDS, BENCH_REPEATS, BENCH_WARM_S)
+ * Usage: npm run bench:state  (BENCH_SECONDS, BENCH_REPEATS, BENCH_WARM_S; BENCH_STATE_DEADLINE_MS)
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const WARM_S = Number(process.env.BENCH_WARM_S ?? 15);
 const TARGET_MS = 0.2;
+// state.redis.deadline_ms (default 20): a longer one shows the layer's cost without fallbacks on a loaded machine.
+const DEADLINE_MS = process.env.BENCH_STATE_DEADLINE_MS === undefined ? undefined : Number(process.env.BENCH_STATE_DEADLINE_MS);
 const IN_PROCESS = 'in-process state, full telemetry → sink';
 const REDIS = 'state.redis (redis-server on loopback), full telemetry → sink';
 
@@ -85,7 +87,7 @@ async function startTargets(procs: Proc[]): Promise<{ targets: Target[]; redis: 
   procs.push(upstream, sink, redis);
   const collectorPort = Number(new URL(sink.url).port);
   const local = await startGateway(dir, upstream.url, { telemetry: true, collectorPort, name: 'in-process.yaml' });
-  const shared = await startGateway(dir, upstream.url, { telemetry: true, collectorPort, name: 'redis.yaml', redisUrl: redis.url });
+  const shared = await startGateway(dir, upstream.url, { telemetry: true, collectorPort, name: 'redis.yaml', redis: { url: redis.url, deadlineMs: DEADLINE_MS } });
   procs.push(local, shared);
   // The gateway's own words when it falls back (`shared state: redis unreachable (<reason>)…`).
   const onLog = (d: Buffer) => {
@@ -178,7 +180,7 @@ function report(results: Map<number, Map<string, Measured[]>>, targets: Target[]
     '',
     machineLine(),
     '',
-    `Non-streaming chat through the lean stand-in; both gateways alone on the server core with full telemetry to the discarding OTLP sink, targets interleaved, ${REPEATS} × ${SECONDS} s per cell after ${WARM_S} s of warm-up; redis-server ${redisVersion()} on the load core (loopback). Median (min–max). "added" = target − direct of the same repeat, ms; "Redis − in-process" pairs the two gateways repeat by repeat. Redis served ${(redis.commands / requests).toFixed(2)} commands per request through the Redis gateway (INFO total_commands_processed), and its gateway's state, sampled every 250 ms: ${watchLine(redis.watched)}.`,
+    `Non-streaming chat through the lean stand-in; both gateways alone on the server core with full telemetry to the discarding OTLP sink, targets interleaved, ${REPEATS} × ${SECONDS} s per cell after ${WARM_S} s of warm-up; redis-server ${redisVersion()} on the load core (loopback), state.redis.deadline_ms ${DEADLINE_MS ?? '20 (default)'}. Median (min–max). "added" = target − direct of the same repeat, ms; "Redis − in-process" pairs the two gateways repeat by repeat. Redis served ${(redis.commands / requests).toFixed(2)} commands per request through the Redis gateway (INFO total_commands_processed), and its gateway's state, sampled every 250 ms: ${watchLine(redis.watched)}.`,
     '',
     table(['conc.', 'target', 'req/s', 'added p50', 'added p99', 'proxy CPU ms/req', 'req/s per core (1000 / CPU ms)'], rowsOf(results, targets)),
     '',

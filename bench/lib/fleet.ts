@@ -31,8 +31,8 @@ export function startSimulator(dir: string, cpu = LOAD_CPU): Promise<Proc> {
 // Breakers that never open: the fallback cell must fail over on every request, not skip the dead target.
 const NO_BREAKER = '{ consecutive_failures: 1000000000, min_requests: 1000000000 }';
 
-/** `redisUrl`: the state layer (DESIGN.md §9) in Redis, so breakers are shared; absent: in-process. */
-export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number, redisUrl?: string): string {
+/** `redis`: the state layer (DESIGN.md §9) in Redis, so breakers are shared; absent: in-process. */
+export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number, redis?: RedisState): string {
   const target = (model: string) => `{ provider: up, model: "${model}" }`;
   const path = join(dir, name);
   writeFileSync(
@@ -50,7 +50,7 @@ export function keelConfig(dir: string, name: string, upstream: string, telemetr
       `  collector: { port: ${collectorPort}, spool_dir: ${join(dir, 'spool')} }`,
       `  store: { path: ${join(dir, 'data')} }`,
       'slo: { port: 0 }',
-      ...(redisUrl === undefined ? [] : [`state: { redis: { url: "${redisUrl}" } }`]),
+      ...(redis === undefined ? [] : [`state: { redis: { url: "${redis.url}"${redis.deadlineMs === undefined ? '' : `, deadline_ms: ${redis.deadlineMs}`} } }`]),
       '',
     ].join('\n'),
   );
@@ -75,12 +75,18 @@ export interface GatewayOptions {
   bin?: string;
   /** Config file name, when several gateways share a folder. */
   name?: string;
-  /** state.redis.url: shared state in this Redis (bench/state.ts). */
-  redisUrl?: string;
+  /** state.redis: shared state in this Redis (bench/state.ts). */
+  redis?: RedisState;
+}
+
+/** state.redis.url, and deadline_ms when not the default. */
+export interface RedisState {
+  url: string;
+  deadlineMs?: number;
 }
 
 export function startGateway(dir: string, upstream: string, o: GatewayOptions): Promise<Proc> {
-  const cfg = keelConfig(dir, o.name ?? `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0, o.redisUrl);
+  const cfg = keelConfig(dir, o.name ?? `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0, o.redis);
   return startKeel(['gateway', '--config', cfg, '--port', '0'], /gateway listening on (http:\/\/\S+)/, { cwd: dir, cpu: o.cpu ?? SERVER_CPU, nodeArgs: o.nodeArgs, bin: o.bin });
 }
 
