@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     for (const t of targets) t.warmS = 1;
   }
   const cmd1 = redisCommands(redis.url);
+  for (const p of procs.reverse()) await p.stop();
   process.stdout.write(report(results, targets, { watched, commands: cmd1 - cmd0 }));
 }
 
