@@ -16,6 +16,7 @@ const BENCHES = [
   ['failover', 'failover.js'],
   ['ingest', 'ingest.js'],
   ['slo', 'slo-eval.js'],
+  ['state', 'state.js'],
 ] as const;
 
 /** Run only when named in BENCH_ONLY (the before/after bench needs BENCH_BASELINE), kept in RESULTS.md once measured. */

@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOAD_CPU, SERVER_CPU, root, startKeel, startNode, type Proc } from './proc.js';
+import { LOAD_CPU, SERVER_CPU, root, startKeel, startNode, startProcess, type Proc } from './proc.js';
 
 /**
  * The processes a bench talks to: the lean upstream, a collector with embedded ClickHouse,
@@ -30,7 +31,8 @@ export function startSimulator(dir: string, cpu = LOAD_CPU): Promise<Proc> {
 // Breakers that never open: the fallback cell must fail over on every request, not skip the dead target.
 const NO_BREAKER = '{ consecutive_failures: 1000000000, min_requests: 1000000000 }';
 
-export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number): string {
+/** `redis`: the state layer (DESIGN.md §9) in Redis, so breakers are shared; absent: in-process. */
+export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number, redis?: RedisState): string {
   const target = (model: string) => `{ provider: up, model: "${model}" }`;
   const path = join(dir, name);
   writeFileSync(
@@ -48,6 +50,7 @@ export function keelConfig(dir: string, name: string, upstream: string, telemetr
       `  collector: { port: ${collectorPort}, spool_dir: ${join(dir, 'spool')} }`,
       `  store: { path: ${join(dir, 'data')} }`,
       'slo: { port: 0 }',
+      ...(redis === undefined ? [] : [`state: { redis: { url: "${redis.url}"${redis.deadlineMs === undefined ? '' : `, deadline_ms: ${redis.deadlineMs}`} } }`]),
       '',
     ].join('\n'),
   );
@@ -72,10 +75,18 @@ export interface GatewayOptions {
   bin?: string;
   /** Config file name, when several gateways share a folder. */
   name?: string;
+  /** state.redis: shared state in this Redis (bench/state.ts). */
+  redis?: RedisState;
+}
+
+/** state.redis.url, and deadline_ms when not the default. */
+export interface RedisState {
+  url: string;
+  deadlineMs?: number;
 }
 
 export function startGateway(dir: string, upstream: string, o: GatewayOptions): Promise<Proc> {
-  const cfg = keelConfig(dir, o.name ?? `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0);
+  const cfg = keelConfig(dir, o.name ?? `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0, o.redis);
   return startKeel(['gateway', '--config', cfg, '--port', '0'], /gateway listening on (http:\/\/\S+)/, { cwd: dir, cpu: o.cpu ?? SERVER_CPU, nodeArgs: o.nodeArgs, bin: o.bin });
 }
 
@@ -89,6 +100,30 @@ export async function startKeelWithCollector(dir: string, upstream: string): Pro
 /** An OTLP endpoint that stores nothing (bench/otlp-sink.ts), on the load core like the collector. */
 export function startOtlpSink(cpu = LOAD_CPU): Promise<Proc> {
   return startNode(join(dist, 'otlp-sink.js'), ['--port', '0'], /otlp sink listening on (http:\/\/\S+)/, { cpu });
+}
+
+/** A loopback port free right now (redis-server cannot pick its own and say which). */
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/**
+ * A throwaway redis-server on loopback, on the load core like the upstream (a remote Redis
+ * costs the gateway its round trips, not its CPU): no persistence, nothing kept after.
+ */
+export async function startRedis(cpu = LOAD_CPU): Promise<Proc> {
+  const port = await freePort();
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'];
+  const p = await startProcess('redis-server', args, /(Ready) to accept connections/, { cpu, label: 'redis-server' });
+  return { ...p, url: `redis://127.0.0.1:${port}` };
 }
 
 /** The floor reference: a bare node:http + undici pass-through (bench/floor-proxy.ts). */

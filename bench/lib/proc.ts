@@ -33,17 +33,22 @@ export interface Proc {
 
 /** Starts `node [nodeArgs] script args`, pinned to `cpu`, resolved once stderr/stdout matches `ready` (group 1 = URL). */
 export function startNode(script: string, args: string[], ready: RegExp, opts: { cpu?: number; cwd?: string; nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Proc> {
-  const argv = [...(opts.nodeArgs ?? []), script, ...args];
+  return startProcess(process.execPath, [...(opts.nodeArgs ?? []), script, ...args], ready, { ...opts, label: `${script} ${args[0] ?? ''}` });
+}
+
+/** Any executable (redis-server for bench/state.ts), pinned and awaited like startNode. */
+export function startProcess(cmd: string, argv: string[], ready: RegExp, opts: { cpu?: number; cwd?: string; env?: NodeJS.ProcessEnv; label?: string } = {}): Promise<Proc> {
+  const label = opts.label ?? cmd;
   const pin = TASKSET && CORES > 1 && opts.cpu !== undefined;
   const child = pin
-    ? spawn('taskset', ['-c', String(opts.cpu), process.execPath, ...argv], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env })
-    : spawn(process.execPath, argv, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env });
+    ? spawn('taskset', ['-c', String(opts.cpu), cmd, ...argv], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env })
+    : spawn(cmd, argv, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env });
   live.add(child);
   let out = '';
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
   child.once('exit', () => live.delete(child));
   return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${script} ${args[0] ?? ''} did not start within 60 s:\n${out}`)), 60_000);
+    const timer = setTimeout(() => rej(new Error(`${label} did not start within 60 s:\n${out}`)), 60_000);
     const onData = (d: Buffer) => {
       out += d.toString();
       const m = ready.exec(out);
@@ -68,7 +73,7 @@ export function startNode(script: string, args: string[], ready: RegExp, opts: {
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.once('exit', (code) => rej(new Error(`${script} ${args[0] ?? ''} exited with ${String(code)} before it was ready:\n${out}`)));
+    child.once('exit', (code) => rej(new Error(`${label} exited with ${String(code)} before it was ready:\n${out}`)));
   });
 }
 

@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { ConfigError, loadConfigFile } from '../../config/index.js';
 import { isLoopbackHost } from '../../config/secret.js';
 import { providerRules } from '../../gateway/providers/index.js';
+import { buildRuntime } from '../../gateway/runtime/resolve.js';
 
 /** docker-compose.yml cannot run here (no Docker engine): validate it by schema and by what it mounts. */
 const root = resolve(import.meta.dirname, '../..');
@@ -21,11 +22,14 @@ interface Service {
   environment?: Record<string, string>;
   profiles?: string[];
   hostname?: string;
+  command?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
 }
 const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
 
-/** The services meant to be reached from outside: everything else stays inside the compose network. */
-const PUBLIC = ['keel-gateway', 'grafana'];
+/** The services meant to be reached from outside (the gateways' load balancer and Grafana): everything else stays inside the compose network. */
+const PUBLIC = ['keel-lb', 'grafana'];
 
 /** The host address a Compose port entry binds ('' = every interface), short syntax or long. */
 function hostIp(port: string | number | { host_ip?: string }): string {
@@ -92,7 +96,7 @@ describe('docker-compose.yml', () => {
     const env = { ...envExample(), ...Object.fromEntries(SECRETS.map((name) => [name, randomBytes(24).toString('hex')])) };
     const config = loadConfigFile(join(root, 'deploy/keel.yaml'), { ...providerRules, env });
     expect(config.telemetry.store.url).toBe('http://clickhouse:8123');
-    expect(config.telemetry.collector.url).toBe('http://keel-collector:4318');
+    expect(config.telemetry.collector.url).toBe('http://keel-lb:4318');
     expect(config.telemetry.export[0]?.sample).toBe(0.1);
   });
 
@@ -107,7 +111,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('the client key and both tokens are required by compose (${VAR:?…}) and empty in .env.example, so nobody runs with a published sample', () => {
-    const env = compose.services['keel-gateway']?.environment ?? {};
+    const env = compose.services['keel-gateway-1']?.environment ?? {};
     for (const name of SECRETS) {
       expect(env[name], name).toMatch(new RegExp(`^\\$\\{${name}:\\?.+\\}$`));
       expect(envExample()[name], name).toBe('');
@@ -136,6 +140,114 @@ describe('docker-compose.yml', () => {
     expect(config.telemetry.collector.token).toBe(secrets.KEEL_COLLECTOR_TOKEN);
     // The SLO engine listens on the collector's host.
     expect(config.slo.token).toBe(secrets.KEEL_SLO_TOKEN);
+  });
+});
+
+/** nginx.conf without its comments. */
+const nginxConf = readFileSync(join(root, 'deploy/nginx/nginx.conf'), 'utf8').replace(/#.*$/gm, '');
+
+/** The bodies of every `<head> { … }` block (braces matched, so a server's locations stay inside). */
+function nginxBlocks(text: string, head: RegExp): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(new RegExp(`${head.source}\\s*\\{`, 'g'))) {
+    let depth = 1;
+    let i = (m.index ?? 0) + m[0].length;
+    const from = i;
+    for (; i < text.length && depth > 0; i++) depth += text[i] === '{' ? 1 : text[i] === '}' ? -1 : 0;
+    out.push(text.slice(from, i - 1));
+  }
+  return out;
+}
+
+/** The arguments of each `name …;` directive directly in a block. */
+const directives = (block: string, name: string): string[][] => [...block.matchAll(new RegExp(`(?:^|[;{}\\s])${name}\\s+([^;{}]+);`, 'g'))].map((m) => (m[1] ?? '').trim().split(/\s+/));
+
+const upstream = (name: string): string[] => directives(nginxBlocks(nginxConf, new RegExp(`upstream\\s+${name}`))[0] ?? '', 'server').map((args) => args[0] ?? '');
+const serverOn = (port: number): string => nginxBlocks(nginxConf, /server/).find((b) => directives(b, 'listen').some((a) => a[0] === String(port))) ?? '';
+/** nginx sizes and times, in bytes and seconds. */
+const nginxSize = (v: string): number => Number.parseInt(v, 10) * ({ k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[v.slice(-1).toLowerCase()] ?? 1);
+const nginxSeconds = (v: string): number => Number.parseInt(v, 10) * ({ s: 1, m: 60, h: 3600 }[v.slice(-1)] ?? 1);
+const one = (block: string, name: string): string => directives(block, name)[0]?.[0] ?? '';
+
+describe('docker-compose.yml: the production shape (README "Scaling")', () => {
+  const services = compose.services;
+  const env = { ...envExample(), ...Object.fromEntries(SECRETS.map((s) => [s, randomBytes(24).toString('hex')])) };
+  const config = loadConfigFile(join(root, 'deploy/keel.yaml'), { ...providerRules, env });
+  /** The default shape's Keel services running `keel <command>` (the profiles add their own). */
+  const keel = (command: string) => Object.keys(services).filter((n) => services[n]?.command?.[0] === command && services[n]?.profiles === undefined);
+  const gateways = keel('gateway');
+  const collectors = keel('collector');
+
+  it('Redis, two gateway replicas behind an nginx load balancer, two collectors', () => {
+    expect(services.redis?.image).toMatch(/^redis:\d+\.\d+\.\d+$/);
+    expect(services.redis?.ports ?? []).toEqual([]);
+    expect(gateways).toEqual(['keel-gateway-1', 'keel-gateway-2']);
+    expect(collectors).toEqual(['keel-collector-1', 'keel-collector-2']);
+    expect(services['keel-lb']?.image).toMatch(/^nginx:\d+\.\d+\.\d+$/);
+    expect(services['keel-lb']?.volumes).toContain('./deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro');
+    for (const g of gateways) {
+      // Callers reach a gateway through the balancer only, and a gateway starts once what it shares is up.
+      expect(services[g]?.ports ?? [], g).toEqual([]);
+      expect(services[g]?.depends_on?.redis?.condition, g).toBe('service_healthy');
+      expect(services[g]?.volumes, g).toEqual(['./deploy/keel.yaml:/etc/keel/keel.yaml:ro']);
+      expect(services['keel-lb']?.depends_on?.[g]?.condition, g).toBe('service_healthy');
+    }
+    // Each collector spools to its own volume: two processes must not share one spool folder.
+    const spools = collectors.map((c) => services[c]?.volumes?.find((v) => v.endsWith(':/var/lib/keel')));
+    expect(new Set(spools).size).toBe(2);
+    // One SLO status page (until SLO-engine leadership lands), on the host's loopback.
+    expect(collectors.map((c) => services[c]?.ports ?? [])).toEqual([['127.0.0.1:4319:4319'], []]);
+  });
+
+  it('only the load balancer and Grafana are published, on the ports README "Deployment" gives', () => {
+    const published = Object.entries(services).filter(([, s]) => (s.ports ?? []).some((p) => !isLoopbackHost(hostIp(p))));
+    expect(published.map(([n]) => n).sort()).toEqual(['grafana', 'keel-lb']);
+    expect(services['keel-lb']?.ports).toEqual(['8080:8080']);
+  });
+
+  it('deploy/keel.yaml shares state through the compose Redis', () => {
+    const redis = config.state.redis;
+    expect(redis).toBeDefined();
+    const url = new URL(redis?.url ?? '');
+    expect([url.hostname, url.port]).toEqual(['redis', '6379']);
+    expect(redis?.deadline_ms).toBeLessThanOrEqual(50);
+    // The SLO engine the gateways poll for weights is a collector of this file.
+    expect(collectors).toContain(new URL(config.slo.url ?? '').hostname);
+  });
+
+  it('the load balancer config sends to both gateways and both collectors, on the ports deploy/keel.yaml gives them', () => {
+    expect(upstream('keel_gateways')).toEqual(gateways.map((g) => `${g}:${config.server.port}`));
+    expect(upstream('keel_collectors')).toEqual(collectors.map((c) => `${c}:${config.telemetry.collector.port}`));
+    const exports = new URL(config.telemetry.collector.url ?? '');
+    expect(exports.hostname).toBe('keel-lb');
+    expect(one(serverOn(Number(exports.port)), 'proxy_pass')).toBe('http://keel_collectors');
+    // The published 8080:8080 (checked above) is the server that proxies to the gateways.
+    expect(one(serverOn(8080), 'proxy_pass')).toBe('http://keel_gateways');
+  });
+
+  it('the gateway entry streams (no buffering) and outwaits every request Keel allows', () => {
+    const entry = serverOn(8080);
+    expect(one(entry, 'proxy_buffering')).toBe('off');
+    const routes = [...buildRuntime(config, 1).routes.values()];
+    const longest = Math.max(...routes.flatMap((r) => [r.timeouts.total_ms, ...r.targets.map((t) => t.timeouts.total_ms)]));
+    // nginx's 504 must never come before the gateway's own deadline and its error answer.
+    expect(nginxSeconds(one(entry, 'proxy_read_timeout')) * 1000).toBeGreaterThan(longest);
+    expect(nginxSeconds(one(entry, 'proxy_send_timeout')) * 1000).toBeGreaterThan(longest);
+    // Bodies the gateway and the collector accept get through (they answer the 413 past it themselves).
+    expect(nginxSize(one(entry, 'client_max_body_size'))).toBeGreaterThanOrEqual(config.server.body_limit_bytes);
+    expect(nginxSize(one(serverOn(config.telemetry.collector.port), 'client_max_body_size'))).toBeGreaterThanOrEqual(config.telemetry.collector.max_body_bytes);
+    // A POST already sent is not replayed on the other replica by nginx (non_idempotent stays off).
+    expect(directives(entry, 'proxy_next_upstream')[0]).not.toContain('non_idempotent');
+  });
+
+  it('the nginx helpers read what they are for', () => {
+    const text = 'upstream u { server a:1 resolve; server b:2; }\nserver { listen 9; x_y 1m; location / { proxy_pass http://u; } }';
+    expect(directives(nginxBlocks(text, /upstream\s+u/)[0] ?? '', 'server').map((a) => a[0])).toEqual(['a:1', 'b:2']);
+    // `server a:1` in an upstream is a directive, not a block: only the one server block is found.
+    expect(nginxBlocks(text, /server/)).toHaveLength(1);
+    expect(one(nginxBlocks(text, /server/)[0] ?? '', 'proxy_pass')).toBe('http://u');
+    expect(one(nginxBlocks(text, /server/)[0] ?? '', 'x_y')).toBe('1m');
+    expect([nginxSize('11m'), nginxSize('64k'), nginxSeconds('310s'), nginxSeconds('5m')]).toEqual([11 * 2 ** 20, 64 * 2 ** 10, 310, 300]);
   });
 });
 
