@@ -65,8 +65,11 @@ describe('a total outage pages within two evaluation cycles', () => {
     await new Promise((r) => setTimeout(r, Math.random() * INTERVAL_MS));
     const start = performance.now();
     let pagedAt: number | undefined;
+    const sent: Promise<unknown>[] = [];
     const traffic = setInterval(() => {
-      void fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'down', messages: [{ role: 'user', content: 'hi' }] }) }).then((r) => r.text());
+      // Each failure is the point; a request cut by the end of the test must not surface as an unhandled rejection.
+      const req = fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'down', messages: [{ role: 'user', content: 'hi' }] }) });
+      sent.push(req.then((r) => r.text()).catch(() => undefined));
     }, 50);
     try {
       while (pagedAt === undefined && performance.now() - start < 4 * INTERVAL_MS) {
@@ -76,6 +79,7 @@ describe('a total outage pages within two evaluation cycles', () => {
       }
     } finally {
       clearInterval(traffic);
+      await Promise.all(sent);
     }
     expect(pagedAt, 'no page within four cycles').toBeDefined();
     const latency = (pagedAt ?? Infinity) - start;
