@@ -72,7 +72,7 @@ export interface LeaseLeadershipOptions {
    */
   state: SharedState;
   id: string;
-  /** One evaluation interval: renewed three times within it (keepAlive), so a dead leader's lease is gone within one interval and a follower's next tick takes it. */
+  /** Two evaluation intervals: a dead leader is replaced within two cycles. */
   ttlMs: number;
   log: (msg: string) => void;
   now?: () => number;
@@ -91,7 +91,6 @@ export class LeaseLeadership implements Leadership {
   /** Until when the last successful renewal holds (ms epoch). */
   #validUntil = 0;
   #leaderId: string | undefined;
-  #keepAlive: NodeJS.Timeout | undefined;
 
   constructor(o: LeaseLeadershipOptions) {
     this.id = o.id;
@@ -117,25 +116,6 @@ export class LeaseLeadership implements Leadership {
     return held;
   }
 
-  /**
-   * While leading, renews the lease on its own timer, apart from the evaluations: a slow
-   * evaluation cannot lose the lease, and the TTL can be one interval, so a follower takes over
-   * within two intervals of the leader's death (its lease lapses within one, the follower's next
-   * tick takes it). A follower never renews here: it takes the lease at its own evaluations.
-   */
-  keepAlive(everyMs: number): void {
-    this.stopKeepAlive();
-    this.#keepAlive = setInterval(() => {
-      if (this.#leading) void this.renew();
-    }, everyMs);
-    this.#keepAlive.unref();
-  }
-
-  stopKeepAlive(): void {
-    if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
-    this.#keepAlive = undefined;
-  }
-
   #change(held: boolean): void {
     if (held === this.#leading) return;
     this.#leading = held;
@@ -159,7 +139,6 @@ export class LeaseLeadership implements Leadership {
   }
 
   async resign(): Promise<void> {
-    this.stopKeepAlive();
     if (!this.#leading) return;
     this.#leading = false;
     await this.#o.state.release(LEADER_LEASE, this.id).catch(() => undefined);
@@ -173,21 +152,14 @@ export function engineId(): string {
 }
 
 /**
- * Leadership as the config says: with `state.redis`, a lease there with a TTL of one evaluation
- * interval, renewed three times within it; without it this collector is the only one and leads. The Redis deadline is looser
+ * Leadership as the config says: with `state.redis`, a lease there with a TTL of two evaluation
+ * intervals; without it this collector is the only one and leads. The Redis deadline is looser
  * than the gateways' (no request waits on it) but well inside an interval.
  */
 export function openLeadership(cfg: StateConfig | undefined, intervalMs: number, log: (msg: string) => void): { leadership: Leadership; close: () => Promise<void> } {
   const id = engineId();
   if (cfg?.redis === undefined) return { leadership: new SoleLeader(id), close: () => Promise.resolve() };
   const state = new RedisState({ url: cfg.redis.url, commandTimeoutMs: Math.max(cfg.redis.deadline_ms, Math.min(1000, intervalMs / 4)), keyPrefix: cfg.redis.key_prefix });
-  const leadership = new LeaseLeadership({ state, id, ttlMs: intervalMs, log });
-  leadership.keepAlive(Math.max(1, Math.floor(intervalMs / 3)));
-  return {
-    leadership,
-    close: () => {
-      leadership.stopKeepAlive();
-      return state.close();
-    },
-  };
+  const leadership = new LeaseLeadership({ state, id, ttlMs: 2 * intervalMs, log });
+  return { leadership, close: () => state.close() };
 }
