@@ -1,8 +1,8 @@
-import { familyOf, KeelError, toKeelError } from '../errors.js';
+import { familyOf, toKeelError, type ErrorClass, type KeelError } from '../errors.js';
 import { captureInput } from '../telemetry/content.js';
 import { runAttempts } from './attempts.js';
 import { findRoute, finishRecord, newRecord, routeNamed, type CallContext, type CallResult } from './context.js';
-import type { RequestObserver } from './record.js';
+import type { CompletedRequest, RequestObserver } from './record.js';
 
 /**
  * One chat request, either ingress format, top to bottom: parse → route → attempts
@@ -19,21 +19,25 @@ export async function runChat(ctx: CallContext, observer?: RequestObserver): Pro
     const route = findRoute(ctx.runtime, req.model);
     rec.route = route.name;
     const result = await runAttempts(ctx, req, route, rec);
-    // A stream Keel itself cut (shutdown) is the route's failure, not the target's that was answering.
-    const ours = rec.errorClass !== undefined && familyOf(rec.errorClass) === 'gateway';
-    const answered = ours ? undefined : rec.attempts[rec.attempts.length - 1];
-    rec.provider = answered?.provider;
-    rec.providerType = answered?.providerType;
+    // A stream that broke in-band carries its class on the record (a shutdown cut is Keel's).
+    attributeProvider(rec, rec.errorClass);
     return result;
   } catch (err) {
     failure = toKeelError(err);
     rec.route ??= routeNamed(ctx);
-    // Keel's own failure is the route's, never a target's (DESIGN.md §8): per-provider SLIs do not see it.
-    const tried = familyOf(failure.errorClass) === 'gateway' ? undefined : rec.attempts[rec.attempts.length - 1];
-    rec.provider ??= tried?.provider;
-    rec.providerType ??= tried?.providerType;
+    attributeProvider(rec, failure.errorClass);
     throw failure;
   } finally {
     observer?.(finishRecord(rec, ctx, failure));
   }
+}
+
+/**
+ * The provider a record names: the last attempt's, unless Keel's own failure ended the request.
+ * That is the route's, never a target's (DESIGN.md §8), so per-provider SLIs do not see it.
+ */
+function attributeProvider(rec: CompletedRequest, cls: ErrorClass | undefined): void {
+  const last = cls !== undefined && familyOf(cls) === 'gateway' ? undefined : rec.attempts[rec.attempts.length - 1];
+  rec.provider ??= last?.provider;
+  rec.providerType ??= last?.providerType;
 }
