@@ -35,6 +35,12 @@ export interface Leadership {
   /** Takes or renews the lease; resolves whether this process leads for the coming cycle. */
   renew(): Promise<boolean>;
   info(): LeadershipInfo;
+  /**
+   * Whether this process still holds the lease by its own clock (no state call): checked right
+   * before notifying, so a leader whose lease lapsed during a slow evaluation pages nobody that
+   * its successor may already have paged.
+   */
+  holds(): boolean;
   /** The leader's results for followers (and for a new leader taking over). */
   publish(snap: SharedSnapshot): Promise<void>;
   shared(): Promise<SharedSnapshot | undefined>;
@@ -54,6 +60,9 @@ export class SoleLeader implements Leadership {
   info(): LeadershipInfo {
     return { leader: true, leaderId: this.id };
   }
+  holds(): boolean {
+    return true;
+  }
   publish(): Promise<void> {
     return Promise.resolve();
   }
@@ -72,7 +81,7 @@ export interface LeaseLeadershipOptions {
    */
   state: SharedState;
   id: string;
-  /** Two evaluation intervals: a dead leader is replaced within two cycles. */
+  /** The lease's lifetime; openLeadership makes it 1.25 intervals, renewed every quarter (keepAlive). */
   ttlMs: number;
   log: (msg: string) => void;
   now?: () => number;
@@ -91,6 +100,7 @@ export class LeaseLeadership implements Leadership {
   /** Until when the last successful renewal holds (ms epoch). */
   #validUntil = 0;
   #leaderId: string | undefined;
+  #keepAlive: NodeJS.Timeout | undefined;
 
   constructor(o: LeaseLeadershipOptions) {
     this.id = o.id;
@@ -116,6 +126,27 @@ export class LeaseLeadership implements Leadership {
     return held;
   }
 
+  /**
+   * While leading, renews the lease on its own timer, apart from the evaluations, so a slow
+   * evaluation does not lose it. A follower never renews here: it asks for the lease at its polls.
+   */
+  keepAlive(everyMs: number): void {
+    this.stopKeepAlive();
+    this.#keepAlive = setInterval(() => {
+      if (this.#leading) void this.renew();
+    }, everyMs);
+    this.#keepAlive.unref();
+  }
+
+  stopKeepAlive(): void {
+    if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
+  }
+
+  holds(): boolean {
+    return this.#leading && this.#now() < this.#validUntil;
+  }
+
   #change(held: boolean): void {
     if (held === this.#leading) return;
     this.#leading = held;
@@ -139,6 +170,7 @@ export class LeaseLeadership implements Leadership {
   }
 
   async resign(): Promise<void> {
+    this.stopKeepAlive();
     if (!this.#leading) return;
     this.#leading = false;
     await this.#o.state.release(LEADER_LEASE, this.id).catch(() => undefined);
@@ -152,14 +184,25 @@ export function engineId(): string {
 }
 
 /**
- * Leadership as the config says: with `state.redis`, a lease there with a TTL of two evaluation
- * intervals; without it this collector is the only one and leads. The Redis deadline is looser
- * than the gateways' (no request waits on it) but well inside an interval.
+ * Leadership as the config says: with `state.redis`, a lease there; without it this collector is
+ * the only one and leads. The lease lives 1.25 intervals and the leader renews it every quarter
+ * interval, so it survives a stall of about one interval; followers ask for it every quarter
+ * interval (SloLoop), so a dead leader is replaced within 1.25 + 0.25 = 1.5 intervals, inside the
+ * two cycles issue 14 asks for. A flap under a longer stall pages nobody twice: the leader
+ * publishes its alerts before it notifies and notifies only while holds() (SloLoop.tick). The
+ * Redis deadline is looser than the gateways' (no request waits on it) but well inside an interval.
  */
 export function openLeadership(cfg: StateConfig | undefined, intervalMs: number, log: (msg: string) => void): { leadership: Leadership; close: () => Promise<void> } {
   const id = engineId();
   if (cfg?.redis === undefined) return { leadership: new SoleLeader(id), close: () => Promise.resolve() };
   const state = new RedisState({ url: cfg.redis.url, commandTimeoutMs: Math.max(cfg.redis.deadline_ms, Math.min(1000, intervalMs / 4)), keyPrefix: cfg.redis.key_prefix });
-  const leadership = new LeaseLeadership({ state, id, ttlMs: 2 * intervalMs, log });
-  return { leadership, close: () => state.close() };
+  const leadership = new LeaseLeadership({ state, id, ttlMs: Math.round(1.25 * intervalMs), log });
+  leadership.keepAlive(Math.max(1, Math.floor(intervalMs / 4)));
+  return {
+    leadership,
+    close: () => {
+      leadership.stopKeepAlive();
+      return state.close();
+    },
+  };
 }

@@ -41,6 +41,7 @@ export class SloLoop {
   readonly #book: AlertBook;
   readonly notifier: Notifier;
   #timer: NodeJS.Timeout | undefined;
+  #poll: NodeJS.Timeout | undefined;
   #running: Promise<unknown> = Promise.resolve();
   #queued = false;
   #latest: SloSnapshot = { at: 0, results: [], firing: [] };
@@ -98,11 +99,20 @@ export class SloLoop {
     }
     changes.push(...this.#retired(results, now));
     await this.#record(changes);
+    const firing = this.#book.firing();
+    this.#latest = { at: now, results, firing };
+    // Published before anything is delivered, so a successor taking over mid-flap adopts these
+    // alerts and does not page them again. A leader killed between the two leaves a page
+    // undelivered to webhooks; Alertmanager still gets it from the successor's re-sends.
+    await this.#o.onEvaluated?.(this.#latest, this.#book.active());
+    if (this.#o.leadership !== undefined && !this.#o.leadership.holds()) {
+      this.#o.log('SLO leadership: the lease lapsed during this evaluation; its notifications are left to whoever leads now');
+      return this.#latest;
+    }
     for (const { change, result } of changes) {
       if (change.transition === 'pending') continue;
       this.notifier.notify({ spec: result.spec, kind: change.alert.kind, transition: change.transition, startsAt: change.alert.firedAt ?? change.alert.since, at: now, evaluation: result.evaluation });
     }
-    const firing = this.#book.firing();
     const bySlo = new Map(results.map((r) => [r.spec.name, r]));
     this.notifier.resend(
       firing.flatMap((alert) => {
@@ -111,10 +121,6 @@ export class SloLoop {
       }),
       now,
     );
-    this.#latest = { at: now, results, firing };
-    // After the deliveries are under way: a leader dying in between leaves its successor to page
-    // again (a duplicate, with Alertmanager deduplicating by labels) rather than to miss a page.
-    await this.#o.onEvaluated?.(this.#latest, this.#book.active());
     return this.#latest;
   }
 
@@ -143,6 +149,14 @@ export class SloLoop {
   start(): void {
     this.#timer = setInterval(() => this.refresh(), this.#o.intervalMs);
     this.#timer.unref();
+    // A follower asks for the lease every quarter interval, not only at its evaluations, so it
+    // takes over soon after a dead leader's lease lapses (slo/leader.ts openLeadership).
+    if (this.#o.leadership !== undefined) {
+      this.#poll = setInterval(() => {
+        if (!this.#leading) this.refresh();
+      }, Math.max(1, Math.floor(this.#o.intervalMs / 4)));
+      this.#poll.unref();
+    }
     this.refresh();
   }
 
@@ -161,6 +175,7 @@ export class SloLoop {
 
   async stop(): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#poll !== undefined) clearInterval(this.#poll);
     await this.#running;
     await this.notifier.idle();
   }

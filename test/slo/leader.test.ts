@@ -171,6 +171,38 @@ describe('SloLoop takeover', () => {
     await store.close();
   });
 
+  it('a leader whose lease lapses during its evaluation publishes but pages nobody (its successor owns the alerts)', async () => {
+    const own = new MemoryState(() => clock);
+    const leadership = new LeaseLeadership({ state: own, id: 'slow', ttlMs: 20_000, log: () => undefined, now: () => clock });
+    const logs: string[] = [];
+    const spec = sloSpecSchema.parse({ name: 'chat-availability', objective: 99, window: '1d', sli: 'availability', scope: { route: 'chat' } });
+    let published = 0;
+    const loop = new SloLoop({
+      client: store.client,
+      // The evaluation "stalls" past the lease: the clock moves on while the SLOs are read.
+      specs: () => ((clock += 21_000), [spec]),
+      alerting: () => alertingSchema.parse({ pending_s: 0, receivers: [{ type: 'webhook', url }] }),
+      intervalMs: 30_000,
+      now: () => clock,
+      generatorURL: 'http://127.0.0.1/',
+      log: (m) => logs.push(m),
+      retryBaseMs: 10,
+      leadership,
+      onEvaluated: () => ((published += 1), Promise.resolve()),
+    });
+    const before = posts.length;
+    const saved = clock;
+    try {
+      expect((await loop.tick()).firing.map((f) => f.kind).sort()).toEqual(['page', 'ticket']);
+      await loop.notifier.idle();
+      expect(published).toBe(1);
+      expect(posts.length).toBe(before);
+      expect(logs.join('\n')).toMatch(/lease lapsed during this evaluation/);
+    } finally {
+      clock = saved;
+    }
+  }, 30_000);
+
   it('the new leader carries the alerts on: no second page, and the resolve has the first leader’s key', async () => {
     const a = loopFor('a');
     const b = loopFor('b');
