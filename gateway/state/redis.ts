@@ -39,14 +39,59 @@ export interface RedisStateOptions {
 
 const ms = (n: number) => String(Math.max(1, Math.ceil(n)));
 
+/** A command Redis did not answer within the deadline (the caller falls back for this call). */
+export class StateDeadlineError extends Error {
+  constructor(deadlineMs: number) {
+    super(`Redis did not answer within ${deadlineMs} ms`);
+    this.name = 'StateDeadlineError';
+  }
+}
+
+/**
+ * The deadline is judged after the event loop has read its sockets: when the timer fires late
+ * because this process was busy (a stalled loop, both cores loaded), an answer Redis sent in time
+ * sits unread in the socket, and the timers phase runs before the poll phase that would read it.
+ * setImmediate runs after that poll phase, so the verdict is about Redis, not about our own loop.
+ */
+function within<T>(p: Promise<T>, deadlineMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (done) return;
+        done = true;
+        reject(new StateDeadlineError(deadlineMs));
+      });
+    }, deadlineMs);
+    p.then(
+      (v) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
 export class RedisState implements SharedState {
   readonly backend = 'redis' as const;
   readonly #redis: Redis;
+  readonly #deadlineMs: number;
 
   constructor(o: RedisStateOptions) {
+    this.#deadlineMs = o.commandTimeoutMs;
     this.#redis = new Redis(o.url, {
       keyPrefix: o.keyPrefix,
-      commandTimeout: o.commandTimeoutMs,
+      // The deadline callers see is within() below; this one only bounds what ioredis keeps
+      // waiting for after a caller has moved on.
+      commandTimeout: Math.max(1000, o.commandTimeoutMs * 10),
       connectTimeout: Math.max(1000, o.commandTimeoutMs * 10),
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -76,36 +121,36 @@ export class RedisState implements SharedState {
   }
 
   async ping(): Promise<boolean> {
-    return (await this.#redis.ping()) === 'PONG';
+    return (await within(this.#redis.ping(), this.#deadlineMs)) === 'PONG';
   }
 
   async incr(key: string, by: number, ttlMs: number): Promise<number> {
-    return Number(await this.#redis.eval(INCR, 1, key, String(by), ms(ttlMs)));
+    return Number(await within(this.#redis.eval(INCR, 1, key, String(by), ms(ttlMs)), this.#deadlineMs));
   }
 
   async get(key: string): Promise<string | undefined> {
-    return (await this.#redis.get(key)) ?? undefined;
+    return (await within(this.#redis.get(key), this.#deadlineMs)) ?? undefined;
   }
 
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return [];
-    return (await this.#redis.mget(...keys)).map((v) => v ?? undefined);
+    return (await within(this.#redis.mget(...keys), this.#deadlineMs)).map((v) => v ?? undefined);
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.#redis.set(key, value, 'PX', ms(ttlMs));
+    await within(this.#redis.set(key, value, 'PX', ms(ttlMs)), this.#deadlineMs);
   }
 
   async compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean> {
-    return (await this.#redis.eval(CAS, 1, key, expected === undefined ? '1' : '0', expected ?? '', value, ms(ttlMs))) === 1;
+    return (await within(this.#redis.eval(CAS, 1, key, expected === undefined ? '1' : '0', expected ?? '', value, ms(ttlMs)), this.#deadlineMs)) === 1;
   }
 
   async lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.#redis.eval(LEASE, 1, name, owner, ms(ttlMs))) === 1;
+    return (await within(this.#redis.eval(LEASE, 1, name, owner, ms(ttlMs)), this.#deadlineMs)) === 1;
   }
 
   async release(name: string, owner: string): Promise<void> {
-    await this.#redis.eval(RELEASE, 1, name, owner);
+    await within(this.#redis.eval(RELEASE, 1, name, owner), this.#deadlineMs);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import { MemoryState } from './memory.js';
+import { StateDeadlineError } from './redis.js';
 import type { SharedState, StateHealth } from './types.js';
 
 /** A remote backend that can say whether it is back (RedisState). */
@@ -17,9 +18,16 @@ export interface ResilientOptions {
 const MAX_PENDING_KEYS = 10_000;
 
 /**
+ * Deadline misses in a row before the replica flips to local state. One late answer is a blip
+ * (that call falls back alone); three in a row mean Redis is in trouble. A connection error
+ * flips at once: nothing can be answered until it is back.
+ */
+const MISSES_TO_DEGRADE = 3;
+
+/**
  * A request never fails because shared state is slow or gone (DESIGN.md §9). Every call goes
- * to the remote (Redis, whose own command deadline bounds it); a failure flips the replica to
- * its local state at once, logged once and visible in health(), and a background probe flips
+ * to the remote (Redis, whose own command deadline bounds it); a connection failure, or
+ * MISSES_TO_DEGRADE deadline misses in a row, flips the replica to its local state, logged once and visible in health(), and a background probe flips
  * it back. Counter increments made while degraded are added to the remote on recovery, so
  * shared totals (rate limits, spend) include what this replica counted alone. Leases and
  * compare-and-set values taken locally stay local: they meant nothing to the other replicas.
@@ -30,6 +38,7 @@ export class ResilientState implements SharedState {
   readonly #o: ResilientOptions;
   #degradedSince: number | undefined;
   #fallbacks = 0;
+  #misses = 0;
   readonly #pending = new Map<string, { delta: number; ttlMs: number }>();
   #probe: NodeJS.Timeout | undefined;
 
@@ -50,9 +59,11 @@ export class ResilientState implements SharedState {
   async #call<T>(remote: () => Promise<T>, local: () => Promise<T>): Promise<T> {
     if (this.#degradedSince === undefined) {
       try {
-        return await remote();
+        const v = await remote();
+        this.#misses = 0;
+        return v;
       } catch (err) {
-        this.#degrade(err);
+        if (!(err instanceof StateDeadlineError) || ++this.#misses >= MISSES_TO_DEGRADE) this.#degrade(err);
       }
     }
     this.#fallbacks++;
@@ -75,6 +86,7 @@ export class ResilientState implements SharedState {
     const pending = [...this.#pending];
     this.#pending.clear();
     this.#degradedSince = undefined;
+    this.#misses = 0;
     let replayed = 0;
     for (const [key, p] of pending) {
       if (await this.#remote.incr(key, p.delta, p.ttlMs).then(() => true, () => false)) replayed++;
@@ -86,6 +98,8 @@ export class ResilientState implements SharedState {
     return this.#call(
       () => this.#remote.incr(key, by, ttlMs),
       () => {
+        // A lone deadline miss (not degraded) is not replayed: Redis most likely counted it.
+        if (this.#degradedSince === undefined) return this.#local.incr(key, by, ttlMs);
         const p = this.#pending.get(key);
         if (p !== undefined) p.delta += by;
         else if (this.#pending.size < MAX_PENDING_KEYS) this.#pending.set(key, { delta: by, ttlMs });

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryState, RedisState, ResilientState, type SharedState } from '../../gateway/state/index.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
@@ -117,5 +118,49 @@ describe('Redis goes away and comes back (ResilientState)', () => {
     // Redis was restarted empty (no persistence): the shared total is what this replica counted alone.
     expect(Number(await s.get(k))).toBe(20);
     await s.close();
+  }, 20_000);
+});
+
+/** Blocks this process's event loop, as a CPU-starved replica's is. */
+function stall(ms: number): void {
+  for (const end = performance.now() + ms; performance.now() < end; );
+}
+
+describe('the deadline judges Redis, not our own event loop', () => {
+  it('a stalled loop does not turn an answer Redis sent in time into a miss; a paused Redis is a miss; three misses in a row degrade, one does not', async () => {
+    const raw = new RedisState({ url: redis.url, commandTimeoutMs: 20, keyPrefix: 'deadline:' });
+    await raw.ready();
+    const k = key('stall');
+    // The command goes out, then the loop is busy for 5 × the deadline before it can read the answer.
+    const answered = raw.incr(k, 1, 60_000);
+    stall(100);
+    await expect(answered).resolves.toBe(1);
+    // Another client pauses Redis (its writes and scripts) for a while: a server that is slow.
+    const admin = new Redis(redis.url);
+    const pause = (ms: number) => admin.call('CLIENT', 'PAUSE', String(ms), 'WRITE');
+    await pause(150);
+    const t0 = performance.now();
+    await expect(raw.incr(k, 1, 60_000)).rejects.toThrow(/did not answer within 20 ms/);
+    expect(performance.now() - t0).toBeLessThan(120);
+    await new Promise((r) => setTimeout(r, 200));
+
+    const logs: string[] = [];
+    const inner = new RedisState({ url: redis.url, commandTimeoutMs: 20, keyPrefix: 'deadline:' });
+    await inner.ready();
+    const s = new ResilientState(inner, { log: (m) => logs.push(m), probeMs: 50 });
+    expect(await s.incr(k, 1, 60_000)).toBeGreaterThan(1);
+    await pause(60);
+    // One late answer: that call is answered locally, the replica stays on Redis.
+    expect(await s.incr(key('blip'), 1, 60_000)).toBe(1);
+    expect(s.health()).toMatchObject({ degraded: false, pendingResync: 0 });
+    await new Promise((r) => setTimeout(r, 100));
+    await pause(300);
+    for (let i = 0; i < 3; i++) await s.incr(key('outage'), 1, 60_000);
+    expect(s.health().degraded).toBe(true);
+    expect(logs.filter((l) => /did not answer within 20 ms/.test(l))).toHaveLength(1);
+    for (let i = 0; i < 100 && s.health().degraded; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(s.health().degraded).toBe(false);
+    admin.disconnect();
+    await Promise.all([s.close(), raw.close()]);
   }, 20_000);
 });
