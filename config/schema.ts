@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { sloBlockSchema } from './slo-schema.js';
-import { checkSecret, isLoopbackHost } from './secret.js';
+import { checkSecret, hashKey, isLoopbackHost } from './secret.js';
+import { authSchema, guardrailSchema, limitsSchema } from './governance-schema.js';
+import { routeMatches } from './globs.js';
 import { priceSchema, telemetrySchema } from './telemetry-schema.js';
 
 /** One placeholder/length rule for every secret; it lives in secret.ts so telemetry-schema.ts and slo-schema.ts use it without an import cycle. */
@@ -123,6 +125,15 @@ const routeSchema = z
     continuation: z.boolean().default(true),
     /** Accept the SLO engine's weight multipliers for this route's targets. */
     adaptive: z.boolean().default(false),
+    /** RPM/TPM for the whole route, over every key (issue 15 §3). */
+    limits: limitsSchema.optional(),
+    /** Guardrail rules (by name, under `guardrails:`) every request of this route passes. */
+    guardrails: z.array(z.string().min(1)).default([]),
+    /**
+     * Output tokens a request may ask for when it sets no max_tokens: what budgets and TPM
+     * reserve before the call, and what Keel sends upstream as the cap.
+     */
+    max_output_tokens: z.number().int().positive().default(4096),
   })
   .strict();
 
@@ -202,15 +213,6 @@ export function openRelayMessage(host: string): string {
   );
 }
 
-const clientKeySchema = z
-  .object({
-    id: z.string().min(1),
-    key: keyRef,
-    team: z.string().min(1).optional(),
-  })
-  .strict()
-  .superRefine((k, ctx) => checkSecret(k.key, ['key'], ctx));
-
 /**
  * Where gateway replicas share state (DESIGN.md §9): absent, each process keeps its own (one
  * replica); `redis` for several. 20 ms is far above a loopback or same-zone Redis round trip
@@ -236,8 +238,8 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
     .object({
       version: z.literal(1).default(1),
       server: serverSchema.default(() => serverSchema.parse({})),
-      /** Client keys Keel accepts. Absent: the gateway is open (announced at start). */
-      auth: z.object({ keys: z.array(clientKeySchema).min(1) }).strict().optional(),
+      /** Client keys Keel accepts, with teams' and customers' budgets and limits. Absent: the gateway is open (announced at start). */
+      auth: authSchema.optional(),
       providers: z.record(z.string().min(1), providerSchema(providerTypes)),
       routes: z.record(z.string().min(1), routeSchema),
       defaults: z
@@ -250,6 +252,8 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
       prices: z.record(z.string().min(1), priceSchema).default({}),
       /** Shared state between gateway replicas; absent: in-process. */
       state: stateSchema.default({}),
+      /** Named guardrail rules that routes and keys refer to. */
+      guardrails: z.record(z.string().min(1), guardrailSchema).default({}),
     })
     .strict()
     .superRefine((cfg, ctx) => {
@@ -267,6 +271,7 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
           ctx.addIssue({ code: 'custom', path: ['providers', name, 'type'], message: `providers of type ${p.type} need a base_url` });
         }
       }
+      checkGovernance(cfg, ctx);
       for (const [name, route] of Object.entries(cfg.routes)) {
         for (const list of ['targets', 'fallbacks'] as const) {
           route[list].forEach((t, i) => {
@@ -281,6 +286,35 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
         }
       }
     });
+}
+
+interface GovernanceRefs {
+  auth?: { keys: readonly { id: string; key?: string | undefined; key_sha256?: string | undefined; routes?: readonly string[] | undefined; guardrails: readonly string[] }[] } | undefined;
+  routes: Record<string, { guardrails: readonly string[] }>;
+  guardrails: Record<string, unknown>;
+}
+
+/** Names that must point somewhere: guardrails by routes and keys, routes by keys; key ids and keys unique. */
+function checkGovernance(cfg: GovernanceRefs, ctx: z.RefinementCtx): void {
+  const rules = Object.keys(cfg.guardrails);
+  const unknownRule = (path: (string | number)[], name: string) =>
+    ctx.addIssue({ code: 'custom', path, message: `unknown guardrail "${name}" (declared under guardrails: ${rules.join(', ') || 'none'})` });
+  for (const [name, route] of Object.entries(cfg.routes)) route.guardrails.forEach((g, i) => !(g in cfg.guardrails) && unknownRule(['routes', name, 'guardrails', i], g));
+  const ids = new Set<string>();
+  const hashes = new Set<string>();
+  cfg.auth?.keys.forEach((k, i) => {
+    if (ids.has(k.id)) ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'id'], message: `duplicate key id "${k.id}"` });
+    ids.add(k.id);
+    const hash = k.key_sha256 ?? (k.key === undefined ? undefined : hashKey(k.key));
+    if (hash !== undefined && hashes.has(hash)) ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i], message: 'the same key is listed twice (under another id)' });
+    if (hash !== undefined) hashes.add(hash);
+    k.guardrails.forEach((g, j) => !(g in cfg.guardrails) && unknownRule(['auth', 'keys', i, 'guardrails', j], g));
+    k.routes?.forEach((r, j) => {
+      if (!Object.keys(cfg.routes).some((name) => routeMatches(r, name))) {
+        ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'routes', j], message: `matches no route (routes: ${Object.keys(cfg.routes).join(', ')})` });
+      }
+    });
+  });
 }
 
 export type KeelConfig = z.infer<ReturnType<typeof buildConfigSchema>>;

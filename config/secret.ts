@@ -20,6 +20,11 @@ export function isLoopbackHost(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
+/** How a client key is looked up and may be stored in config (`key_sha256`): hex SHA-256 of its UTF-8 bytes. */
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 /**

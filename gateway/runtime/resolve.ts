@@ -1,4 +1,6 @@
-import { createHash } from 'node:crypto';
+import type { ClientKeyConfig } from '../../config/governance-schema.js';
+import { globRegExp } from '../../config/globs.js';
+import { hashKey } from '../../config/secret.js';
 import type { Price } from '../pipeline/record.js';
 import { BUILTIN_PRICES } from './prices.js';
 import type { BreakerConfig, HedgeConfig, KeelConfig, ResponseLimits, Retries, RouteConfig, Timeouts } from '../../config/schema.js';
@@ -63,9 +65,19 @@ export interface ResolvedRoute {
   maxInFlight: number | undefined;
 }
 
+/** A caller's virtual key as config declares it (auth.keys), resolved once per config snapshot. */
 export interface ClientIdentity {
   id: string;
   team: string | undefined;
+  customer: string | undefined;
+  /** Tags for the key's spans. */
+  metadata: Readonly<Record<string, string>>;
+  /** Whether the key may call a route (auth.keys[].routes; absent: every route). */
+  mayCall: (route: string) => boolean;
+  /** ms epoch after which the key is refused; undefined: never. */
+  expiresAtMs: number | undefined;
+  disabled: boolean;
+  config: ClientKeyConfig;
 }
 
 export interface Runtime {
@@ -108,9 +120,7 @@ export const DEFAULT_RETRIES: EffectiveRetries = {
   max_retry_after_ms: 30_000,
 };
 
-export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
-}
+export { hashKey };
 
 function authHeaders(scheme: AuthScheme, key: string | undefined): Record<string, string> {
   if (key === undefined || scheme === 'none') return {};
@@ -196,10 +206,22 @@ export function buildRuntime(config: KeelConfig, version: number): Runtime {
   for (const [name, p] of Object.entries(config.providers)) providers.set(name, resolveProvider(name, p));
   const routes = new Map<string, ResolvedRoute>();
   for (const [name, r] of Object.entries(config.routes)) routes.set(name, resolveRoute(name, r, config, providers));
-  const clientKeys = config.auth?.keys
-    ? new Map(config.auth.keys.map((k) => [hashKey(k.key), { id: k.id, team: k.team }]))
-    : undefined;
+  const clientKeys = config.auth?.keys ? new Map(config.auth.keys.map((k) => [k.key_sha256 ?? hashKey(k.key ?? ''), resolveKey(k)])) : undefined;
   return { config, version, routes, clientKeys, redact: buildRedactor(configSecrets(config)) };
+}
+
+function resolveKey(k: ClientKeyConfig): ClientIdentity {
+  const patterns = k.routes?.map(globRegExp);
+  return {
+    id: k.id,
+    team: k.team,
+    customer: k.customer,
+    metadata: k.metadata,
+    mayCall: patterns === undefined ? () => true : (route) => patterns.some((p) => p.test(route)),
+    expiresAtMs: k.expires_at === undefined ? undefined : Date.parse(k.expires_at),
+    disabled: k.disabled,
+    config: k,
+  };
 }
 
 /** Every secret a config holds that a provider or a log could echo back. */
@@ -208,7 +230,7 @@ function configSecrets(config: KeelConfig): string[] {
   for (const p of Object.values(config.providers)) {
     if (p.api_key !== undefined) out.push(p.api_key);
   }
-  for (const k of config.auth?.keys ?? []) out.push(k.key);
+  for (const k of config.auth?.keys ?? []) if (k.key !== undefined) out.push(k.key);
   if (config.server.admin_token !== undefined) out.push(config.server.admin_token);
   return out;
 }
