@@ -1,4 +1,7 @@
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { dataTables, readTables } from '../store/cluster-ddl.js';
+import { SINGLE_NODE, type StoreLayout } from '../store/layout.js';
+import { MIGRATIONS } from '../store/migrations.js';
 import { durationMs, type SloSpec } from '../config/slo-schema.js';
 import { budgetOf } from './math.js';
 import { perWindow } from './sli-query.js';
@@ -12,6 +15,24 @@ import { scaledWindows, shortDuration, type BurnWindow, type Severity } from './
 export interface RuleOptions {
   datasourceUid: string;
   folder: string;
+  /** The store's layout: on a sharded cluster every query reads the `_all` Distributed tables. */
+  layout?: StoreLayout;
+}
+
+/** A query as the store's layout needs it (store/cluster-ddl.ts readTables: `sli_1m` → `sli_1m_all` when sharded). */
+function forLayout(sql: string, layout: StoreLayout | undefined): string {
+  return readTables(sql, dataTables(MIGRATIONS.flatMap((m) => m.statements)), layout ?? SINGLE_NODE);
+}
+
+/**
+ * Any Grafana alert-rule provisioning document rewritten for a store's layout: only the rules'
+ * `rawSql` changes. The hand-written health rules (alerts/keel-health-rules.yaml) get their
+ * sharded copy this way (alerts/sharded/), golden-tested like the dashboards' json-sharded/.
+ */
+export function rulesForLayout(yamlText: string, layout: StoreLayout, header: string): string {
+  const rewrite = (key: string, value: unknown): unknown => (key === 'rawSql' && typeof value === 'string' ? forLayout(value, layout) : value);
+  const doc = JSON.parse(JSON.stringify(parse(yamlText)), rewrite) as unknown;
+  return `${header}\n${stringify(doc, { lineWidth: 0 })}`;
 }
 
 const SCOPE = { route: 'route', provider: 'provider', model: 'model', key: 'key_id', team: 'team' } as const;
@@ -27,10 +48,10 @@ function scopeSql(spec: SloSpec): string {
 }
 
 /** Burn rate over Grafana's query range for this SLO, as one number. */
-function burnSql(spec: SloSpec): string {
+function burnSql(spec: SloSpec, layout: StoreLayout | undefined): string {
   const { total, bad } = perWindow(spec, '1');
   const budget = budgetOf(spec.objective);
-  return `SELECT (${bad}) / greatest(${total}, 1) / ${budget} AS burn FROM sli_1m WHERE $__timeFilter(minute)${scopeSql(spec)}`;
+  return forLayout(`SELECT (${bad}) / greatest(${total}, 1) / ${budget} AS burn FROM sli_1m WHERE $__timeFilter(minute)${scopeSql(spec)}`, layout);
 }
 
 const expr = { type: '__expr__', uid: '__expr__' };
@@ -46,7 +67,7 @@ function grafanaRule(spec: SloSpec, severity: Severity, pairs: BurnWindow[], o: 
         refId: q,
         relativeTimeRange: { from: ms / 1000, to: 0 },
         datasourceUid: o.datasourceUid,
-        model: { refId: q, editorType: 'sql', format: 1, datasource: { type: 'grafana-clickhouse-datasource', uid: o.datasourceUid }, rawSql: burnSql(spec) },
+        model: { refId: q, editorType: 'sql', format: 1, datasource: { type: 'grafana-clickhouse-datasource', uid: o.datasourceUid }, rawSql: burnSql(spec, o.layout) },
       });
       data.push({ refId: `${q}r`, datasourceUid: '__expr__', model: { refId: `${q}r`, type: 'reduce', expression: q, reducer: 'last', settings: { mode: 'replaceNN', replaceWithValue: 0 }, datasource: expr } });
     });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { effectiveSlos, statusText, type StatusView } from '../../slo/index.js';
 import { grafanaRules, prometheusRules } from '../../slo/rules.js';
 import type { CommonFlags } from '../args.js';
+import { layoutOf } from '../../store/layout.js';
 import { keelConfig } from '../reload.js';
 import { collectorFile, telemetryConfig } from './collector.js';
 
@@ -16,7 +17,8 @@ function writeRules(flags: CommonFlags, dir: string): number {
   const grafana = join(dir, 'keel-slo-rules.yaml');
   const prometheus = join(dir, 'prometheus', 'keel-slo.rules.yml');
   mkdirSync(join(dir, 'prometheus'), { recursive: true });
-  writeFileSync(grafana, grafanaRules(specs, { datasourceUid: DATASOURCE_UID, folder: 'Keel SLOs' }));
+  // On a sharded cluster the rules read the Distributed tables, as the SLO engine does.
+  writeFileSync(grafana, grafanaRules(specs, { datasourceUid: DATASOURCE_UID, folder: 'Keel SLOs', layout: layoutOf(config.telemetry.store) }));
   writeFileSync(prometheus, prometheusRules(specs));
   process.stdout.write(`keel slo rules: ${specs.length} SLO(s) → ${grafana} (Grafana alerting provisioning), ${prometheus} (Prometheus rules)\n`);
   return 0;
