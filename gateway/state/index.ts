@@ -7,14 +7,14 @@ import type { StateConfig } from '../../config/schema.js';
 import { MemoryState } from './memory.js';
 import { RedisState } from './redis.js';
 import { ResilientState } from './resilient.js';
-import type { SharedState } from './types.js';
+import type { GovernanceState } from './types.js';
 
-export type { SharedState, StateHealth } from './types.js';
+export type { GovernanceState, RateResult, RateScope, RateState, ReserveResult, ReserveScope, SharedState, StateHealth } from './types.js';
 export { MemoryState } from './memory.js';
 export { RedisState } from './redis.js';
 export { ResilientState } from './resilient.js';
 
-export function openState(cfg: StateConfig | undefined, log: (msg: string) => void): SharedState {
+export function openState(cfg: StateConfig | undefined, log: (msg: string) => void): GovernanceState {
   if (cfg?.redis === undefined) return new MemoryState();
   const remote = new RedisState({ url: cfg.redis.url, commandTimeoutMs: cfg.redis.deadline_ms, keyPrefix: cfg.redis.key_prefix });
   return new ResilientState(remote, { log });

@@ -1,4 +1,5 @@
-import type { SharedState, StateHealth } from './types.js';
+import { checkAdjust, checkRate, checkReserve, formatTat, gcraState, gcraWait, RATE_EPS_MS, reserveRefuses, TAT_MARGIN_MS, tatView, type TatView } from './governance.js';
+import type { GovernanceState, RateResult, RateScope, ReserveResult, ReserveScope, StateHealth } from './types.js';
 
 interface Entry {
   value: string;
@@ -12,7 +13,7 @@ const SWEEP_EVERY = 1024;
  * The in-process backend: one replica's state in a Map. Every operation is synchronous inside,
  * so each is atomic like its Redis script; the clock is injected so tests compress time.
  */
-export class MemoryState implements SharedState {
+export class MemoryState implements GovernanceState {
   readonly backend = 'memory' as const;
   readonly #entries = new Map<string, Entry>();
   readonly #now: () => number;
@@ -47,11 +48,64 @@ export class MemoryState implements SharedState {
     this.#sweepAt = this.#entries.size + SWEEP_EVERY;
   }
 
-  incr(key: string, by: number, ttlMs: number): Promise<number> {
+  #add(key: string, by: number, ttlMs: number): number {
     const e = this.#live(key);
     const total = (e === undefined ? 0 : Number(e.value)) + by;
     this.#put(key, String(total), e?.expiresAt ?? this.#now() + ttlMs);
-    return Promise.resolve(total);
+    return total;
+  }
+
+  #num(key: string): number | undefined {
+    const e = this.#live(key);
+    return e === undefined ? undefined : Number(e.value);
+  }
+
+  #sum(keys: readonly string[]): number {
+    let t = 0;
+    for (const k of keys) t += this.#num(k) ?? 0;
+    return t;
+  }
+
+  incr(key: string, by: number, ttlMs: number): Promise<number> {
+    return Promise.resolve(this.#add(key, by, ttlMs));
+  }
+
+  /** Synchronous inside, so atomic; the arithmetic is governance.ts's, as in the Redis script. */
+  async reserve(scopes: readonly ReserveScope[]): Promise<ReserveResult> {
+    checkReserve(scopes);
+    const totals = scopes.map((s) => this.#sum(s.window));
+    const over = scopes.findIndex((s, i) => reserveRefuses(totals[i] ?? 0, s.amount, s.limit));
+    if (over >= 0) return { ok: false, over, totals };
+    for (const s of scopes) this.#add(s.add, s.amount, s.ttlMs);
+    return { ok: true, totals: scopes.map((s) => this.#sum(s.window)) };
+  }
+
+  async rate(scopes: readonly RateScope[]): Promise<RateResult> {
+    checkRate(scopes);
+    const now = this.#now();
+    const at = scopes.map((s) => ({ s, v: tatView(this.#live(s.key)?.value, now) }));
+    const waits = at.map(({ s, v }) => gcraWait(v.tat, v.now, s));
+    const over = waits.findIndex((w) => w > RATE_EPS_MS);
+    if (over >= 0) return { ok: false, over, retryAfterMs: Math.max(...waits), states: at.map(({ s, v }) => gcraState(v.tat, v.now, s)) };
+    const states = at.map(({ s, v }) => {
+      const tat = Math.max(v.tat ?? v.now, v.now) + s.cost * s.intervalMs;
+      this.#putTat(s.key, v, tat, now);
+      return gcraState(tat, v.now, s);
+    });
+    return { ok: true, states };
+  }
+
+  #putTat(key: string, v: TatView, tat: number, now: number): void {
+    // Back to now (or below): the same as absent.
+    if (tat <= v.now) this.#entries.delete(key);
+    else this.#put(key, formatTat(v.base, tat), now + (tat - v.now) + TAT_MARGIN_MS);
+  }
+
+  async rateAdjust(key: string, intervalMs: number, delta: number): Promise<void> {
+    checkAdjust(intervalMs, delta);
+    const now = this.#now();
+    const v = tatView(this.#live(key)?.value, now);
+    this.#putTat(key, v, Math.max(v.tat ?? v.now, v.now) + delta * intervalMs, now);
   }
 
   get(key: string): Promise<string | undefined> {

@@ -1,11 +1,14 @@
 import { Redis } from 'ioredis';
-import type { SharedState, StateHealth } from './types.js';
+import { checkAdjust, checkRate, checkReserve } from './governance.js';
+import { adjustArgs, ms, RATE, RATE_ADJUST, rateArgs, rateResult, RESERVE, reserveArgs, reserveResult } from './scripts.js';
+import type { GovernanceState, RateResult, RateScope, ReserveResult, ReserveScope, StateHealth } from './types.js';
 
 /**
  * The Redis backend. Each operation that must be atomic across replicas is one Lua script
  * (Redis runs a script without interleaving other commands). No offline queue and no retries
  * per request: a call either reaches Redis now or fails now, and the caller falls back
- * (ResilientState) instead of waiting on a queue that grows while Redis is away.
+ * (ResilientState) instead of waiting on a queue that grows while Redis is away. The budget and
+ * rate-limit scripts are in scripts.ts.
  */
 const INCR = `local v = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -36,8 +39,6 @@ export interface RedisStateOptions {
   /** Prefixed to every key, so several Keel deployments can share one Redis. */
   keyPrefix: string;
 }
-
-const ms = (n: number) => String(Math.max(1, Math.ceil(n)));
 
 /** A command Redis did not answer within the deadline (the caller falls back for this call). */
 export class StateDeadlineError extends Error {
@@ -80,7 +81,7 @@ function within<T>(p: Promise<T>, deadlineMs: number): Promise<T> {
   });
 }
 
-export class RedisState implements SharedState {
+export class RedisState implements GovernanceState {
   readonly backend = 'redis' as const;
   readonly #redis: Redis;
   readonly #deadlineMs: number;
@@ -151,6 +152,25 @@ export class RedisState implements SharedState {
 
   async release(name: string, owner: string): Promise<void> {
     await within(this.#redis.eval(RELEASE, 1, name, owner), this.#deadlineMs);
+  }
+
+  async reserve(scopes: readonly ReserveScope[]): Promise<ReserveResult> {
+    checkReserve(scopes);
+    if (scopes.length === 0) return { ok: true, totals: [] };
+    const { keys, argv } = reserveArgs(scopes);
+    return reserveResult(await within(this.#redis.eval(RESERVE, keys.length, ...keys, ...argv), this.#deadlineMs), scopes.length);
+  }
+
+  async rate(scopes: readonly RateScope[]): Promise<RateResult> {
+    checkRate(scopes);
+    if (scopes.length === 0) return { ok: true, states: [] };
+    const { keys, argv } = rateArgs(scopes);
+    return rateResult(await within(this.#redis.eval(RATE, keys.length, ...keys, ...argv), this.#deadlineMs), scopes.length);
+  }
+
+  async rateAdjust(key: string, intervalMs: number, delta: number): Promise<void> {
+    checkAdjust(intervalMs, delta);
+    await within(this.#redis.eval(RATE_ADJUST, 1, key, ...adjustArgs(intervalMs, delta)), this.#deadlineMs);
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,10 @@
+import { checkAdjust, checkRate, checkReserve } from './governance.js';
 import { MemoryState } from './memory.js';
 import { StateDeadlineError } from './redis.js';
-import type { SharedState, StateHealth } from './types.js';
+import type { GovernanceState, RateResult, RateScope, ReserveResult, ReserveScope, SharedState, StateHealth } from './types.js';
 
 /** A remote backend that can say whether it is back (RedisState). */
-export interface RemoteState extends SharedState {
+export interface RemoteState extends GovernanceState {
   ping(): Promise<boolean>;
 }
 
@@ -29,10 +30,13 @@ const MISSES_TO_DEGRADE = 3;
  * to the remote (Redis, whose own command deadline bounds it); a connection failure, or
  * MISSES_TO_DEGRADE deadline misses in a row, flips the replica to its local state, logged once and visible in health(), and a background probe flips
  * it back. Counter increments made while degraded are added to the remote on recovery, so
- * shared totals (rate limits, spend) include what this replica counted alone. Leases and
- * compare-and-set values taken locally stay local: they meant nothing to the other replicas.
+ * shared totals (spend, counted rates) include what this replica counted alone; so are the
+ * amounts of reservations admitted locally. Leases, compare-and-set values and GCRA TATs taken
+ * locally stay local: they meant nothing to the other replicas, and a TAT replayed later would
+ * charge the fleet again for time that has already passed. While degraded, each replica
+ * enforces every budget and rate limit on its own (N replicas: up to N times the limit).
  */
-export class ResilientState implements SharedState {
+export class ResilientState implements GovernanceState {
   readonly #remote: RemoteState;
   readonly #local: MemoryState;
   readonly #o: ResilientOptions;
@@ -98,14 +102,41 @@ export class ResilientState implements SharedState {
     return this.#call(
       () => this.#remote.incr(key, by, ttlMs),
       () => {
-        // A lone deadline miss (not degraded) is not replayed: Redis most likely counted it.
-        if (this.#degradedSince === undefined) return this.#local.incr(key, by, ttlMs);
-        const p = this.#pending.get(key);
-        if (p !== undefined) p.delta += by;
-        else if (this.#pending.size < MAX_PENDING_KEYS) this.#pending.set(key, { delta: by, ttlMs });
+        this.#addPending(key, by, ttlMs);
         return this.#local.incr(key, by, ttlMs);
       },
     );
+  }
+
+  /** Counts a local increment for replay on recovery. A lone deadline miss (not degraded) is not replayed: Redis most likely counted it. */
+  #addPending(key: string, by: number, ttlMs: number): void {
+    if (this.#degradedSince === undefined) return;
+    const p = this.#pending.get(key);
+    if (p !== undefined) p.delta += by;
+    else if (this.#pending.size < MAX_PENDING_KEYS) this.#pending.set(key, { delta: by, ttlMs });
+  }
+
+  async reserve(scopes: readonly ReserveScope[]): Promise<ReserveResult> {
+    // Checked here too, so that a caller's bad argument is never taken for an outage.
+    checkReserve(scopes);
+    return this.#call(
+      () => this.#remote.reserve(scopes),
+      async () => {
+        const r = await this.#local.reserve(scopes);
+        if (r.ok) for (const s of scopes) this.#addPending(s.add, s.amount, s.ttlMs);
+        return r;
+      },
+    );
+  }
+
+  async rate(scopes: readonly RateScope[]): Promise<RateResult> {
+    checkRate(scopes);
+    return this.#call(() => this.#remote.rate(scopes), () => this.#local.rate(scopes));
+  }
+
+  async rateAdjust(key: string, intervalMs: number, delta: number): Promise<void> {
+    checkAdjust(intervalMs, delta);
+    return this.#call(() => this.#remote.rateAdjust(key, intervalMs, delta), () => this.#local.rateAdjust(key, intervalMs, delta));
   }
 
   get(key: string): Promise<string | undefined> {

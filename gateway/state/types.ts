@@ -34,3 +34,63 @@ export interface SharedState {
   release(name: string, owner: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** One scope of a budget reservation (a key's, its team's, its customer's budget). */
+export interface ReserveScope {
+  /** The counter that receives `amount` (e.g. the current bucket of the period). */
+  add: string;
+  /** Counters whose sum is the scope's spend so far; includes `add` (rolling windows sum several buckets). */
+  window: readonly string[];
+  amount: number;
+  /** The spend may reach `limit` but not exceed it. */
+  limit: number;
+  /** Expiry of `add` when it is created. */
+  ttlMs: number;
+}
+
+export type ReserveResult = { ok: true; totals: number[] } | { ok: false; over: number; totals: number[] };
+
+/** One scope of a rate limit: GCRA (generic cell rate algorithm) on a theoretical arrival time stored under `key`. */
+export interface RateScope {
+  key: string;
+  /** ms of "emission interval" one unit costs: 60000 / rpm for requests, 60000 / tpm for tokens. */
+  intervalMs: number;
+  /** Burst tolerance in ms: how far ahead of now the TAT may run before a unit's own interval (burst_s * 1000). */
+  burstMs: number;
+  /** Units this request costs (1 for requests, the token estimate for tokens); not negative. */
+  cost: number;
+}
+
+export interface RateState {
+  /** Units that would be admitted now. */
+  remaining: number;
+  /** ms until the TAT is back to now (fully replenished). */
+  resetMs: number;
+}
+
+export type RateResult = { ok: true; states: RateState[] } | { ok: false; over: number; retryAfterMs: number; states: RateState[] };
+
+/**
+ * SharedState plus the all-or-nothing operations budgets and rate limits are built on. A
+ * separate interface only so that a SharedState written for something else (a test's fake
+ * remote) need not grow these; every backend here implements it, and openState returns it.
+ */
+export interface GovernanceState extends SharedState {
+  /**
+   * Adds every amount to its scope's `add` counter only if no scope's window sum + amount would
+   * exceed its limit; else adds nothing. `totals`: each scope's sum after (ok) or as found (not
+   * ok); `over`: index of the first scope that refused. Every scope is judged on the counters as
+   * found, so scopes should not share an `add` counter.
+   */
+  reserve(scopes: readonly ReserveScope[]): Promise<ReserveResult>;
+  /**
+   * All-or-nothing GCRA across scopes: admits only when every scope admits `cost`; then advances
+   * every TAT. A request whose cost exceeds the burst is admitted when that scope is fully idle
+   * (TAT <= now), else it could never pass. `retryAfterMs`: the longest wait among the scopes
+   * (the request needs all of them). Scopes' keys should be distinct. Formulas:
+   * gateway/state/governance.ts.
+   */
+  rate(scopes: readonly RateScope[]): Promise<RateResult>;
+  /** Moves a scope's TAT by delta units (negative gives back), e.g. TPM reconciled from reserved to actual tokens; never below now. */
+  rateAdjust(key: string, intervalMs: number, delta: number): Promise<void>;
+}
