@@ -14,6 +14,7 @@ Commands:
   demo        gateway + simulated providers, with examples to try
   simulator   simulated OpenAI/Anthropic-compatible providers
   check       validate a config file (file:line:col: reason for each problem)
+  keys create --team T  a new client key and its auth.keys entry (key_sha256)
 
 Config: --config, else $KEEL_CONFIG, else ./keel.yaml, else the built-in demo.
 `;
@@ -25,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
+  // Its own flags (--team, --routes, …): not the serving commands'.
+  if (command === 'keys') return (await import('./commands/keys.js')).keys(rest);
   let flags;
   try {
     flags = parseCommon(rest);

@@ -33,6 +33,8 @@ export const ERROR_CLASSES = [
   'caller_stalled',
   'caller_disconnected',
   'caller_over_limit',
+  'caller_over_budget',
+  'caller_guardrail',
   'gateway_encode',
   'gateway_internal',
   'gateway_overloaded',
@@ -74,6 +76,16 @@ export const ERROR_CODES = {
   KEEL_UNSUPPORTED_MEDIA_TYPE: { status: 415, kind: 'invalid_request', cls: 'caller_invalid' },
   KEEL_UNAUTHENTICATED: { status: 401, kind: 'authentication', cls: 'caller_unauthenticated' },
   KEEL_FORBIDDEN: { status: 403, kind: 'permission', cls: 'caller_forbidden' },
+  /** The key may not call this route (auth.keys[].routes). */
+  KEEL_ROUTE_FORBIDDEN: { status: 403, kind: 'permission', cls: 'caller_forbidden' },
+  /** Over an RPM or TPM limit of the key, its team, its customer or the route. */
+  KEEL_RATE_LIMITED: { status: 429, kind: 'rate_limit', cls: 'caller_over_limit' },
+  /** The request's maximum cost does not fit in what is left of a budget this period. */
+  KEEL_BUDGET_EXHAUSTED: { status: 429, kind: 'rate_limit', cls: 'caller_over_budget' },
+  /** A guardrail with action block matched the request or the answer. */
+  KEEL_GUARDRAIL_BLOCKED: { status: 400, kind: 'invalid_request', cls: 'caller_guardrail' },
+  /** A fail-closed stage (auth, limits, budgets) could not decide: Keel's fault, no provider touched. */
+  KEEL_STAGE_FAILED: { status: 500, kind: 'api_error', cls: 'gateway_internal' },
   KEEL_UNKNOWN_ROUTE: { status: 404, kind: 'not_found', cls: 'caller_invalid' },
   KEEL_NOT_FOUND: { status: 404, kind: 'not_found', cls: 'caller_invalid' },
   /** The caller did not send its headers or body within server.request_timeout_ms. */

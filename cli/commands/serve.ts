@@ -128,6 +128,7 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
     logger: { level: process.env.KEEL_LOG_LEVEL ?? 'info' },
     health: t.health,
     state,
+    log,
     observer: t.telemetry.observer,
     metrics: t.telemetry.metricsHandler,
   });

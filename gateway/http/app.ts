@@ -11,7 +11,8 @@ import { finishRecord, newRecord, type CallContext, type CallResult, type Routin
 import { runEmbeddings } from '../pipeline/embeddings.js';
 import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
 import { HealthRegistry } from '../routing/health.js';
-import type { SharedState } from '../state/types.js';
+import { MemoryState } from '../state/memory.js';
+import type { GovernanceState } from '../state/types.js';
 import { NO_WEIGHTS, type WeightsSnapshot } from '../routing/weights.js';
 import { buildRuntime, type Runtime } from '../runtime/resolve.js';
 import { clip } from '../redact.js';
@@ -48,7 +49,9 @@ export interface GatewayOptions {
   /** Shutdown state (drainGateway): pass one to drain this gateway. */
   drain?: Drain;
   /** What replicas share (breakers); in-process when absent. Shown on /readyz. */
-  state?: SharedState;
+  state?: GovernanceState;
+  /** Operational log lines from the pipeline (a failed stage); default stderr. */
+  log?: (msg: string) => void;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -121,6 +124,8 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
     health,
     weights: weights === undefined ? () => NO_WEIGHTS : () => weights.current,
     random: opts.random ?? Math.random,
+    state: opts.state ?? new MemoryState(),
+    log: opts.log ?? ((msg) => process.stderr.write(`keel: ${msg}\n`)),
   };
   const server = opts.config.current.config.server;
   const bodyLimit = server.body_limit_bytes;
@@ -204,6 +209,8 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
         admitRoute(ctx, inflight, operation, opts.observer);
         result = await run(ctx, opts.observer);
       } catch (err) {
+        // Rate-limit and budget headers go out with a refusal too (that is when a client needs them).
+        void reply.headers(ctx.baseHeaders);
         sendError(request, reply, fromFramework(err, bodyLimit), ctx.record);
         return reply;
       }

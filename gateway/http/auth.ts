@@ -31,6 +31,10 @@ export function authenticate(request: FastifyRequest, runtime: Runtime): ClientI
   }
   const identity = runtime.clientKeys.get(hashKey(key));
   if (identity === undefined) throw new KeelError('KEEL_UNAUTHENTICATED', 'The API key is not valid for this gateway.');
+  if (identity.disabled) throw new KeelError('KEEL_UNAUTHENTICATED', 'The API key is disabled. Ask the gateway\'s operator for another one.');
+  if (identity.expiresAtMs !== undefined && Date.now() >= identity.expiresAtMs) {
+    throw new KeelError('KEEL_UNAUTHENTICATED', `The API key expired at ${new Date(identity.expiresAtMs).toISOString()}. Ask the gateway's operator for a new one.`);
+  }
   return identity;
 }
 

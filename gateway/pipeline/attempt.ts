@@ -108,9 +108,11 @@ async function relayJson(res: UpstreamResponse, upstream: WireFormat, a: Attempt
   a.rec.usage = parsed.usage;
   a.rec.responseModel = parsed.model;
   a.rec.finishReason = parsed.choices[0]?.finishReason;
-  if (a.rec.content !== undefined) a.rec.content.output = outputOfResponse(parsed);
-  // Same format: the provider's bytes as they came, so fields Keel does not model survive.
-  const out = upstream.id === a.ctx.ingress.id ? text : JSON.stringify(a.ctx.ingress.renderResponse(parsed));
+  // Stages acting on answers (guardrails out) see it before the caller; a refusal throws here, usage already booked.
+  const shown = a.ctx.outbound === undefined ? parsed : a.ctx.outbound.answer(parsed);
+  if (a.rec.content !== undefined) a.rec.content.output = outputOfResponse(shown);
+  // Same format and untouched: the provider's bytes as they came, so fields Keel does not model survive.
+  const out = upstream.id === a.ctx.ingress.id && shown === parsed ? text : JSON.stringify(a.ctx.ingress.renderResponse(shown));
   return { kind: 'json', headers: { ...a.headers(), 'content-type': 'application/json' }, body: out };
 }
 
@@ -120,15 +122,34 @@ async function relayJson(res: UpstreamResponse, upstream: WireFormat, a: Attempt
  * goes through the caller's encoder. In pass-through the encoder is still fed when a
  * continuation may follow, so it knows what the caller has already seen.
  */
-function renderer(a: AttemptInput, answer: AnswerSoFar, sameFormat: boolean, continuing: boolean) {
-  const viaEncoder = !sameFormat || continuing;
+function renderer(a: AttemptInput, answer: AnswerSoFar, sameFormat: boolean, continuing: boolean, controller: Abort) {
+  const filter = answer.filter;
+  // A stage that may change the stream (guardrails) needs the caller's encoder: bytes cannot be passed through.
+  const viaEncoder = !sameFormat || continuing || filter !== undefined;
   return (sse: Parameters<typeof writeSse>[0], raw: StreamEvent[]): string => {
-    const events = continuing ? answer.continuation(raw) : raw;
+    let events = continuing ? answer.continuation(raw) : raw;
+    if (filter !== undefined) {
+      const r = filter.push(events);
+      events = r.events;
+      // Ends the attempt with the stage's refusal: in-band if tokens went out, else an error response.
+      if (r.blocked !== undefined) controller.abort(r.blocked);
+    }
     observeAnswer(answer, events);
     if (viaEncoder) return events.map((e) => answer.encoder.encode(e)).join('');
     if (answer.shadow) for (const e of events) answer.encoder.encode(e);
     // Keel always asks for stream usage; a caller who did not gets no usage-only chunk.
     return !a.req.streamUsage && events.length > 0 && events.every((e) => e.type === 'usage') ? '' : writeSse(sse);
+  };
+}
+
+/** The stream's last bytes: whatever a stage held back, then the caller format's end. */
+function finaliser(answer: AnswerSoFar, passThrough: boolean): () => string {
+  const filter = answer.filter;
+  if (filter === undefined) return passThrough ? () => answer.encoder.terminator() : () => answer.encoder.encode({ type: 'end' });
+  return () => {
+    const held = filter.end();
+    observeAnswer(answer, held);
+    return [...held, { type: 'end' } as const].map((e) => answer.encoder.encode(e)).join('');
   };
 }
 
@@ -145,13 +166,13 @@ async function relayChatStream(res: UpstreamResponse, upstream: WireFormat, a: A
   const sameFormat = upstream.id === a.ctx.ingress.id;
   // A continuation extends the answer the caller already has; any other attempt starts its own.
   const continuing = s.answer !== undefined && a.req.prefill !== undefined;
-  const answer = continuing && s.answer !== undefined ? s.answer : newAnswer(a.ctx.ingress.createStreamEncoder(a.req), s.shadow);
+  const answer = continuing && s.answer !== undefined ? s.answer : newAnswer(a.ctx.ingress.createStreamEncoder(a.req), s.shadow, s.filter?.());
   const stats = newStreamStats(started);
   const outcome = await relayStream({
     body: res.body,
     decoder: upstream.createStreamDecoder(),
-    render: renderer(a, answer, sameFormat, continuing),
-    finalise: sameFormat && !continuing ? () => answer.encoder.terminator() : () => answer.encoder.encode({ type: 'end' }),
+    render: renderer(a, answer, sameFormat, continuing, controller),
+    finalise: finaliser(answer, sameFormat && !continuing),
     sink: s.sink,
     stats,
     watchdog: st.watchdog,

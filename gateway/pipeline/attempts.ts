@@ -52,7 +52,7 @@ export async function runAttempts(ctx: CallContext, req: ChatRequest, route: Res
     const shadow = route.continuation && plan.some((t) => t.provider.prefill);
     // A caller that reads nothing for write_timeout_ms is cut; the reason travels with clientGone to every attempt.
     const sinkOpts = { writeTimeoutMs: ctx.runtime.config.server.write_timeout_ms, onStall: (err: KeelError) => ctx.clientGone.abort(err) };
-    loop.session = { sink: new ClientSink(ctx.res, () => headersOf(loop), ctx.hijack, sinkOpts), shadow, answer: undefined };
+    loop.session = { sink: new ClientSink(ctx.res, () => headersOf(loop), ctx.hijack, sinkOpts), shadow, answer: undefined, filter: ctx.outbound === undefined ? undefined : () => ctx.outbound?.stream() };
   }
   if (route.hedge !== undefined) ctx.routing.health.hedgeGate(route.name).request();
   for (const target of plan) {

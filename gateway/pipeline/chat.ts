@@ -3,6 +3,7 @@ import { captureInput } from '../telemetry/content.js';
 import { runAttempts } from './attempts.js';
 import { findRoute, finishRecord, newRecord, routeNamed, type CallContext, type CallResult } from './context.js';
 import type { CompletedRequest, RequestObserver } from './record.js';
+import { outboundOf, runStages, stagesFor, type StageRequest } from '../stages/index.js';
 
 /**
  * One chat request, either ingress format, top to bottom: parse → route → attempts
@@ -18,7 +19,11 @@ export async function runChat(ctx: CallContext, observer?: RequestObserver): Pro
     if (ctx.runtime.config.telemetry.capture_content) rec.content = captureInput(req);
     const route = findRoute(ctx.runtime, req.model);
     rec.route = route.name;
-    const result = await runAttempts(ctx, req, route, rec);
+    const sr: StageRequest = { call: ctx, req, route, rec };
+    const result = await runStages(stagesFor(ctx.runtime, route), sr, (afters) => {
+      ctx.outbound = outboundOf(afters);
+      return runAttempts(ctx, sr.req, route, rec);
+    }, ctx.routing.log);
     // A stream that broke in-band carries its class on the record (a shutdown cut is Keel's).
     attributeProvider(rec, rec.errorClass);
     return result;

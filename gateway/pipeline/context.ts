@@ -8,6 +8,9 @@ import { Abort } from '../upstream/abort.js';
 import { sendUpstream, type UpstreamResponse } from '../upstream/send.js';
 import type { HealthRegistry } from '../routing/health.js';
 import type { WeightsSnapshot } from '../routing/weights.js';
+import type { ChatResponse } from '../formats/canonical.js';
+import type { GovernanceState } from '../state/types.js';
+import type { StreamFilter } from '../stages/types.js';
 import type { CompletedRequest } from './record.js';
 
 /** Routing state shared by all requests of one gateway. */
@@ -15,6 +18,17 @@ export interface RoutingDeps {
   health: HealthRegistry;
   weights: () => WeightsSnapshot;
   random: () => number;
+  /** What replicas share (DESIGN.md §9): budgets and rate limits go through it; in-process for one replica. */
+  state: GovernanceState;
+  /** Operational log lines (a stage that failed, a reconcile that could not be written). */
+  log: (msg: string) => void;
+}
+
+/** What stages do to the answer on its way to the caller (guardrails out), composed by runChat. */
+export interface Outbound {
+  answer(res: ChatResponse): ChatResponse;
+  /** One filter per streamed answer (continuations included); undefined: the stream passes untouched. */
+  stream(): StreamFilter | undefined;
 }
 
 /** What the HTTP layer hands the pipeline for one request. */
@@ -30,8 +44,8 @@ export interface CallContext {
   res: ServerResponse;
   /** Called once, just before a stream's first byte: the framework hands over the response. */
   hijack: () => void;
-  /** Headers every response carries (request id). */
-  baseHeaders: Readonly<Record<string, string>>;
+  /** Headers every response carries, errors included (request id; rate-limit and budget headers stages add). */
+  baseHeaders: Record<string, string>;
   /** performance.now() at arrival. */
   receivedAt: number;
   /** W3C trace context the caller sent, so Keel's spans join its trace. */
@@ -40,6 +54,8 @@ export interface CallContext {
   routing: RoutingDeps;
   /** The request's record once the pipeline made one: an error response reports its attempts. */
   record?: CompletedRequest;
+  /** Set by the stages that act on answers (runChat); absent: answers pass as they come. */
+  outbound?: Outbound;
 }
 
 export type CallResult = { kind: 'json'; headers: Record<string, string>; body: string } | { kind: 'streamed' };
@@ -79,6 +95,7 @@ export function newRecord(ctx: CallContext, operation: CompletedRequest['operati
     stream: false,
     clientId: ctx.client?.id,
     team: ctx.client?.team,
+    guardrails: [],
     configVersion: ctx.runtime.version,
     status: 200,
     errorCode: undefined,

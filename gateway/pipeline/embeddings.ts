@@ -8,6 +8,8 @@ import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
 import { readBody } from './attempt.js';
 import { answerHeaders, attemptController, encodeBody, findRoute, finishRecord, newRecord, routeNamed, sendToTarget, type CallContext, type CallResult } from './context.js';
 import { attemptInfo, type CompletedRequest, type RequestObserver } from './record.js';
+import type { ChatRequest } from '../formats/canonical.js';
+import { runStages, stagesFor, type StageRequest } from '../stages/index.js';
 
 /** https://platform.openai.com/docs/api-reference/embeddings/create — unknown fields pass through. */
 const embeddingsRequest = z.looseObject({
@@ -41,14 +43,8 @@ export async function runEmbeddings(ctx: CallContext, observer?: RequestObserver
     rec.requestModel = req.model;
     const route = findRoute(ctx.runtime, req.model);
     rec.route = route.name;
-    const target = pickWeighted(
-      route.targets.filter((t) => t.provider.adapter.embeddingsPath !== undefined),
-      (t) => t.weight,
-    );
-    if (target === undefined) throw new KeelError('KEEL_UNSUPPORTED', `The model \`${req.model}\` has no target that serves embeddings.`, { param: 'model' });
-    rec.provider = target.provider.name;
-    rec.providerType = target.provider.adapter.type;
-    return await recordAttempt(ctx, rec, target, () => embed(ctx, req, route, target, rec));
+    const sr: StageRequest = { call: ctx, req: asChat(req), route, rec };
+    return await runStages(stagesFor(ctx.runtime, route, 'embeddings'), sr, () => embedOnce(ctx, req, route, rec), ctx.routing.log);
   } catch (err) {
     failure = toKeelError(err);
     rec.route ??= routeNamed(ctx);
@@ -56,6 +52,26 @@ export async function runEmbeddings(ctx: CallContext, observer?: RequestObserver
   } finally {
     observer?.(finishRecord(rec, ctx, failure));
   }
+}
+
+/**
+ * The embeddings input as the stages see requests (key access, RPM/TPM, budgets): its text as
+ * one user message, and no output tokens to reserve.
+ */
+function asChat(req: EmbeddingsRequest): ChatRequest {
+  const text = typeof req.input === 'string' ? req.input : req.input.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join('\n');
+  return { model: req.model, system: undefined, messages: [{ role: 'user', content: [{ type: 'text', text }] }], stream: false, streamUsage: false, maxTokens: 0, original: { format: 'openai-chat', body: req } };
+}
+
+async function embedOnce(ctx: CallContext, req: EmbeddingsRequest, route: ResolvedRoute, rec: CompletedRequest): Promise<CallResult> {
+  const target = pickWeighted(
+    route.targets.filter((t) => t.provider.adapter.embeddingsPath !== undefined),
+    (t) => t.weight,
+  );
+  if (target === undefined) throw new KeelError('KEEL_UNSUPPORTED', `The model \`${req.model}\` has no target that serves embeddings.`, { param: 'model' });
+  rec.provider = target.provider.name;
+  rec.providerType = target.provider.adapter.type;
+  return recordAttempt(ctx, rec, target, () => embed(ctx, req, route, target, rec));
 }
 
 async function embed(ctx: CallContext, req: EmbeddingsRequest, route: ResolvedRoute, target: ResolvedTarget, rec: CompletedRequest): Promise<CallResult> {

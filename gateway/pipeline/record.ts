@@ -42,6 +42,15 @@ export interface Price {
   cache_read?: number;
 }
 
+/** What a guardrail did to a request or its answer: the rule and how often, never the matched text. */
+export interface GuardrailVerdict {
+  direction: 'in' | 'out';
+  rule: string;
+  detector: string;
+  action: 'block' | 'redact' | 'log';
+  count: number;
+}
+
 export interface CompletedRequest {
   requestId: string;
   operation: 'chat' | 'embeddings';
@@ -58,6 +67,8 @@ export interface CompletedRequest {
   stream: boolean;
   clientId: string | undefined;
   team: string | undefined;
+  /** Guardrail verdicts on the request (in) and the answer (out). */
+  guardrails: GuardrailVerdict[];
   configVersion: number;
   /** HTTP status the caller saw (200 for a stream that later broke in-band). */
   status: number;

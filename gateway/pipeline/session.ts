@@ -1,6 +1,7 @@
 import type { StreamEvent } from '../formats/canonical.js';
 import type { StreamEncoder } from '../formats/types.js';
 import type { ClientSink } from '../relay/sink.js';
+import type { StreamFilter } from '../stages/types.js';
 
 /**
  * What one attempt's stream has told the caller so far: the encoder that wrote
@@ -19,20 +20,25 @@ export interface AnswerSoFar {
   owedSpace: string;
   /** Events of a continuation, adjusted to read as the rest of this answer. */
   continuation: (events: StreamEvent[]) => StreamEvent[];
+  /** This answer's stage filter: a continuation shares it (one answer), a hedge or fallback gets its own. */
+  filter: StreamFilter | undefined;
 }
 
 /** What a streaming request's attempts share: the caller's connection and, once one answers, its answer. */
 export interface StreamSession {
   sink: ClientSink;
   shadow: boolean;
+  /** Makes what stages do to a stream on its way out (guardrails), one per answer; undefined: nothing. */
+  filter: (() => StreamFilter | undefined) | undefined;
   /** The answer the caller is receiving (set when an attempt claims the stream). */
   answer: AnswerSoFar | undefined;
 }
 
-export function newAnswer(encoder: StreamEncoder, shadow: boolean): AnswerSoFar {
+export function newAnswer(encoder: StreamEncoder, shadow: boolean, filter?: StreamFilter): AnswerSoFar {
   const answer: AnswerSoFar = {
     encoder,
     shadow,
+    filter,
     text: '',
     beyondText: false,
     owedSpace: '',

@@ -58,6 +58,16 @@ function defined(attrs: Record<string, Attributes[string] | undefined>): Attribu
   return out;
 }
 
+/** Guardrail verdicts on the span: which rules acted and how, how many matches; never what matched. */
+function guardrailAttributes(rec: CompletedRequest): Attributes {
+  if (rec.guardrails.length === 0) return {};
+  return {
+    'keel.guardrail.rules': [...new Set(rec.guardrails.map((v) => v.rule))],
+    'keel.guardrail.actions': [...new Set(rec.guardrails.map((v) => `${v.direction}:${v.action}`))],
+    'keel.guardrail.matches': rec.guardrails.reduce((n, v) => n + v.count, 0),
+  };
+}
+
 /** The SERVER span: the request as the caller saw it. */
 export function requestAttributes(rec: CompletedRequest, genAiProvider: string | undefined): Attributes {
   const itl = itlStats(rec.interTokenMs);
@@ -98,6 +108,7 @@ export function requestAttributes(rec: CompletedRequest, genAiProvider: string |
     'keel.cache.status': 'miss',
     'keel.key_id': rec.clientId,
     'keel.team': rec.team,
+    ...guardrailAttributes(rec),
     'keel.weights_version': rec.weightsVersion,
     'keel.config_version': rec.configVersion,
   });

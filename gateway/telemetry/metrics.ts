@@ -28,6 +28,8 @@ export interface GatewayMetrics {
  * MeterProvider's readers; instrument names are OTel's, Prometheus gets them
  * with `_` and the usual suffixes.
  */
+const GOVERNANCE: ReadonlySet<string> = new Set(['caller_over_limit', 'caller_over_budget', 'caller_guardrail', 'caller_forbidden']);
+
 export function createMetrics(meter: Meter, breakers: () => BreakerView[], state?: () => StateHealth): GatewayMetrics {
   const duration = meter.createHistogram('gen_ai.client.operation.duration', { unit: 's', description: 'GenAI operation duration', advice: { explicitBucketBoundaries: DUR } });
   const tokens = meter.createHistogram('gen_ai.client.token.usage', { unit: '{token}', description: 'Tokens used per operation', advice: { explicitBucketBoundaries: TOK } });
@@ -39,6 +41,8 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[], state
   const hedges = meter.createCounter('keel.hedges', { description: 'Requests hedged to a second target' });
   const cacheHits = meter.createCounter('keel.cache.hits', { description: 'Requests answered from cache' });
   const cost = meter.createCounter('keel.cost', { unit: 'USD', description: 'Cost of answered requests' });
+  const verdicts = meter.createCounter('keel.guardrail.verdicts', { description: 'Guardrail matches by rule, action and direction (in: the request, out: the answer); never the matched text' });
+  const refusals = meter.createCounter('keel.governance.refusals', { description: 'Requests refused by a rate limit (caller_over_limit), a budget (caller_over_budget), a guardrail (caller_guardrail) or route access (caller_forbidden)' });
   const drops = meter.createCounter('keel.telemetry.dropped', { description: 'Spans dropped per destination (record: not handed to the span pipeline); metrics: requests whose metrics failed' });
   meter.createObservableGauge('keel.breaker.state', { description: 'Circuit breaker per route and target: 0 closed, 1 half-open, 2 open' }).addCallback((obs) => {
     for (const b of breakers()) obs.observe(BREAKER_VALUE[b.state], { 'keel.route': b.route, 'keel.provider': b.provider, 'gen_ai.request.model': b.model });
@@ -65,6 +69,8 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[], state
       if (rec.fallbacks > 0) fallbacks.add(rec.fallbacks, { 'keel.route': route });
       if (rec.retries > 0) retries.add(rec.retries, { 'keel.route': route });
       if (rec.hedged) hedges.add(1, { 'keel.route': route });
+      for (const v of rec.guardrails) verdicts.add(v.count, { 'keel.route': route, 'keel.guardrail.rule': v.rule, 'keel.guardrail.action': v.action, 'keel.guardrail.direction': v.direction });
+      if (rec.errorClass !== undefined && GOVERNANCE.has(rec.errorClass)) refusals.add(1, { 'keel.route': route, 'keel.error.class': rec.errorClass });
       const usd = requestCost(rec);
       if (usd !== undefined) cost.add(usd, { 'keel.route': route });
       const answer = answering(rec);

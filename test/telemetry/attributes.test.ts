@@ -12,7 +12,7 @@ const attempt = (over: Partial<AttemptInfo>): AttemptInfo => ({
 function record(over: Partial<CompletedRequest> = {}): CompletedRequest {
   return {
     requestId: 'r1', operation: 'chat', startedAtMs: 1_700_000_000_000, traceparent: undefined, tracestate: undefined, ingressFormat: 'openai-chat', route: 'chat',
-    provider: 'oai', providerType: 'openai', requestModel: 'chat', responseModel: 'gpt-4o-mini-2024', stream: true, clientId: 'app', team: 'search', configVersion: 3,
+    provider: 'oai', providerType: 'openai', requestModel: 'chat', responseModel: 'gpt-4o-mini-2024', stream: true, clientId: 'app', team: 'search', guardrails: [], configVersion: 3,
     status: 200, errorCode: undefined, errorClass: undefined, upstreamCode: undefined, durationMs: 500, ttftMs: 120, interTokenMs: [10, 30, 20, 40], usage: { inputTokens: 1000, outputTokens: 200, cacheReadTokens: 400 },
     finishReason: 'stop', malformedChunks: 0, streamTruncated: false, endSynthesized: false,
     attempts: [attempt({ ok: false, errorCode: 'KEEL_UPSTREAM_RATE_LIMITED', upstreamCode: 'rate_limit_exceeded', errorClass: 'provider_rate_limit' }), attempt({ reason: 'retry', startMs: 200 })],

@@ -1,0 +1,10 @@
+/**
+ * gateway/stages: cross-cutting request work as stages around the attempt loop (DESIGN.md §7):
+ * auth (route access) → limits (RPM/TPM) → budget (reserve, reconcile) → guardrails (in, out).
+ * `stagesFor` lists a route's stages from the registry, `runStages` runs them, `outboundOf`
+ * composes what they do to answers on the way out.
+ */
+export { STAGES, stagesFor } from './registry.js';
+export { runStages } from './runner.js';
+export { outboundOf } from './outbound.js';
+export type { Stage, StageAfter, StageFactory, StageOutcome, StageRequest, StreamFilter } from './types.js';

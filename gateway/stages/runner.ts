@@ -1,0 +1,50 @@
+import { familyOf, KeelError, toKeelError } from '../errors.js';
+import type { CallResult } from '../pipeline/context.js';
+import type { Stage, StageAfter, StageOutcome, StageRequest } from './types.js';
+
+/**
+ * Runs a route's stages around `inner` (the attempt loop): every `pre` in order, then the call,
+ * then the `post` of every stage whose `pre` ran, in reverse order, whatever happened. A stage's
+ * refusal (a caller_* KeelError: over a limit, forbidden, blocked) short-circuits; its own
+ * failure follows its policy (DESIGN.md §7).
+ */
+export async function runStages(stages: readonly Stage[], sr: StageRequest, inner: (afters: readonly StageAfter[]) => Promise<CallResult>, log: (msg: string) => void): Promise<CallResult> {
+  const afters: StageAfter[] = [];
+  let outcome: StageOutcome = { ok: true, error: undefined };
+  try {
+    for (const stage of stages) {
+      const after = await preOf(stage, sr, log);
+      if (after !== undefined) afters.push(after);
+    }
+    const result = await inner(afters);
+    // A stream that ended in-band with an error reports it on the record.
+    if (sr.rec.errorCode !== undefined) outcome = { ok: false, error: undefined };
+    return result;
+  } catch (err) {
+    outcome = { ok: false, error: toKeelError(err) };
+    throw err;
+  } finally {
+    for (const after of afters.reverse()) await postOf(after, outcome, log);
+  }
+}
+
+async function preOf(stage: Stage, sr: StageRequest, log: (msg: string) => void): Promise<StageAfter | undefined> {
+  try {
+    return await stage.pre(sr);
+  } catch (err) {
+    if (err instanceof KeelError && familyOf(err.errorClass) === 'caller') throw err;
+    const why = err instanceof Error ? err.message : String(err);
+    log(`stage ${stage.name} failed (${stage.policy}): ${sr.call.runtime.redact(why)}`);
+    if (stage.policy === 'fail-open') return undefined;
+    throw new KeelError('KEEL_STAGE_FAILED', `Keel could not check this request (${stage.name}); nothing was sent to a provider. Retry shortly.`, { cause: err });
+  }
+}
+
+async function postOf(after: StageAfter, outcome: StageOutcome, log: (msg: string) => void): Promise<void> {
+  try {
+    await after.post?.(outcome);
+  } catch (err) {
+    // The answer has gone out: a post that fails (state unreachable at reconcile) is logged, never the caller's.
+    log(`stage post failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
