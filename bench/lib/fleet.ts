@@ -31,8 +31,29 @@ export function startSimulator(dir: string, cpu = LOAD_CPU): Promise<Proc> {
 // Breakers that never open: the fallback cell must fail over on every request, not skip the dead target.
 const NO_BREAKER = '{ consecutive_failures: 1000000000, min_requests: 1000000000 }';
 
+/** The bench's client key when governance is on (bench/governance.ts). */
+export const BENCH_KEY = 'keel-bench-governance-key-0123456789';
+
+/**
+ * Issue 15's stages on the `bench` route, as keel.example.yaml has them: a key with a team,
+ * RPM/TPM far above the bench's rate (checked and counted, never hit), day and month budgets
+ * far above its spend (reserved and reconciled on every request), and a secrets guardrail on
+ * the request plus a PII one on the answer.
+ */
+function governanceLines(): string[] {
+  return [
+    'auth:',
+    `  keys: [{ id: bench, key: "${BENCH_KEY}", team: bench, routes: [bench, stream], limits: { rpm: 100000000, tpm: 100000000000 }, budgets: [{ usd: 1000000000, period: day }] }]`,
+    '  teams: { bench: { budgets: [{ usd: 1000000000, period: month }] } }',
+    'guardrails:',
+    '  no-secrets: { detect: [secrets], direction: in, action: block }',
+    '  pii-out: { detect: [email, payment_card], direction: out, action: redact }',
+    'prices: { fast: { input: 0.15, output: 0.6 } }',
+  ];
+}
+
 /** `redis`: the state layer (DESIGN.md §9) in Redis, so breakers are shared; absent: in-process. */
-export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number, redis?: RedisState): string {
+export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number, redis?: RedisState, governance = false): string {
   const target = (model: string) => `{ provider: up, model: "${model}" }`;
   const path = join(dir, name);
   writeFileSync(
@@ -41,7 +62,7 @@ export function keelConfig(dir: string, name: string, upstream: string, telemetr
       'providers:',
       `  up: { type: openai-compatible, base_url: "${upstream}/v1", auth: none }`,
       'routes:',
-      `  bench: { targets: [${target(MODELS.fast)}] }`,
+      `  bench: { targets: [${target(MODELS.fast)}]${governance ? ', guardrails: [no-secrets, pii-out]' : ''} }`,
       `  stream: { targets: [${target(MODELS.stream)}] }`,
       `  retry: { targets: [${target(MODELS.failOnce)}], retries: { attempts: 1, backoff_ms: 0 }, breaker: ${NO_BREAKER} }`,
       `  fallback: { targets: [${target(MODELS.fail)}], fallbacks: [${target(MODELS.fast)}], retries: { attempts: 0 }, breaker: ${NO_BREAKER} }`,
@@ -50,6 +71,7 @@ export function keelConfig(dir: string, name: string, upstream: string, telemetr
       `  collector: { port: ${collectorPort}, spool_dir: ${join(dir, 'spool')} }`,
       `  store: { path: ${join(dir, 'data')} }`,
       'slo: { port: 0 }',
+      ...(governance ? governanceLines() : []),
       ...(redis === undefined ? [] : [`state: { redis: { url: "${redis.url}"${redis.deadlineMs === undefined ? '' : `, deadline_ms: ${redis.deadlineMs}`} } }`]),
       '',
     ].join('\n'),
@@ -77,6 +99,8 @@ export interface GatewayOptions {
   name?: string;
   /** state.redis: shared state in this Redis (bench/state.ts). */
   redis?: RedisState;
+  /** Keys, limits, budgets and guardrails on the bench route (bench/governance.ts). */
+  governance?: boolean;
 }
 
 /** state.redis.url, and deadline_ms when not the default. */
@@ -86,7 +110,7 @@ export interface RedisState {
 }
 
 export function startGateway(dir: string, upstream: string, o: GatewayOptions): Promise<Proc> {
-  const cfg = keelConfig(dir, o.name ?? `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0, o.redis);
+  const cfg = keelConfig(dir, o.name ?? `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0, o.redis, o.governance);
   return startKeel(['gateway', '--config', cfg, '--port', '0'], /gateway listening on (http:\/\/\S+)/, { cwd: dir, cpu: o.cpu ?? SERVER_CPU, nodeArgs: o.nodeArgs, bin: o.bin });
 }
 
