@@ -8,7 +8,8 @@ Commands:
               no keel.yaml and no provider keys)
   gateway     the gateway alone, sending telemetry to the configured collector
   collector   the OTLP collector alone, writing to ClickHouse (embedded or telemetry.store.url)
-  query SQL   read-only SQL over Keel's ClickHouse (llm_requests, llm_attempts, sli_1m, otel_traces)
+  query SQL   read-only SQL over Keel's ClickHouse (llm_requests, llm_attempts, sli_1m, otel_traces, audit_log)
+  query audit [N]  the newest N rows of the audit log (default 50)
   slo status  error budgets, burn rates and firing alerts from the running SLO engine
   slo rules [DIR]  Grafana alert rules and Prometheus rules from the SLO specs (default DIR: alerts)
   demo        gateway + simulated providers, with examples to try

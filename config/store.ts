@@ -3,12 +3,15 @@ import { basename, dirname } from 'node:path';
 import { ConfigError, formatConfigIssues } from './errors.js';
 import { loadConfigFile, type LoadOptions } from './load.js';
 import type { KeelConfig } from './schema.js';
+import type { AuditActor } from './audit.js';
 
 export interface ConfigSnapshot {
   readonly config: KeelConfig;
   readonly version: number;
   readonly loadedAt: number;
   readonly source: string;
+  /** What put it in force: `startup` for the first, then the reload's cause (the audit log's actor). */
+  readonly actor: AuditActor;
 }
 
 export type ReloadResult = { ok: true; version: number } | { ok: false; error: ConfigError };
@@ -77,13 +80,13 @@ export class ConfigStore {
   readonly #path: string | undefined;
   readonly #opts: StoreOptions | undefined;
   readonly #changeListeners = new Set<(snap: ConfigSnapshot) => void>();
-  readonly #errorListeners = new Set<(err: ConfigError) => void>();
+  readonly #errorListeners = new Set<(err: ConfigError, actor: AuditActor) => void>();
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
-  readonly #onSighup = () => void this.reload();
+  readonly #onSighup = () => void this.reload('SIGHUP');
 
   private constructor(config: KeelConfig, source: string, path?: string, opts?: StoreOptions) {
-    this.#current = Object.freeze({ config, version: 1, loadedAt: Date.now(), source });
+    this.#current = Object.freeze({ config, version: 1, loadedAt: Date.now(), source, actor: 'startup' });
     this.#path = path;
     this.#opts = opts;
   }
@@ -100,8 +103,12 @@ export class ConfigStore {
     return this.#current;
   }
 
-  /** Re-reads the file. Identical content keeps the version and notifies no one. */
-  reload(): ReloadResult {
+  /**
+   * Re-reads the file. Identical content keeps the version and notifies no one. `actor` says
+   * why, for the audit log: the watcher and the SIGHUP handler name themselves; a call from
+   * code (an admin endpoint, a test) is `admin api`.
+   */
+  reload(actor: AuditActor = 'admin api'): ReloadResult {
     if (this.#path === undefined || this.#opts === undefined) return { ok: true, version: this.#current.version };
     let config: KeelConfig;
     try {
@@ -109,14 +116,14 @@ export class ConfigStore {
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       this.#opts.log?.(`config reload rejected, keeping version ${this.#current.version}: ${formatConfigIssues(err.issues)}`);
-      for (const l of this.#errorListeners) l(err);
+      for (const l of this.#errorListeners) l(err, actor);
       return { ok: false, error: err };
     }
     if (JSON.stringify(config) === JSON.stringify(this.#current.config)) return { ok: true, version: this.#current.version };
     const restartOnly = this.#opts.restartOnly ?? GATEWAY_RESTART_ONLY;
     const live = this.#opts.restartOnly === undefined ? GATEWAY_LIVE : (this.#opts.live ?? []);
     for (const path of restartNeeded(this.#current.config, config, restartOnly, live)) this.#opts.log?.(`config reload: ${path} changed: restart Keel for it to take effect`);
-    this.#current = Object.freeze({ config, version: this.#current.version + 1, loadedAt: Date.now(), source: this.#path });
+    this.#current = Object.freeze({ config, version: this.#current.version + 1, loadedAt: Date.now(), source: this.#path, actor });
     const what = this.#opts.describe?.(this.#current);
     this.#opts.log?.(`config reload: version ${this.#current.version}${what === undefined ? '' : ` (${what})`}`);
     for (const l of this.#changeListeners) l(this.#current);
@@ -130,7 +137,7 @@ export class ConfigStore {
     this.#watcher = watch(dirname(this.#path), { persistent: false }, (_event, file) => {
       if (file !== null && file !== name) return;
       if (this.#timer !== undefined) clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => void this.reload(), DEBOUNCE_MS);
+      this.#timer = setTimeout(() => void this.reload('file change'), DEBOUNCE_MS);
       this.#timer.unref();
     });
     process.on('SIGHUP', this.#onSighup);
@@ -141,7 +148,7 @@ export class ConfigStore {
     return () => this.#changeListeners.delete(listener);
   }
 
-  onError(listener: (err: ConfigError) => void): () => void {
+  onError(listener: (err: ConfigError, actor: AuditActor) => void): () => void {
     this.#errorListeners.add(listener);
     return () => this.#errorListeners.delete(listener);
   }

@@ -85,6 +85,8 @@ export interface LeaseLeadershipOptions {
   ttlMs: number;
   log: (msg: string) => void;
   now?: () => number;
+  /** Told when this engine takes or loses the lease (the audit log's leader_acquired / leader_lost). */
+  onChange?: (leading: boolean, why: string) => void;
 }
 
 /**
@@ -151,6 +153,7 @@ export class LeaseLeadership implements Leadership {
     if (held === this.#leading) return;
     this.#leading = held;
     this.#o.log(held ? `SLO leadership: ${this.id} is now the leader (evaluates, notifies, publishes weights, steps canaries)` : `SLO leadership: ${this.id} is a follower (serves the leader's last results)`);
+    this.#o.onChange?.(held, held ? 'lease taken' : 'lease lost');
   }
 
   info(): LeadershipInfo {
@@ -175,6 +178,7 @@ export class LeaseLeadership implements Leadership {
     this.#leading = false;
     await this.#o.state.release(LEADER_LEASE, this.id).catch(() => undefined);
     this.#o.log(`SLO leadership: ${this.id} resigned`);
+    this.#o.onChange?.(false, 'resigned');
   }
 }
 
@@ -192,11 +196,11 @@ export function engineId(): string {
  * publishes its alerts before it notifies and notifies only while holds() (SloLoop.tick). The
  * Redis deadline is looser than the gateways' (no request waits on it) but well inside an interval.
  */
-export function openLeadership(cfg: StateConfig | undefined, intervalMs: number, log: (msg: string) => void): { leadership: Leadership; close: () => Promise<void> } {
+export function openLeadership(cfg: StateConfig | undefined, intervalMs: number, log: (msg: string) => void, onChange?: LeaseLeadershipOptions['onChange']): { leadership: Leadership; close: () => Promise<void> } {
   const id = engineId();
   if (cfg?.redis === undefined) return { leadership: new SoleLeader(id), close: () => Promise.resolve() };
   const state = new RedisState({ url: cfg.redis.url, commandTimeoutMs: Math.max(cfg.redis.deadline_ms, Math.min(1000, intervalMs / 4)), keyPrefix: cfg.redis.key_prefix });
-  const leadership = new LeaseLeadership({ state, id, ttlMs: Math.round(1.25 * intervalMs), log });
+  const leadership = new LeaseLeadership({ state, id, ttlMs: Math.round(1.25 * intervalMs), log, onChange });
   leadership.keepAlive(Math.max(1, Math.floor(intervalMs / 4)));
   return {
     leadership,

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { AuditSink } from '../config/audit.js';
 import type { AlertingConfig, SloSpec } from '../config/slo-schema.js';
 import { insertRows } from '../store/index.js';
 import { AlertBook, type AlertChange, type AlertKind, type AlertState } from './alerts.js';
@@ -23,6 +24,8 @@ export interface SloLoopOptions {
   onEvaluated?: (snap: SloSnapshot, alerts: AlertState[]) => Promise<void>;
   /** This engine has just taken leadership over; what the previous leader last published, if anything. */
   onTakeover?: (shared: SharedSnapshot | undefined) => void;
+  /** Alerts fired and resolved go to the audit log too (pending ones do not: nobody was told). */
+  audit?: AuditSink;
 }
 
 export interface SloSnapshot {
@@ -144,6 +147,9 @@ export class SloLoop {
       budget_remaining: result.evaluation.remaining,
     }));
     await insertRows(this.#o.client, 'alert_events', rows);
+    // Written once alert_events has them, so the audit never says more than the alert history.
+    const told = rows.filter((r) => r.transition !== 'pending');
+    if (told.length > 0) this.#o.audit?.(told.map((r) => ({ event: r.transition === 'resolved' ? 'slo_alert_resolved' : 'slo_alert_fired', subject: r.slo, detail: { kind: r.kind, summary: r.summary, budget_remaining: r.budget_remaining } })), changes[0]?.change.at);
   }
 
   start(): void {

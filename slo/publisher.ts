@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { AuditSink } from '../config/audit.js';
 import { durationMs, type AdaptiveConfig } from '../config/slo-schema.js';
 import { insertRows, queryRows, readTable } from '../store/index.js';
 import { advanceCanary, shareOf, specSignature, startCanary, type CanaryEvent, type CanarySample, type CanarySpec, type CanaryState } from './canary.js';
@@ -185,9 +186,11 @@ export class WeightsPublisher {
 }
 
 /** Records canary steps and rollbacks as alert events (and logs them). */
-export function recordCanaryEvents(client: ClickHouseClient, log: (msg: string) => void): (e: CanaryEvent, at: number) => Promise<void> {
+export function recordCanaryEvents(client: ClickHouseClient, log: (msg: string) => void, audit?: AuditSink): (e: CanaryEvent, at: number) => Promise<void> {
   return async (e, at) => {
     log(`canary ${e.key}: ${e.transition} → ${e.share}% (${e.reason})`);
     await insertRows(client, 'alert_events', [{ ts: String(at / 1000), slo: `canary:${e.key}`, kind: 'canary', transition: e.transition, summary: e.reason, budget_remaining: e.share / 100 }]);
+    // A completed rollout is the last step (to 100 %); the transition says which it was.
+    audit?.([{ event: e.transition === 'rollback' ? 'canary_rollback' : 'canary_step', subject: e.key, detail: { transition: e.transition, share: e.share, reason: e.reason } }], at);
   };
 }

@@ -5,6 +5,9 @@ import { loadConfigFile, resolveConfigPath } from '../../config/index.js';
 import { telemetrySchema, type TelemetryConfig } from '../../config/telemetry-schema.js';
 import type { AddressInfo } from 'node:net';
 import { startCollector, type RunningCollector } from '../../collector/index.js';
+import { batcherAuditWriter } from '../../collector/audit.js';
+import { inForce, stamp, type AuditSink } from '../../config/audit.js';
+import { auditConfig, COLLECTOR_DIFF } from '../../config/audit-diff.js';
 import { isLoopbackHost } from '../../config/secret.js';
 import { buildSloServer, recordCanaryEvents, SloLoop, WeightsPublisher, type AlertState, type SloSnapshot } from '../../slo/index.js';
 import { openLeadership, type Leadership } from '../../slo/leader.js';
@@ -79,18 +82,19 @@ function sharer(leadership: Leadership, running: RunningCollector, publisher: We
  * `state.redis` several collectors run one each, and only the holder of the `slo-leader` lease
  * evaluates, notifies, publishes weights and steps canaries (slo/leader.ts).
  */
-async function startSloEngine(live: LiveConfig, running: RunningCollector, port: number | undefined): Promise<{ url: string; count: number; stop: () => Promise<void> }> {
+async function startSloEngine(live: LiveConfig, running: RunningCollector, port: number | undefined, audit: AuditSink): Promise<{ url: string; count: number; stop: () => Promise<void> }> {
   const config = live.store.current.config;
   const host = config.telemetry.collector.host;
   const intervalMs = config.slo.interval_s * 1000;
-  const { leadership, close: closeLeadership } = openLeadership(config.state, intervalMs, log);
+  const onLeadership = (leading: boolean, why: string) => audit([{ event: leading ? 'leader_acquired' : 'leader_lost', subject: leadership.id, detail: { why } }]);
+  const { leadership, close: closeLeadership } = openLeadership(config.state, intervalMs, log, onLeadership);
   const publisher = new WeightsPublisher({
     client: running.store.client,
     routes: () => live.settings().adaptiveRoutes,
     budget: (route) => live.settings().budget(route),
     cfg: () => live.settings().adaptive,
     canaries: () => live.settings().canaries,
-    onCanary: recordCanaryEvents(running.store.client, log),
+    onCanary: recordCanaryEvents(running.store.client, log, audit),
   });
   await publisher.load().catch(() => undefined);
   const configVersion = () => live.store.current.version;
@@ -102,6 +106,7 @@ async function startSloEngine(live: LiveConfig, running: RunningCollector, port:
     generatorURL: `http://${host}:${port ?? config.slo.port}/`,
     log,
     leadership,
+    audit,
     onEvaluated: sharer(leadership, running, publisher, configVersion),
     onTakeover: (shared) => {
       if (shared !== undefined) publisher.adopt(shared.weights);
@@ -180,12 +185,18 @@ export async function collector(flags: CommonFlags): Promise<number> {
     live.store.close();
     return 1;
   }
-  const slo = await startSloEngine(live, running, flags.sloPort);
+  // The collector's own audit events: its config loads and reloads (with the weight pins it
+  // enforces), and the SLO engine's alerts, canary steps and leadership changes.
+  const writeAudit = batcherAuditWriter(running.batcher, log);
+  const offAudit = auditConfig(live.store, { source: 'collector' }, COLLECTOR_DIFF, writeAudit);
+  const engineAudit: AuditSink = (events, at) => writeAudit(stamp({ source: 'collector', config: () => inForce(live.store.current) }, events, 'slo engine', at));
+  const slo = await startSloEngine(live, running, flags.sloPort, engineAudit);
   const markers = writeMarkers(cfg, running, slo.url);
   process.send?.({ type: 'ready', url: running.url, slo: slo.url });
   log(`listening on ${running.url} (OTLP/HTTP: /v1/traces, /v1/metrics)`);
   log(`SLO engine: ${slo.count} SLO(s), status page on ${slo.url}/`);
   await stopSignal(managed);
+  offAudit();
   live.store.close();
   await stopWithin(cfg.flush_timeout_ms, slo, running);
   for (const file of markers) rmSync(file, { force: true });

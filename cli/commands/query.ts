@@ -1,4 +1,4 @@
-import { openStore, queryText } from '../../store/index.js';
+import { layoutOf, openStore, queryText, tableFor } from '../../store/index.js';
 import type { CommonFlags } from '../args.js';
 import { readFileSync } from 'node:fs';
 import type { TelemetryConfig } from '../../config/telemetry-schema.js';
@@ -22,18 +22,32 @@ function queryToken(cfg: TelemetryConfig): string | undefined {
   }
 }
 
+/** Rows `keel query audit` shows by default. */
+const AUDIT_ROWS = 50;
+
+/**
+ * `keel query audit [N]`: the newest N audit_log rows (default 50), newest first; `audit_log_all`
+ * on a sharded store (every shard's rows). Anything else is SQL as given.
+ */
+export function querySql(positionals: readonly string[], cfg: TelemetryConfig): string {
+  const [first, ...rest] = positionals;
+  if (first !== 'audit' || rest.length > 1 || (rest[0] !== undefined && !/^\d+$/.test(rest[0]))) return positionals.join(' ').trim();
+  const limit = rest[0] === undefined ? AUDIT_ROWS : Number(rest[0]);
+  return `SELECT ts, source, instance, event, subject, actor, config_version, config_hash, detail FROM ${tableFor('audit_log', layoutOf(cfg.store))} ORDER BY ts DESC, event LIMIT ${limit}`;
+}
+
 /**
  * `keel query "SQL"`: read-only SQL over Keel's ClickHouse. The embedded folder
  * belongs to the running collector (chDB binds one folder per process), so the
  * query goes to it; with none running, the folder is opened here.
  */
 export async function query(flags: CommonFlags): Promise<number> {
-  const sql = flags.positionals.join(' ').trim();
+  const cfg = telemetryConfig(flags);
+  const sql = querySql(flags.positionals, cfg);
   if (sql === '') {
     process.stderr.write('keel query: give the SQL to run, e.g. keel query "SELECT route, count() FROM llm_requests GROUP BY route"\n');
     return 2;
   }
-  const cfg = telemetryConfig(flags);
   const url = runningCollector(cfg) ?? `http://${cfg.collector.host === '0.0.0.0' ? '127.0.0.1' : cfg.collector.host}:${flags.collectorPort ?? cfg.collector.port}`;
   try {
     const token = queryToken(cfg);

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ConfigStore, resolveConfigPath } from '../../config/index.js';
+import { auditConfig, GATEWAY_DIFF } from '../../config/audit-diff.js';
 import { isLoopbackHost, openRelayMessage, type KeelConfig } from '../../config/schema.js';
 import { buildGateway } from '../../gateway/index.js';
 import { Drain, drainGateway, type DrainReport } from '../../gateway/http/drain.js';
@@ -116,6 +117,8 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
     await source.simulator?.close();
     return 1;
   }
+  // Config loads and reloads, and the key, budget and limit changes they make, as keel.audit spans.
+  auditConfig(source.store, { source: 'gateway' }, GATEWAY_DIFF, (records) => t.telemetry.audit(records));
   // Adaptive routes follow the SLO engine's weights: polled, swapped atomically, last one kept on failure.
   const weights = new WeightsStore();
   const poll = t.sloUrl === undefined ? undefined : pollWeights(`${t.sloUrl}/api/weights`, weights, source.store.current.config.slo.interval_s * 1000, log, source.store.current.config.slo.token);

@@ -1,4 +1,5 @@
 import type { Dashboard } from '@grafana/schema';
+import { auditDashboard } from './audit.js';
 import { costDashboard } from './cost.js';
 import { gatewayOverview } from './gateway-overview.js';
 import { providersRouting } from './providers.js';
@@ -16,6 +17,7 @@ export const DASHBOARDS: Record<string, Dashboard> = {
   slos: sloDashboard,
   'cost-usage': costDashboard,
   traces: tracesDashboard,
+  audit: auditDashboard,
 };
 
 export { DATASOURCE } from './common.js';

@@ -5,6 +5,7 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
+import type { AuditRecord } from '../../config/audit.js';
 import type { TelemetryConfig } from '../../config/telemetry-schema.js';
 import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
 import type { StateHealth } from '../state/types.js';
@@ -28,6 +29,8 @@ export interface Telemetry {
   observer: RequestObserver;
   /** Serves the Prometheus text format (GET /metrics). */
   metricsHandler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Audit events as `keel.audit` spans (gateway/telemetry/audit-spans.ts); without a span destination they go nowhere. */
+  audit(records: AuditRecord[]): void;
   flush(): Promise<void>;
   /** The last export, bounded by telemetry.flush_timeout_ms (or `timeoutMs`); says what it dropped. */
   shutdown(timeoutMs?: number): Promise<FlushReport>;
@@ -99,6 +102,7 @@ export function createTelemetry(cfg: TelemetryConfig, o: TelemetryOptions): Tele
     // recorded on the next turn of the loop, so telemetry never sits between a caller and its reply.
     observer: (rec: CompletedRequest) => void setImmediate(record, rec),
     metricsHandler: (req, res) => prometheus.getMetricsRequestHandler(req, res),
+    audit: (records) => spans?.audit(records),
     async flush() {
       await spans?.flush();
       await meterProvider.forceFlush();

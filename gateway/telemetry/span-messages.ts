@@ -1,3 +1,4 @@
+import type { AuditRecord } from '../../config/audit.js';
 import type { CompletedRequest } from '../pipeline/record.js';
 import type { SpanDestination } from './destinations.js';
 import type { SpanShutdown } from './flush.js';
@@ -11,7 +12,7 @@ export interface SpanThreadData {
   exportTimeoutMs: number | undefined;
 }
 
-export type ToSpanThread = { type: 'records'; records: CompletedRequest[] } | { type: 'flush'; id: number } | { type: 'shutdown'; id: number; bound: SpanShutdown | undefined };
+export type ToSpanThread = { type: 'records'; records: CompletedRequest[] } | { type: 'audit'; records: AuditRecord[] } | { type: 'flush'; id: number } | { type: 'shutdown'; id: number; bound: SpanShutdown | undefined };
 
 /** `flushed.dropped`: spans a bounded shutdown gave up on. */
 export type FromSpanThread = { type: 'done'; spans: number } | { type: 'dropped'; destination: string; spans: number } | { type: 'flushed'; id: number; dropped: number };

@@ -1,7 +1,9 @@
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import type { AuditRecord } from '../../config/audit.js';
 import type { CompletedRequest } from '../pipeline/record.js';
+import { recordAuditSpans } from './audit-spans.js';
 import { SPAN_LIMITS } from './bounds.js';
 import { within, type SpanShutdown } from './flush.js';
 import { QueueingSpanProcessor } from './processor.js';
@@ -19,6 +21,8 @@ const EXPORT_SPANS = 512;
 /** Where finished requests go to become spans: on the gateway's thread or on a span thread. */
 export interface SpanSink {
   record(rec: CompletedRequest): void;
+  /** Audit events (config changes): one `keel.audit` span each, to the same destinations. */
+  audit(records: AuditRecord[]): void;
   flush(): Promise<void>;
   /** Exports what is left and stops; with a deadline, gives up at it. Resolves with the spans dropped at the end. */
   shutdown(o?: SpanShutdown): Promise<number>;
@@ -44,6 +48,13 @@ export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: s
         recordSpans(tracer, rec);
       } catch {
         onDrop('record', spansOf([rec]));
+      }
+    },
+    audit(records) {
+      try {
+        recordAuditSpans(tracer, records);
+      } catch {
+        onDrop('record', records.length);
       }
     },
     flush: () => provider.forceFlush(),

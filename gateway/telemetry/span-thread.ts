@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { AuditRecord } from '../../config/audit.js';
 import type { CompletedRequest } from '../pipeline/record.js';
 import { spansOf, type FromSpanThread, type SpanThreadData, type ToSpanThread } from './span-messages.js';
 import type { SpanShutdown } from './flush.js';
@@ -52,6 +53,17 @@ export class SpanThread implements SpanSink {
     else this.#timer ??= setTimeout(() => this.#post(), BATCH_MS).unref();
   }
 
+  /** Audit events are few (a reload makes a handful): posted at once, not batched, under the same span bound. */
+  audit(records: AuditRecord[]): void {
+    if (records.length === 0) return;
+    if (this.#dead || this.#pendingSpans + records.length > this.#maxSpans) {
+      this.#onDrop('record', records.length);
+      return;
+    }
+    this.#pendingSpans += records.length;
+    this.#send({ type: 'audit', records });
+  }
+
   /** Every record so far exported (or dropped and counted). */
   async flush(): Promise<void> {
     await this.#call('flush', undefined);
@@ -97,6 +109,10 @@ export class SpanThread implements SpanSink {
     } catch {
       // A record that cannot be cloned (it never should) is dropped, not thrown at a request.
       if (m.type === 'records') this.#dropPosted(m.records);
+      else if (m.type === 'audit') {
+        this.#pendingSpans -= m.records.length;
+        this.#onDrop('record', m.records.length);
+      }
     }
   }
 

@@ -14,6 +14,11 @@ const post = (m: FromSpanThread) => port.postMessage(m);
 const spans = createSpanPipeline(workerData as SpanThreadData, (destination, n) => post({ type: 'dropped', destination, spans: n }));
 
 port.on('message', (m: ToSpanThread) => {
+  if (m.type === 'audit') {
+    spans.audit(m.records);
+    post({ type: 'done', spans: m.records.length });
+    return;
+  }
   if (m.type === 'records') {
     for (const rec of m.records) spans.record(rec);
     post({ type: 'done', spans: spansOf(m.records) });

@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type RunningCollector } from '../../collector/index.js';
+import { auditRow } from '../../collector/audit.js';
+import { stamp, type AuditSink } from '../../config/audit.js';
 import { alertingSchema, sloBlockSchema, sloSpecSchema } from '../../config/slo-schema.js';
 import { telemetrySchema } from '../../config/telemetry-schema.js';
 import { recordCanaryEvents, SloLoop, WeightsPublisher } from '../../slo/index.js';
@@ -99,7 +101,11 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
     // The SLO engine's tables, from the same traffic: evaluations (with a TTFT SLO strict enough to
     // fire), weights for the flaky route, and a canary step.
     const now = () => Date.now() + 60_000;
+    // The SLO engine's audit events (the alert it fires, the canary step) fill the audit dashboard.
+    const audited: Promise<void>[] = [];
+    const audit: AuditSink = (events, at) => void audited.push(c.batcher.add({ audit_log: stamp({ source: 'collector', config: () => ({ version: 1, hash: 'dashboards' }) }, events, 'slo engine', at).map(auditRow) }));
     const loop = new SloLoop({
+      audit,
       client: c.store.client,
       specs: () => [
         sloSpecSchema.parse({ name: 'gpt-availability', objective: 99, window: '1d', sli: 'availability', scope: { route: 'gpt-sim' } }),
@@ -118,10 +124,12 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
       budget: () => 0.005,
       cfg: () => sloBlockSchema.parse({}).adaptive,
       canaries: () => [{ key: 'gpt-sim|oai|gpt-up', steps: [10, 100], stepMs: 0, gate: 2, minAttempts: 1 }],
-      onCanary: recordCanaryEvents(c.store.client, () => undefined),
+      onCanary: recordCanaryEvents(c.store.client, () => undefined, audit),
       now,
     });
     await publisher.tick();
+    await Promise.all(audited);
+    await c.batcher.flush();
   }, 60_000);
   afterAll(async () => {
     await h.close();

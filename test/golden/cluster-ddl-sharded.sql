@@ -571,3 +571,35 @@ CREATE TABLE IF NOT EXISTS canary_state ON CLUSTER `keel` (
 ORDER BY key;
 
 CREATE TABLE IF NOT EXISTS canary_state_all ON CLUSTER `keel` AS canary_state ENGINE = Distributed('keel', 'keel', 'canary_state');
+
+-- migration 11: audit_log and its view on otel_traces (keel.audit spans)
+CREATE TABLE IF NOT EXISTS audit_log ON CLUSTER `keel` (
+    ts DateTime64(3) CODEC(Delta, ZSTD(1)),
+    source LowCardinality(String),
+    instance LowCardinality(String),
+    event LowCardinality(String),
+    subject String CODEC(ZSTD(1)),
+    detail String CODEC(ZSTD(1)),
+    config_version UInt32,
+    config_hash LowCardinality(String),
+    actor LowCardinality(String)
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{uuid}/{shard}', '{replica}')
+PARTITION BY toYYYYMM(ts)
+ORDER BY (ts, event)
+TTL toDateTime(ts) + toIntervalDay(400)
+SETTINGS replicated_deduplication_window = 10000;
+
+CREATE TABLE IF NOT EXISTS audit_log_all ON CLUSTER `keel` AS audit_log ENGINE = Distributed('keel', 'keel', 'audit_log');
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS audit_log_mv ON CLUSTER `keel` TO audit_log AS SELECT
+    toDateTime64(Timestamp, 3) AS ts,
+    'gateway' AS source,
+    SpanAttributes['keel.audit.instance'] AS instance,
+    SpanAttributes['keel.audit.event'] AS event,
+    SpanAttributes['keel.audit.subject'] AS subject,
+    SpanAttributes['keel.audit.detail'] AS detail,
+    toUInt32OrZero(SpanAttributes['keel.audit.config_version']) AS config_version,
+    SpanAttributes['keel.audit.config_hash'] AS config_hash,
+    SpanAttributes['keel.audit.actor'] AS actor
+FROM otel_traces
+WHERE SpanName = 'keel.audit' AND SpanAttributes['keel.audit.event'] != '';

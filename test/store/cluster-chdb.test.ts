@@ -76,14 +76,14 @@ describe('cluster DDL executed on chDB (all but the Keeper parts)', () => {
 
   it('each Distributed table has its local table’s columns, sli_1m’s later latency columns included', () => {
     const columns = (t: string) => rows<{ name: string; type: string }>(`DESCRIBE TABLE ${t}`).map((c) => `${c.name} ${c.type}`);
-    for (const t of ['otel_traces', 'otel_traces_trace_id_ts', 'llm_requests', 'llm_attempts', 'sli_1m', 'slo_evaluations', 'alert_events', 'routing_weights', 'canary_state', 'otel_metrics_exponential_histogram']) {
+    for (const t of ['otel_traces', 'otel_traces_trace_id_ts', 'llm_requests', 'llm_attempts', 'sli_1m', 'slo_evaluations', 'alert_events', 'routing_weights', 'canary_state', 'audit_log', 'otel_metrics_exponential_histogram']) {
       expect(columns(`${t}_all`), t).toEqual(columns(t));
     }
     expect(columns('sli_1m_all')).toContain('ttft_le SimpleAggregateFunction(sumMap, Map(UInt32, UInt64))');
   });
 
   it('the dedup window is set where the collector relies on it, and the Distributed tables refuse inserts', () => {
-    for (const t of ['otel_traces', 'llm_requests', 'llm_attempts', 'sli_1m']) {
+    for (const t of ['otel_traces', 'llm_requests', 'llm_attempts', 'sli_1m', 'audit_log']) {
       const [row] = rows<{ q: string }>(`SELECT create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name = '${t}'`);
       expect(row?.q, t).toMatch(/replicated_deduplication_window = 10000/);
     }
@@ -100,7 +100,7 @@ describe('cluster DDL executed on chDB (all but the Keeper parts)', () => {
       const probe = stripCluster(s).replace(/^(\s*CREATE TABLE (?:IF NOT EXISTS )?)(\w+)/, `$1probe_${n}_$2 UUID '${uuid}'`);
       expect(() => session.query(probe), probe).toThrow(/NO_ZOOKEEPER/);
     }
-    expect(n).toBe(16);
+    expect(n).toBe(17);
     // And the check can fail: a broken parameter is reported before Keeper is.
     expect(() =>
       session.query(`CREATE TABLE broken UUID '00000000-0000-4000-8000-999999999999' (ts DateTime) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{uuid}/{shard}', '{replica}', nope) ORDER BY ts`),

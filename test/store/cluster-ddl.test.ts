@@ -60,8 +60,8 @@ describe('cluster DDL (a pure rewrite of the single-node migrations)', () => {
   it('the dedup window follows the engine: replicated_deduplication_window wherever the single-node DDL had the non-replicated one', () => {
     const single = MIGRATIONS.flatMap((m) => m.statements);
     const withWindow = single.filter((s) => s.includes('non_replicated_deduplication_window = 10000'));
-    // otel_traces, otel_traces_trace_id_ts, the 5 metric tables, llm_requests, llm_attempts, and sli_1m's ALTER.
-    expect(withWindow.length).toBe(10);
+    // otel_traces, otel_traces_trace_id_ts, the 5 metric tables, llm_requests, llm_attempts, sli_1m's ALTER, and audit_log.
+    expect(withWindow.length).toBe(11);
     const cluster = all(REPLICATED);
     expect(cluster.join('\n')).not.toContain('non_replicated_deduplication_window');
     for (const s of withWindow) {
@@ -73,7 +73,7 @@ describe('cluster DDL (a pure rewrite of the single-node migrations)', () => {
 
   it('sharded: each table gets a read-only Distributed twin that follows column changes and renames', () => {
     const s = all(SHARDED);
-    for (const t of ['otel_traces', 'otel_traces_trace_id_ts', 'llm_requests', 'llm_attempts', 'sli_1m', 'slo_evaluations', 'alert_events', 'routing_weights', 'canary_state', 'otel_metrics_gauge']) {
+    for (const t of ['otel_traces', 'otel_traces_trace_id_ts', 'llm_requests', 'llm_attempts', 'sli_1m', 'slo_evaluations', 'alert_events', 'routing_weights', 'canary_state', 'audit_log', 'otel_metrics_gauge']) {
       expect(s, t).toContain(`CREATE TABLE IF NOT EXISTS ${t}_all ON CLUSTER \`keel\` AS ${t} ENGINE = Distributed('keel', 'keel', '${t}')`);
     }
     expect(s.some((x) => x.includes('keel_migrations_all'))).toBe(false);
