@@ -79,6 +79,8 @@ export function newRecord(ctx: CallContext, operation: CompletedRequest['operati
     stream: false,
     clientId: ctx.client?.id,
     team: ctx.client?.team,
+    customer: ctx.client?.customer,
+    keyMetadata: ctx.client?.metadata ?? {},
     configVersion: ctx.runtime.version,
     status: 200,
     errorCode: undefined,

@@ -58,6 +58,9 @@ export interface CompletedRequest {
   stream: boolean;
   clientId: string | undefined;
   team: string | undefined;
+  customer: string | undefined;
+  /** The key's configured tags (auth.keys[].metadata), for its spans; never the key itself. */
+  keyMetadata: Readonly<Record<string, string>>;
   configVersion: number;
   /** HTTP status the caller saw (200 for a stream that later broke in-band). */
   status: number;

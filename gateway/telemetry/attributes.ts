@@ -58,6 +58,13 @@ function defined(attrs: Record<string, Attributes[string] | undefined>): Attribu
   return out;
 }
 
+/** The key's tags as `keel.key.meta.<name>` (names are checked by the config schema: [a-z0-9_]). */
+function keyMetadataAttributes(rec: CompletedRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(rec.keyMetadata)) out[`keel.key.meta.${name}`] = value;
+  return out;
+}
+
 /** The SERVER span: the request as the caller saw it. */
 export function requestAttributes(rec: CompletedRequest, genAiProvider: string | undefined): Attributes {
   const itl = itlStats(rec.interTokenMs);
@@ -98,6 +105,8 @@ export function requestAttributes(rec: CompletedRequest, genAiProvider: string |
     'keel.cache.status': 'miss',
     'keel.key_id': rec.clientId,
     'keel.team': rec.team,
+    'keel.customer': rec.customer,
+    ...keyMetadataAttributes(rec),
     'keel.weights_version': rec.weightsVersion,
     'keel.config_version': rec.configVersion,
   });

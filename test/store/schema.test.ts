@@ -106,7 +106,7 @@ describe('store schema', () => {
   it('migrations are recorded and idempotent', async () => {
     expect(await migrate(store.client, ttl)).toEqual([]);
     const versions = await queryRows<{ version: number }>(store.client, 'SELECT version FROM keel_migrations ORDER BY version');
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
 
   it('a server span flows through llm_requests into sli_1m; a client span into llm_attempts', async () => {
