@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { insertRows, queryRows, readTable } from '../store/index.js';
 import { budgetSummary } from './budget-notify.js';
-import { evaluateBudgets, periodOf, spendOf, type BudgetCrossing, type BudgetFired, type BudgetSpec, type SpendRow } from './budgets.js';
+import { budgetId, evaluateBudgets, periodOf, spendOf, THRESHOLDS, type BudgetCrossing, type BudgetFired, type BudgetSpec, type SpendRow } from './budgets.js';
 
 /**
  * Budget alerts, the I/O half: reads each budget period's spend per key, team and customer and
@@ -11,11 +11,19 @@ import { evaluateBudgets, periodOf, spendOf, type BudgetCrossing, type BudgetFir
  * already summed per minute, so a 30-day budget does not scan 30 days of requests at every
  * evaluation (DESIGN.md §3: long windows read sli_1m). A rolling window starts at the minute its
  * start falls in, so it may count up to a minute more than its exact 24 h or 30 days.
+ *
+ * The book survives a takeover through the shared snapshot (adopt), and a restart through
+ * alert_events: the first evaluation this engine leads rebuilds it from the crossings recorded
+ * there in the budgets' current periods, so a collector restarted mid-month does not tell 80 %
+ * again. Each row names its budget and threshold (`slo` = budget:<period>-<window>:<scope>:<name>,
+ * `transition` = <threshold>%).
  */
 export class BudgetWatch {
   readonly #client: ClickHouseClient;
   readonly #budgets: () => readonly BudgetSpec[];
   #fired: BudgetFired[] = [];
+  /** Whether the book has been rebuilt from alert_events since this engine began leading. */
+  #recovered = false;
 
   constructor(client: ClickHouseClient, budgets: () => readonly BudgetSpec[]) {
     this.#client = client;
@@ -28,6 +36,10 @@ export class BudgetWatch {
     if (specs.length === 0) {
       this.#fired = [];
       return [];
+    }
+    if (!this.#recovered) {
+      this.adopt(await this.#recorded(specs, now));
+      this.#recovered = true;
     }
     const starts = [...new Set(specs.map((b) => periodOf(b, now).start))];
     const spend = new Map<number, SpendRow[]>();
@@ -48,14 +60,35 @@ export class BudgetWatch {
     );
   }
 
+  /** Crossings recorded in the budgets' current periods, as book entries. */
+  async #recorded(specs: readonly BudgetSpec[], now: number): Promise<BudgetFired[]> {
+    const earliest = Math.min(...specs.map((b) => periodOf(b, now).start));
+    const rows = await queryRows<{ slo: string; transition: string; at: number }>(
+      this.#client,
+      `SELECT slo, transition, toUnixTimestamp64Milli(ts) AS at FROM ${readTable(this.#client, 'alert_events')}
+       WHERE kind = 'budget' AND ts >= fromUnixTimestamp64Milli(toInt64(${Math.floor(earliest)})) ORDER BY ts`,
+    );
+    const byRow = new Map(specs.map((b) => [eventName(b), b]));
+    const out: BudgetFired[] = [];
+    for (const r of rows) {
+      const spec = byRow.get(r.slo);
+      const threshold = THRESHOLDS.find((t) => r.transition === `${t}%`);
+      const at = Number(r.at);
+      if (spec === undefined || threshold === undefined || at < periodOf(spec, now).start) continue;
+      // A crossing of the higher threshold also booked the lower one (evaluateBudgets tells only the higher).
+      for (const t of THRESHOLDS.filter((x) => x <= threshold)) out.push({ budget: budgetId(spec), threshold: t, since: spec.window === 'calendar' ? periodOf(spec, at).start : at });
+    }
+    return out;
+  }
+
   /** In alert_events beside SLO and canary events (the status page's and dashboards' log). */
   async #record(crossings: readonly BudgetCrossing[]): Promise<void> {
     if (crossings.length === 0) return;
     const rows = crossings.map((c) => ({
       ts: String(c.at / 1000),
-      slo: `budget:${c.spec.scope}:${c.spec.name}`,
+      slo: eventName(c.spec),
       kind: 'budget',
-      transition: 'firing',
+      transition: `${c.threshold}%`,
       summary: budgetSummary(c),
       budget_remaining: 1 - c.spentUsd / c.spec.usd,
     }));
@@ -73,8 +106,14 @@ export class BudgetWatch {
     for (const f of fired) if (!known.has(`${f.budget}|${f.threshold}`)) this.#fired.push({ ...f });
   }
 
-  /** Leadership lost: whoever leads now owns the book. */
+  /** Leadership lost: whoever leads now owns the book (and leading again rebuilds it). */
   clear(): void {
     this.#fired = [];
+    this.#recovered = false;
   }
+}
+
+/** A budget's name in alert_events: the fixed fields first, so a name with ':' in it still parses. */
+function eventName(b: BudgetSpec): string {
+  return `budget:${b.period}-${b.window}:${b.scope}:${b.name}`;
 }

@@ -112,8 +112,32 @@ describe('budget alerts from the SLO loop', () => {
     expect(hooks()[1]?.body.labels).toMatchObject({ threshold: '100', severity: 'page' });
     // 10.5 today, and yesterday's 50 is more than 24 h back for the rolling customer budget (20): 52 %, not told.
     expect(hooks().filter((p) => (p.body as { scope?: string }).scope !== 'key')).toEqual([]);
-    const events = await queryRows<{ slo: string; kind: string; summary: string }>(store.client, "SELECT slo, kind, summary FROM alert_events WHERE kind = 'budget' ORDER BY ts");
-    expect(events.map((e) => e.slo)).toEqual(['budget:key:app', 'budget:key:app']);
+    const events = await queryRows<{ slo: string; transition: string; summary: string }>(store.client, "SELECT slo, transition, summary FROM alert_events WHERE kind = 'budget' ORDER BY ts");
+    expect(events.map((e) => [e.slo, e.transition])).toEqual([['budget:day-calendar:key:app', '80%'], ['budget:day-calendar:key:app', '100%']]);
     expect(events[1]?.summary).toMatch(/^Budget: key app has used up its \$10\.00 daily budget/);
+  });
+
+  it('a collector restarted mid-period (no shared state) rebuilds the book from alert_events: nothing told again; the next UTC day re-arms', async () => {
+    const restarted = new SloLoop({
+      client: store.client,
+      specs: () => [],
+      budgets: () => budgets,
+      alerting: () => alertingSchema.parse({ receivers: [{ type: 'webhook', url: `${base}/hook` }] }),
+      intervalMs: 30_000,
+      now: () => clock,
+      generatorURL: 'http://127.0.0.1/',
+      log: () => undefined,
+      retryBaseMs: 10,
+    });
+    const before = hooks().length;
+    clock += 30_000;
+    await tick(restarted);
+    expect(hooks()).toHaveLength(before);
+    // The next day: 9 spent by 01:00 is 90 % of the new day's key budget, told as a new 80 %; the
+    // customer's rolling 24 h still holds yesterday's 10.5 as well, 97.5 % of its 20.
+    clock = day + 25 * HOUR;
+    await insertRows(store.client, 'llm_requests', [spend(day + 24 * HOUR + 60_000, 9)]);
+    await tick(restarted);
+    expect(hooks().slice(before).map((p) => p.key)).toEqual(['budget|key|app|day-calendar|2026-06-16T00:00:00Z|80', 'budget|customer|acme|day-rolling|2026-06-16T01:00:00Z|80']);
   });
 });
