@@ -46,8 +46,9 @@ export class BudgetWatch {
     // At most four periods (UTC day and month, rolling 24 h and 30 d), one query each.
     for (const start of starts) spend.set(start, await this.#spendSince(start, now));
     const { crossings, fired } = evaluateBudgets(specs, (b) => spendOf(spend.get(periodOf(b, now).start) ?? [], b.scope, b.name), this.#fired, now);
-    this.#fired = fired;
+    // Recorded before the book moves: a failed insert leaves the crossings to the next tick, not untold.
     await this.#record(crossings);
+    this.#fired = fired;
     return crossings;
   }
 
