@@ -159,5 +159,9 @@ export function attemptAttributes(rec: CompletedRequest, a: AttemptInfo, index: 
     'keel.failure_class': a.errorClass,
     'keel.error.class': a.errorClass,
     'keel.cost_usd': cost === undefined ? undefined : round(cost, 9),
+    // Who asked, on every span of the request (ids only), so an attempt's span is attributable on its own.
+    'keel.key_id': rec.clientId,
+    'keel.team': rec.team,
+    'keel.customer': rec.customer,
   });
 }

@@ -52,6 +52,7 @@ describe('span attributes', () => {
     expect(f['keel.cost_usd']).toBeUndefined();
     const ok = attemptAttributes(rec, answered, 1);
     expect(ok).toMatchObject({ 'keel.attempt.index': 1, 'keel.attempt.reason': 'retry', 'gen_ai.usage.output_tokens': 200 });
+    expect(f).toMatchObject({ 'keel.key_id': 'app', 'keel.team': 'search', 'keel.customer': 'acme' });
     expect(ok['keel.cost_usd']).toBeGreaterThan(0);
   });
 
