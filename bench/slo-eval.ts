@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { sloBlockSchema } from '../config/slo-schema.js';
 import { effectiveSlos, evaluateAll } from '../slo/index.js';
-import { SLI_1M_MV_V2 } from '../store/slo-ddl.js';
+import { SLI_1M_MV_V3 } from '../store/customer-ddl.js';
 import { migrate, openStore, queryRows } from '../store/index.js';
 import { machineLine } from './lib/machine.js';
 import { medianRange, table } from './lib/stats.js';
@@ -34,6 +34,7 @@ function requests(startS: number): string {
       ['gpt-4o-mini', 'claude-haiku'][1 + intDiv(h, 4) % 2] AS response_model,
       concat('key-', toString(intDiv(h, 8) % 4)) AS key_id,
       concat('team-', toString(intDiv(h, 8) % 2)) AS team,
+      concat('customer-', toString(intDiv(h, 8) % 3)) AS customer,
       (number % 100) != 7 AS ok,
       if(ok, '', ['provider_server_error', 'provider_rate_limit', 'timeout'][1 + number % 3]) AS error_class,
       intDiv(h, 32) % 2 = 0 AS stream,
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
   await migrate(store.client, { traces: 7, metrics: 7, requests: 30, sli: 400 });
   const end = Math.floor(Date.now() / 60_000) * 60_000;
   const startS = (end - DAYS * 86_400_000) / 1000;
-  const select = SLI_1M_MV_V2.slice(SLI_1M_MV_V2.indexOf(' AS SELECT') + 4).replace('FROM llm_requests', `FROM ${requests(startS)}`);
+  const select = SLI_1M_MV_V3.slice(SLI_1M_MV_V3.indexOf(' AS SELECT') + 4).replace('FROM llm_requests', `FROM ${requests(startS)}`);
   log(`rolling up ${(REQUESTS / 1e6).toFixed(0)} M generated requests over ${DAYS} days into sli_1m…`);
   const t0 = performance.now();
   await store.client.command({ query: `INSERT INTO sli_1m ${select}`, clickhouse_settings: { max_memory_usage: '8000000000' } });

@@ -11,6 +11,8 @@ export { pairName, scaledWindows, WORKBOOK_30D, type BurnWindow, type Severity }
 export { AlertBook, type AlertChange, type AlertKind, type AlertState } from './alerts.js';
 export { SloLoop, type SloLoopOptions, type SloSnapshot } from './loop.js';
 export { Notifier } from './notify.js';
+export { budgetId, budgetSpecs, evaluateBudgets, periodOf, spendOf, THRESHOLDS, type BudgetCrossing, type BudgetFired, type BudgetScope, type BudgetSpec, type SpendRow, type Threshold } from './budgets.js';
+export { BudgetWatch } from './budget-watch.js';
 export { buildSloServer } from './server.js';
 export { describeSettings, liveSloSettings, sloSettings, type SloSettings } from './settings.js';
 export { statusText, statusView, type StatusView } from './status.js';

@@ -4,6 +4,7 @@ import type { StateConfig } from '../config/schema.js';
 import { RedisState } from '../gateway/state/redis.js';
 import type { SharedState } from '../gateway/state/types.js';
 import type { AlertState } from './alerts.js';
+import type { BudgetFired } from './budgets.js';
 import type { WeightsSnapshotJson } from './publisher.js';
 import type { StatusView } from './status.js';
 
@@ -19,6 +20,8 @@ export interface SharedSnapshot {
   weights: WeightsSnapshotJson;
   /** Pending and firing alerts with their original times, so a takeover neither re-pages nor changes idempotency keys. */
   alerts: AlertState[];
+  /** Budget thresholds told in their current periods, so a new leader does not tell them again (absent from an older leader). */
+  budgets?: BudgetFired[];
 }
 
 export interface LeadershipInfo {

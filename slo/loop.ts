@@ -3,6 +3,8 @@ import type { AuditSink } from '../config/audit.js';
 import type { AlertingConfig, SloSpec } from '../config/slo-schema.js';
 import { insertRows } from '../store/index.js';
 import { AlertBook, type AlertChange, type AlertKind, type AlertState } from './alerts.js';
+import { BudgetWatch } from './budget-watch.js';
+import type { BudgetCrossing, BudgetFired, BudgetSpec } from './budgets.js';
 import { evaluateAll, type SloResult } from './engine.js';
 import type { Leadership, SharedSnapshot } from './leader.js';
 import { Notifier, summary } from './notify.js';
@@ -20,8 +22,10 @@ export interface SloLoopOptions {
   retryBaseMs?: number;
   /** Among several collectors only the lease holder evaluates and notifies (slo/leader.ts); absent: always. */
   leadership?: Leadership;
-  /** Called after each evaluation this engine led, with the alerts it holds (the leader publishes them for followers). */
-  onEvaluated?: (snap: SloSnapshot, alerts: AlertState[]) => Promise<void>;
+  /** The budgets in force (auth.keys, teams, customers; read each tick); absent: none. */
+  budgets?: () => readonly BudgetSpec[];
+  /** Called after each evaluation this engine led, with the alerts it holds and the budget thresholds told (the leader publishes them for followers). */
+  onEvaluated?: (snap: SloSnapshot, alerts: AlertState[], budgets: BudgetFired[]) => Promise<void>;
   /** This engine has just taken leadership over; what the previous leader last published, if anything. */
   onTakeover?: (shared: SharedSnapshot | undefined) => void;
   /** Alerts fired and resolved go to the audit log too (pending ones do not: nobody was told). */
@@ -42,6 +46,7 @@ export interface SloSnapshot {
 export class SloLoop {
   readonly #o: SloLoopOptions;
   readonly #book: AlertBook;
+  readonly #budgets: BudgetWatch;
   readonly notifier: Notifier;
   #timer: NodeJS.Timeout | undefined;
   #poll: NodeJS.Timeout | undefined;
@@ -53,6 +58,7 @@ export class SloLoop {
   constructor(o: SloLoopOptions) {
     this.#o = o;
     this.#book = new AlertBook(() => o.alerting().pending_s * 1000);
+    this.#budgets = new BudgetWatch(o.client, o.budgets ?? (() => []));
     this.notifier = new Notifier(o.alerting, {
       intervalMs: o.intervalMs,
       retries: 4,
@@ -80,10 +86,12 @@ export class SloLoop {
     if (leads && !this.#leading) {
       const shared = await this.#o.leadership?.shared().catch(() => undefined);
       this.#book.adopt(shared?.alerts ?? []);
+      this.#budgets.adopt(shared?.budgets ?? []);
       this.#o.onTakeover?.(shared);
     }
     if (!leads && this.#leading) {
       this.#book.clear();
+      this.#budgets.clear();
       this.#latest = { at: 0, results: [], firing: [] };
     }
     this.#leading = leads;
@@ -102,12 +110,13 @@ export class SloLoop {
     }
     changes.push(...this.#retired(results, now));
     await this.#record(changes);
+    const crossings = await this.#budgetCrossings(now);
     const firing = this.#book.firing();
     this.#latest = { at: now, results, firing };
     // Published before anything is delivered, so a successor taking over mid-flap adopts these
     // alerts and does not page them again. A leader killed between the two leaves a page
     // undelivered to webhooks; Alertmanager still gets it from the successor's re-sends.
-    await this.#o.onEvaluated?.(this.#latest, this.#book.active());
+    await this.#o.onEvaluated?.(this.#latest, this.#book.active(), this.#budgets.fired());
     if (this.#o.leadership !== undefined && !this.#o.leadership.holds()) {
       this.#o.log('SLO leadership: the lease lapsed during this evaluation; its notifications are left to whoever leads now');
       return this.#latest;
@@ -116,6 +125,7 @@ export class SloLoop {
       if (change.transition === 'pending') continue;
       this.notifier.notify({ spec: result.spec, kind: change.alert.kind, transition: change.transition, startsAt: change.alert.firedAt ?? change.alert.since, at: now, evaluation: result.evaluation });
     }
+    for (const c of crossings) this.notifier.budget(c);
     const bySlo = new Map(results.map((r) => [r.spec.name, r]));
     this.notifier.resend(
       firing.flatMap((alert) => {
@@ -125,6 +135,16 @@ export class SloLoop {
       now,
     );
     return this.#latest;
+  }
+
+  /** Budget crossings to tell; a failed read is logged and leaves the SLOs' evaluation standing (the next tick reads again). */
+  async #budgetCrossings(now: number): Promise<BudgetCrossing[]> {
+    try {
+      return await this.#budgets.evaluate(now);
+    } catch (err) {
+      this.#o.log(`budget evaluation failed (will retry): ${err instanceof Error ? err.message : String(err)}`);
+      return [];
+    }
   }
 
   /**

@@ -1,5 +1,7 @@
 import type { AlertingConfig, SloSpec } from '../config/slo-schema.js';
 import type { AlertKind, AlertState, Transition } from './alerts.js';
+import { budgetAlertmanagerBody, budgetIdempotencyKey, budgetSummary, budgetWebhookBody } from './budget-notify.js';
+import type { BudgetCrossing } from './budgets.js';
 import type { Evaluation } from './math.js';
 
 export interface AlertNotice {
@@ -108,6 +110,15 @@ export class Notifier {
         const body = { status: n.transition, slo: n.spec.name, kind: n.kind, labels: alertLabels(n.spec, n.kind), summary: summary(n), startsAt: new Date(n.startsAt).toISOString(), at: new Date(n.at).toISOString(), budgetRemaining: n.evaluation.remaining, burnRates: n.evaluation.pairs };
         this.#track(post(r.url, body, { ...r.headers, 'idempotency-key': `${n.spec.name}|${n.kind}|${n.startsAt}|${n.transition}` }, this.#o));
       } else this.#track(post(r.url, { text: summary(n) }, {}, this.#o));
+    }
+  }
+
+  /** A budget crossing, once to every receiver in force (slo/budget-notify.ts says what each gets). */
+  budget(c: BudgetCrossing): void {
+    for (const r of this.#alerting().receivers) {
+      if (r.type === 'alertmanager') this.#track(post(`${r.url.replace(/\/+$/, '')}/api/v2/alerts`, budgetAlertmanagerBody(c, this.#o.generatorURL), {}, this.#o));
+      else if (r.type === 'webhook') this.#track(post(r.url, budgetWebhookBody(c), { ...r.headers, 'idempotency-key': budgetIdempotencyKey(c) }, this.#o));
+      else this.#track(post(r.url, { text: budgetSummary(c) }, {}, this.#o));
     }
   }
 

@@ -1,5 +1,6 @@
 import { durationMs, type AdaptiveConfig, type AlertingConfig, type SloSpec } from '../config/slo-schema.js';
 import type { KeelConfig } from '../config/schema.js';
+import { budgetSpecs, type BudgetSpec } from './budgets.js';
 import type { CanarySpec } from './canary.js';
 import { effectiveSlos } from './defaults.js';
 import { budgetOf } from './math.js';
@@ -23,6 +24,8 @@ export interface SloSettings {
   /** The availability error budget of a route. */
   budget: (route: string) => number;
   canaries: readonly CanarySpec[];
+  /** Budgets of keys, teams and customers (auth), for budget alerts. */
+  budgets: readonly BudgetSpec[];
   /** How many routes the config declares (for the reload line). */
   routes: number;
 }
@@ -41,6 +44,7 @@ export function sloSettings(config: KeelConfig, version: number): SloSettings {
     adaptiveRoutes: Object.entries(config.routes).filter(([, r]) => r.adaptive).map(([name]) => name),
     budget: (route) => budgets.get(route) ?? DEFAULT_BUDGET,
     canaries,
+    budgets: budgetSpecs(config.auth),
     routes: Object.keys(config.routes).length,
   };
 }

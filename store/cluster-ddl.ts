@@ -59,12 +59,50 @@ export function replicatedEngine(sql: string, kind: TableKind): string {
   });
 }
 
-/** What an ALTER changes: its columns (which the Distributed table mirrors), or only the local table's storage. */
-function alterScope(body: string): 'columns' | 'storage' {
-  const columns = /\b(ADD|DROP|MODIFY|RENAME|COMMENT|CLEAR)\s+COLUMN\b/i.test(body);
-  const storage = /\b(SETTING|TTL|ORDER\s+BY|INDEX|PROJECTION|CONSTRAINT|DELETE|UPDATE|PARTITION)\b/i.test(body);
-  if (columns && storage) throw new Error(`cannot make cluster DDL for an ALTER that changes columns and storage at once (split it): ${body.trim()}`);
-  return columns ? 'columns' : 'storage';
+/** Top-level clauses of an ALTER body (commas inside parentheses or quotes do not split). */
+function clauses(body: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === "'" && body[i - 1] !== '\\') quoted = !quoted;
+    if (quoted) continue;
+    if (c === '(') depth++;
+    if (c === ')') depth--;
+    if (c === ',' && depth === 0) {
+      out.push(body.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(body.slice(start));
+  return out.map((x) => x.trim()).filter((x) => x !== '');
+}
+
+const COLUMN_CLAUSE = /^(ADD|DROP|MODIFY|RENAME|COMMENT|CLEAR)\s+COLUMN\b/i;
+
+/**
+ * What an ALTER changes: its columns (which the Distributed table mirrors), only the local
+ * table's storage, or both in the one form ClickHouse requires together: a sorting key can only
+ * gain a column in the ALTER that adds it (ADD COLUMN …, MODIFY ORDER BY …).
+ */
+function alterScope(body: string): 'columns' | 'storage' | 'sorting' {
+  const parts = clauses(body);
+  const columns = parts.filter((c) => COLUMN_CLAUSE.test(c));
+  const storage = parts.filter((c) => !COLUMN_CLAUSE.test(c));
+  if (columns.length > 0 && storage.length > 0) {
+    if (storage.every((c) => /^MODIFY\s+ORDER\s+BY\b/i.test(c)) && columns.every((c) => /^ADD\s+COLUMN\b/i.test(c))) return 'sorting';
+    throw new Error(`cannot make cluster DDL for an ALTER that changes columns and storage at once (split it): ${body.trim()}`);
+  }
+  return columns.length > 0 ? 'columns' : 'storage';
+}
+
+/** The column clauses of an ALTER body alone: what its Distributed twin runs. */
+function columnsOnly(body: string): string {
+  return ` ${clauses(body)
+    .filter((c) => COLUMN_CLAUSE.test(c))
+    .join(', ')}`;
 }
 
 /**
@@ -100,7 +138,9 @@ export function forLayout(sql: string, layout: StoreLayout, kind: TableKind = 'd
   }
   if (v.startsWith('ALTER TABLE')) {
     // A Distributed table keeps its own column list: it must follow the local table's.
-    if (sharded && alterScope(rest) === 'columns') return [statement, `${prefix}${name}_all ${on}${rest}`];
+    const scope = alterScope(rest);
+    if (sharded && scope === 'columns') return [statement, `${prefix}${name}_all ${on}${rest}`];
+    if (sharded && scope === 'sorting') return [statement, `${prefix}${name}_all ${on}${columnsOnly(rest)}`];
     return [statement];
   }
   if (v.startsWith('DROP TABLE')) return sharded ? [`DROP TABLE IF EXISTS ${name}_all ${on} SYNC`, statement] : [statement];

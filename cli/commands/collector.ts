@@ -10,6 +10,7 @@ import { inForce, stamp, type AuditSink } from '../../config/audit.js';
 import { auditConfig, COLLECTOR_DIFF } from '../../config/audit-diff.js';
 import { isLoopbackHost } from '../../config/secret.js';
 import { buildSloServer, recordCanaryEvents, SloLoop, WeightsPublisher, type AlertState, type SloSnapshot } from '../../slo/index.js';
+import type { BudgetFired } from '../../slo/budgets.js';
 import { openLeadership, type Leadership } from '../../slo/leader.js';
 import { providerHealth, statusView } from '../../slo/status.js';
 import { providerRules } from '../../gateway/providers/index.js';
@@ -68,11 +69,11 @@ function writeMarkers(cfg: TelemetryConfig, running: RunningCollector, sloUrl: s
  * included, from its store), weights and alerts. A failed write is logged; followers keep
  * showing the previous one until its TTL.
  */
-function sharer(leadership: Leadership, running: RunningCollector, publisher: WeightsPublisher, configVersion: () => number): (snap: SloSnapshot, alerts: AlertState[]) => Promise<void> {
-  return async (snap, alerts) => {
+function sharer(leadership: Leadership, running: RunningCollector, publisher: WeightsPublisher, configVersion: () => number): (snap: SloSnapshot, alerts: AlertState[], budgets: BudgetFired[]) => Promise<void> {
+  return async (snap, alerts, budgets) => {
     const providers = await providerHealth(running.store.client, snap.at).catch(() => []);
     const status = statusView(snap, providers, publisher.snapshot, configVersion(), leadership.info());
-    await leadership.publish({ leaderId: leadership.id, at: snap.at, status, weights: publisher.snapshot, alerts }).catch((err: unknown) => log(`SLO leadership: cannot publish results for followers (${err instanceof Error ? err.message : String(err)})`));
+    await leadership.publish({ leaderId: leadership.id, at: snap.at, status, weights: publisher.snapshot, alerts, budgets }).catch((err: unknown) => log(`SLO leadership: cannot publish results for followers (${err instanceof Error ? err.message : String(err)})`));
   };
 }
 
@@ -102,6 +103,7 @@ async function startSloEngine(live: LiveConfig, running: RunningCollector, port:
     client: running.store.client,
     specs: () => live.settings().specs,
     alerting: () => live.settings().alerting,
+    budgets: () => live.settings().budgets,
     intervalMs,
     generatorURL: `http://${host}:${port ?? config.slo.port}/`,
     log,

@@ -96,6 +96,8 @@ export function newRecord(ctx: CallContext, operation: CompletedRequest['operati
     clientId: ctx.client?.id,
     team: ctx.client?.team,
     guardrails: [],
+    customer: ctx.client?.customer,
+    keyMetadata: ctx.client?.metadata ?? {},
     configVersion: ctx.runtime.version,
     status: 200,
     errorCode: undefined,

@@ -69,6 +69,9 @@ export interface CompletedRequest {
   team: string | undefined;
   /** Guardrail verdicts on the request (in) and the answer (out). */
   guardrails: GuardrailVerdict[];
+  customer: string | undefined;
+  /** The key's configured tags (auth.keys[].metadata), for its spans; never the key itself. */
+  keyMetadata: Readonly<Record<string, string>>;
   configVersion: number;
   /** HTTP status the caller saw (200 for a stream that later broke in-band). */
   status: number;

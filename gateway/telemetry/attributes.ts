@@ -68,6 +68,13 @@ function guardrailAttributes(rec: CompletedRequest): Attributes {
   };
 }
 
+/** The key's tags as `keel.key.meta.<name>` (names are checked by the config schema: [a-z0-9_]). */
+function keyMetadataAttributes(rec: CompletedRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(rec.keyMetadata)) out[`keel.key.meta.${name}`] = value;
+  return out;
+}
+
 /** The SERVER span: the request as the caller saw it. */
 export function requestAttributes(rec: CompletedRequest, genAiProvider: string | undefined): Attributes {
   const itl = itlStats(rec.interTokenMs);
@@ -108,6 +115,8 @@ export function requestAttributes(rec: CompletedRequest, genAiProvider: string |
     'keel.cache.status': 'miss',
     'keel.key_id': rec.clientId,
     'keel.team': rec.team,
+    'keel.customer': rec.customer,
+    ...keyMetadataAttributes(rec),
     ...guardrailAttributes(rec),
     'keel.weights_version': rec.weightsVersion,
     'keel.config_version': rec.configVersion,
@@ -161,5 +170,9 @@ export function attemptAttributes(rec: CompletedRequest, a: AttemptInfo, index: 
     'keel.failure_class': a.errorClass,
     'keel.error.class': a.errorClass,
     'keel.cost_usd': cost === undefined ? undefined : round(cost, 9),
+    // Who asked, on every span of the request (ids only), so an attempt's span is attributable on its own.
+    'keel.key_id': rec.clientId,
+    'keel.team': rec.team,
+    'keel.customer': rec.customer,
   });
 }

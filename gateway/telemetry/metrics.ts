@@ -17,6 +17,37 @@ export interface BreakerView {
   state: BreakerState;
 }
 
+export type BudgetScope = 'key' | 'team' | 'customer';
+
+/**
+ * What each budget has left, as the budget stage last learned it: the stage calls `set` after
+ * every spend it counts, and keel_budget_remaining_usd{scope,name,period} reads the latest at
+ * each scrape or export. One per process, like the budgets it mirrors.
+ */
+export class BudgetGauge {
+  readonly #remaining = new Map<string, { scope: BudgetScope; name: string; period: string; usd: number }>();
+
+  /** `period` as the config names it (`day`, `month`; the stage may add the window, e.g. `day-rolling`). */
+  set(scope: BudgetScope, name: string, period: string, remainingUsd: number): void {
+    this.#remaining.set(`${scope}|${name}|${period}`, { scope, name, period, usd: remainingUsd });
+  }
+
+  /** A budget no longer configured (a reload removed it): its series ends instead of freezing. */
+  delete(scope: BudgetScope, name: string, period: string): void {
+    this.#remaining.delete(`${scope}|${name}|${period}`);
+  }
+
+  clear(): void {
+    this.#remaining.clear();
+  }
+
+  entries(): { scope: BudgetScope; name: string; period: string; usd: number }[] {
+    return [...this.#remaining.values()];
+  }
+}
+
+export const budgetGauge = new BudgetGauge();
+
 export interface GatewayMetrics {
   record(rec: CompletedRequest): void;
   dropped(destination: string, count: number): void;
@@ -30,7 +61,7 @@ export interface GatewayMetrics {
  */
 const GOVERNANCE: ReadonlySet<string> = new Set(['caller_over_limit', 'caller_over_budget', 'caller_guardrail', 'caller_forbidden']);
 
-export function createMetrics(meter: Meter, breakers: () => BreakerView[], state?: () => StateHealth): GatewayMetrics {
+export function createMetrics(meter: Meter, breakers: () => BreakerView[], state?: () => StateHealth, budgets: BudgetGauge = budgetGauge): GatewayMetrics {
   const duration = meter.createHistogram('gen_ai.client.operation.duration', { unit: 's', description: 'GenAI operation duration', advice: { explicitBucketBoundaries: DUR } });
   const tokens = meter.createHistogram('gen_ai.client.token.usage', { unit: '{token}', description: 'Tokens used per operation', advice: { explicitBucketBoundaries: TOK } });
   const ttfc = meter.createHistogram('gen_ai.client.operation.time_to_first_chunk', { unit: 's', description: 'Time to the first chunk of a stream', advice: { explicitBucketBoundaries: DUR } });
@@ -43,6 +74,11 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[], state
   const cost = meter.createCounter('keel.cost', { unit: 'USD', description: 'Cost of answered requests' });
   const verdicts = meter.createCounter('keel.guardrail.verdicts', { description: 'Guardrail matches by rule, action and direction (in: the request, out: the answer); never the matched text' });
   const refusals = meter.createCounter('keel.governance.refusals', { description: 'Requests refused by a rate limit (caller_over_limit), a budget (caller_over_budget), a guardrail (caller_guardrail) or route access (caller_forbidden)' });
+  // Unit-less names so Prometheus shows keel_spend_usd_total and keel_budget_remaining_usd as issue 15 names them.
+  const spend = meter.createCounter('keel.spend.usd', { description: 'Cost of answered requests (USD) per key, team and customer: ids, never the key' });
+  meter.createObservableGauge('keel.budget.remaining.usd', { description: 'USD left in each configured budget for its current period, as the budget stage last counted it' }).addCallback((obs) => {
+    for (const b of budgets.entries()) obs.observe(b.usd, { scope: b.scope, name: b.name, period: b.period });
+  });
   const drops = meter.createCounter('keel.telemetry.dropped', { description: 'Spans dropped per destination (record: not handed to the span pipeline); metrics: requests whose metrics failed' });
   meter.createObservableGauge('keel.breaker.state', { description: 'Circuit breaker per route and target: 0 closed, 1 half-open, 2 open' }).addCallback((obs) => {
     for (const b of breakers()) obs.observe(BREAKER_VALUE[b.state], { 'keel.route': b.route, 'keel.provider': b.provider, 'gen_ai.request.model': b.model });
@@ -72,7 +108,10 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[], state
       for (const v of rec.guardrails) verdicts.add(v.count, { 'keel.route': route, 'keel.guardrail.rule': v.rule, 'keel.guardrail.action': v.action, 'keel.guardrail.direction': v.direction });
       if (rec.errorClass !== undefined && GOVERNANCE.has(rec.errorClass)) refusals.add(1, { 'keel.route': route, 'keel.error.class': rec.errorClass });
       const usd = requestCost(rec);
-      if (usd !== undefined) cost.add(usd, { 'keel.route': route });
+      if (usd !== undefined) {
+        cost.add(usd, { 'keel.route': route });
+        spend.add(usd, { key: rec.clientId ?? '', team: rec.team ?? '', customer: rec.customer ?? '' });
+      }
       const answer = answering(rec);
       for (const a of rec.attempts) {
         const attrs: Attributes = { 'gen_ai.operation.name': rec.operation, 'gen_ai.provider.name': a.genAiProvider, 'gen_ai.request.model': a.model, 'server.address': a.serverAddress, 'server.port': a.serverPort };

@@ -79,8 +79,8 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
       gateway: { health },
       observe: t.observer,
       config: (url) => ({
-        // A client key with a team, so the cost dashboard's key and team dimensions are filled.
-        auth: { keys: [{ id: 'search-app', key: 'search-app-key-0123456789abcdef', team: 'search' }] },
+        // A client key with a team and a customer, so the cost dashboard's key, team and customer dimensions are filled.
+        auth: { keys: [{ id: 'search-app', key: 'search-app-key-0123456789abcdef', team: 'search', customer: 'acme' }] },
         providers: { oai: { type: 'openai-compatible', base_url: `${url}/v1`, api_key: 'k' }, ant: { type: 'anthropic', base_url: url, api_key: 'k' } },
         routes: {
           'gpt-sim': { targets: [{ provider: 'oai', model: 'gpt-up', price: { input: 1, output: 2 } }] },
@@ -184,6 +184,22 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
       }
     }
     expect(queries).toBeGreaterThanOrEqual(19);
+  });
+
+  const panelSql = (dashboard: string, title: string) =>
+    ((DASHBOARDS[dashboard]?.panels ?? []).find((p) => (p as { title?: string }).title?.startsWith(title)) as { targets?: Target[] } | undefined)?.targets?.[0]?.rawSql ?? '';
+
+  it('cost: spend per key, team and customer, and each budget scope counts the same spend in its periods', async () => {
+    const all = { route: '__all__', team: '__all__', customer: '__all__' };
+    const spend = await run(panelSql('cost-usage', 'Spend by key / team / customer'), all);
+    expect(spend.map((r) => [r.key, r.team, r.customer])).toEqual([['search-app', 'search', 'acme']]);
+    const usd = Number(spend[0]?.usd);
+    expect(usd).toBeGreaterThan(0);
+    const use = await run(panelSql('cost-usage', 'Budget use'), all);
+    expect(use.map((r) => [r.scope, r.name]).sort()).toEqual([['customer', 'acme'], ['key', 'search-app'], ['team', 'search']]);
+    for (const r of use) for (const col of ['today_usd', 'this_month_usd', 'last_24h_usd', 'last_30d_usd']) expect(Number(r[col]), `${String(r.scope)} ${col}`).toBeCloseTo(usd, 3);
+    // Another customer selected: nothing of acme's.
+    expect(await run(panelSql('cost-usage', 'Budget use'), { ...all, customer: 'globex' })).toEqual([]);
   });
 
   it('with a route selected, the overview only shows that route', async () => {

@@ -572,6 +572,83 @@ ORDER BY key;
 
 CREATE TABLE IF NOT EXISTS canary_state_all ON CLUSTER `keel` AS canary_state ENGINE = Distributed('keel', 'keel', 'canary_state');
 
+-- migration 10: customer in llm_requests and sli_1m
+ALTER TABLE llm_requests ON CLUSTER `keel` ADD COLUMN IF NOT EXISTS customer LowCardinality(String) AFTER team;
+
+ALTER TABLE llm_requests_all ON CLUSTER `keel` ADD COLUMN IF NOT EXISTS customer LowCardinality(String) AFTER team;
+
+ALTER TABLE sli_1m ON CLUSTER `keel`
+    ADD COLUMN IF NOT EXISTS customer LowCardinality(String) AFTER team,
+    MODIFY ORDER BY (route, provider, model, key_id, team, minute, customer);
+
+ALTER TABLE sli_1m_all ON CLUSTER `keel` ADD COLUMN IF NOT EXISTS customer LowCardinality(String) AFTER team;
+
+DROP VIEW IF EXISTS llm_requests_mv ON CLUSTER `keel`;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_requests_mv ON CLUSTER `keel` TO llm_requests AS SELECT
+    Timestamp, TraceId, SpanId,
+    SpanAttributes['keel.request_id'] AS request_id,
+    SpanAttributes['gen_ai.operation.name'] AS operation,
+    SpanAttributes['keel.route'] AS route,
+    SpanAttributes['keel.ingress'] AS ingress,
+    SpanAttributes['keel.provider'] AS provider,
+    SpanAttributes['gen_ai.provider.name'] AS provider_name,
+    SpanAttributes['gen_ai.request.model'] AS request_model,
+    SpanAttributes['gen_ai.response.model'] AS response_model,
+    SpanAttributes['gen_ai.request.stream'] = 'true' AS stream,
+    toUInt16OrZero(SpanAttributes['http.response.status_code']) AS status,
+    StatusCode != 'Error' AS ok,
+    SpanAttributes['error.type'] AS error_type,
+    SpanAttributes['keel.error.class'] AS error_class,
+    SpanAttributes['keel.key_id'] AS key_id,
+    SpanAttributes['keel.team'] AS team,
+    SpanAttributes['keel.customer'] AS customer,
+    Duration / 1e6 AS duration_ms,
+    toFloat64OrNull(SpanAttributes['gen_ai.response.time_to_first_chunk']) * 1000 AS ttft_ms,
+    toFloat64OrZero(SpanAttributes['keel.itl.mean_ms']) AS itl_mean_ms,
+    toFloat64OrZero(SpanAttributes['keel.itl.p50_ms']) AS itl_p50_ms,
+    toFloat64OrZero(SpanAttributes['keel.itl.p95_ms']) AS itl_p95_ms,
+    toFloat64OrZero(SpanAttributes['keel.itl.max_ms']) AS itl_max_ms,
+    toUInt32OrZero(SpanAttributes['keel.itl.count']) AS itl_count,
+    toUInt64OrZero(SpanAttributes['gen_ai.usage.input_tokens']) AS input_tokens,
+    toUInt64OrZero(SpanAttributes['gen_ai.usage.output_tokens']) AS output_tokens,
+    toUInt64OrZero(SpanAttributes['gen_ai.usage.cache_read.input_tokens']) AS cache_read_tokens,
+    toFloat64OrZero(SpanAttributes['keel.cost_usd']) AS cost_usd,
+    toUInt16OrZero(SpanAttributes['keel.attempts']) AS attempts,
+    toUInt16OrZero(SpanAttributes['keel.fallbacks']) AS fallbacks,
+    toUInt16OrZero(SpanAttributes['keel.retries']) AS retries,
+    SpanAttributes['keel.fallback_used'] = 'true' AS fallback_used,
+    SpanAttributes['keel.hedged'] = 'true' AS hedged,
+    SpanAttributes['keel.continued'] = 'true' AS continued,
+    SpanAttributes['keel.stream.truncated'] = 'true' AS stream_truncated,
+    SpanAttributes['keel.cache.status'] AS cache_status,
+    SpanAttributes['keel.weights_version'] AS weights_version,
+    JSONExtract(if(SpanAttributes['gen_ai.response.finish_reasons'] = '', '[]', SpanAttributes['gen_ai.response.finish_reasons']), 'Array(String)') AS finish_reasons
+FROM otel_traces
+WHERE SpanKind = 'Server' AND SpanAttributes['keel.request_id'] != '';
+
+DROP VIEW IF EXISTS sli_1m_mv ON CLUSTER `keel`;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sli_1m_mv ON CLUSTER `keel` TO sli_1m AS SELECT
+    toStartOfMinute(Timestamp) AS minute,
+    route, provider, response_model AS model, key_id, team, customer,
+    count() AS requests,
+    countIf(NOT ok AND NOT startsWith(error_class, 'caller_')) AS bad,
+    sumMap(map(if(ok, 'ok', error_class), toUInt64(1))) AS failures,
+    countIf(stream) AS streams,
+    countIf(fallback_used) AS fallbacks,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(cost_usd) AS cost_usd,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(ttft_ms) AS ttft_ms,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(toNullable(duration_ms)) AS duration_ms,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(if(itl_count > 0, toNullable(itl_mean_ms), NULL)) AS itl_ms,
+    sumMap(if(llm_requests.ttft_ms IS NULL OR NOT ok, map(), map(toUInt32(arrayFirst(b -> b >= assumeNotNull(llm_requests.ttft_ms), [25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 15000, 20000, 30000, 60000, 120000, 4294967295])), toUInt64(1)))) AS ttft_le,
+    sumMap(if(NOT ok, map(), map(toUInt32(arrayFirst(b -> b >= llm_requests.duration_ms, [25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 15000, 20000, 30000, 60000, 120000, 4294967295])), toUInt64(1)))) AS duration_le,
+    sumMap(if(itl_count = 0 OR NOT ok, map(), map(toUInt32(arrayFirst(b -> b >= itl_mean_ms, [25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 15000, 20000, 30000, 60000, 120000, 4294967295])), toUInt64(1)))) AS itl_le
+FROM llm_requests
+GROUP BY minute, route, provider, model, key_id, team, customer;
+
 -- migration 11: audit_log and its view on otel_traces (keel.audit spans)
 CREATE TABLE IF NOT EXISTS audit_log ON CLUSTER `keel` (
     ts DateTime64(3) CODEC(Delta, ZSTD(1)),

@@ -78,7 +78,11 @@ describe('cluster DDL (a pure rewrite of the single-node migrations)', () => {
     }
     expect(s.some((x) => x.includes('keel_migrations_all'))).toBe(false);
     // migration 5 adds sli_1m's latency columns: the Distributed table must list them too; migration 8's setting change is the local table's alone.
-    expect(s.filter((x) => x.includes('ALTER TABLE sli_1m_all')).map((x) => x.includes('ADD COLUMN IF NOT EXISTS ttft_le'))).toEqual([true]);
+    // Migration 10 adds customer with a sorting-key change: the twin takes the column and nothing of the ORDER BY.
+    const twin = s.filter((x) => x.includes('ALTER TABLE sli_1m_all'));
+    expect(twin.map((x) => x.includes('ADD COLUMN IF NOT EXISTS ttft_le'))).toEqual([true, false]);
+    expect(twin[1]?.trim()).toBe('ALTER TABLE sli_1m_all ON CLUSTER `keel` ADD COLUMN IF NOT EXISTS customer LowCardinality(String) AFTER team');
+    expect(s.find((x) => x.trim().startsWith('ALTER TABLE sli_1m ON CLUSTER') && x.includes('MODIFY ORDER BY'))).toContain('customer');
     // migration 8 renames a metrics table: its Distributed table is rebuilt under the new name.
     const rename = s.findIndex((x) => x.startsWith('RENAME TABLE'));
     expect(s.slice(rename - 1, rename + 2)).toEqual([
@@ -94,6 +98,11 @@ describe('cluster DDL (a pure rewrite of the single-node migrations)', () => {
     expect(() => forLayout('CREATE TABLE t ON CLUSTER other (x UInt8) ENGINE = MergeTree ORDER BY x', REPLICATED)).toThrow(/already says ON CLUSTER/);
     expect(() => forLayout('INSERT INTO t VALUES (1)', REPLICATED)).toThrow(/cannot make cluster DDL for: INSERT/);
     expect(() => forLayout('ALTER TABLE t ADD COLUMN y UInt8, MODIFY TTL ts + INTERVAL 1 DAY', SHARDED)).toThrow(/columns and storage at once/);
+    expect(() => forLayout('ALTER TABLE t DROP COLUMN y, MODIFY ORDER BY (a, b)', SHARDED)).toThrow(/columns and storage at once/);
+    expect(forLayout("ALTER TABLE t ADD COLUMN y Map(String, UInt8) DEFAULT map('a,b', 1), MODIFY ORDER BY (a, y)", SHARDED)).toEqual([
+      "ALTER TABLE t ON CLUSTER `keel` ADD COLUMN y Map(String, UInt8) DEFAULT map('a,b', 1), MODIFY ORDER BY (a, y)",
+      "ALTER TABLE t_all ON CLUSTER `keel` ADD COLUMN y Map(String, UInt8) DEFAULT map('a,b', 1)",
+    ]);
   });
 
   it('the read side names tables through one function: local names, unless the cluster has several shards', () => {

@@ -67,7 +67,7 @@ describe('dashboards for a sharded store (dashboards/json-sharded)', () => {
         for (const sql of sqlOf(d)) await expect(queryRows(store.client, expandMacros(substituteVariables(sql, vars), time)), `${name}: ${sql}`).resolves.toBeDefined();
       }
       const byModel = ((SHARDED['cost-usage']?.panels ?? []) as { title?: string; targets?: { rawSql?: string }[] }[]).find((p) => p.title === 'Cost by model')?.targets?.[0]?.rawSql ?? '';
-      const rows = await queryRows<{ model: string; usd: number }>(store.client, expandMacros(substituteVariables(byModel, { route: '__all__', team: '__all__' }), time));
+      const rows = await queryRows<{ model: string; usd: number }>(store.client, expandMacros(substituteVariables(byModel, { route: '__all__', team: '__all__', customer: '__all__' }), time));
       expect(rows).toEqual([{ model: 'gpt-x', usd: 0.25, tokens_out: 0 }]);
     });
   });

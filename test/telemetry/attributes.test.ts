@@ -12,7 +12,7 @@ const attempt = (over: Partial<AttemptInfo>): AttemptInfo => ({
 function record(over: Partial<CompletedRequest> = {}): CompletedRequest {
   return {
     requestId: 'r1', operation: 'chat', startedAtMs: 1_700_000_000_000, traceparent: undefined, tracestate: undefined, ingressFormat: 'openai-chat', route: 'chat',
-    provider: 'oai', providerType: 'openai', requestModel: 'chat', responseModel: 'gpt-4o-mini-2024', stream: true, clientId: 'app', team: 'search', guardrails: [], configVersion: 3,
+    provider: 'oai', providerType: 'openai', requestModel: 'chat', responseModel: 'gpt-4o-mini-2024', stream: true, clientId: 'app', team: 'search', customer: 'acme', keyMetadata: { env: 'prod' }, guardrails: [], configVersion: 3,
     status: 200, errorCode: undefined, errorClass: undefined, upstreamCode: undefined, durationMs: 500, ttftMs: 120, interTokenMs: [10, 30, 20, 40], usage: { inputTokens: 1000, outputTokens: 200, cacheReadTokens: 400 },
     finishReason: 'stop', malformedChunks: 0, streamTruncated: false, endSynthesized: false,
     attempts: [attempt({ ok: false, errorCode: 'KEEL_UPSTREAM_RATE_LIMITED', upstreamCode: 'rate_limit_exceeded', errorClass: 'provider_rate_limit' }), attempt({ reason: 'retry', startMs: 200 })],
@@ -35,6 +35,13 @@ describe('span attributes', () => {
     expect(a['gen_ai.input.messages']).toBeUndefined();
   });
 
+  it('the SERVER span names the key by id with its team, customer and tags, never by the key', () => {
+    const a = requestAttributes(record(), 'openai');
+    expect(a).toMatchObject({ 'keel.key_id': 'app', 'keel.team': 'search', 'keel.customer': 'acme', 'keel.key.meta.env': 'prod' });
+    const open = requestAttributes(record({ clientId: undefined, team: undefined, customer: undefined, keyMetadata: {} }), 'openai');
+    expect(Object.keys(open).filter((k) => k.startsWith('keel.key') || k === 'keel.customer' || k === 'keel.team')).toEqual([]);
+  });
+
   it('CLIENT spans: only the answering attempt carries usage and cost; a failure carries its class and the provider code', () => {
     const rec = record();
     const [failed, answered] = rec.attempts;
@@ -45,6 +52,7 @@ describe('span attributes', () => {
     expect(f['keel.cost_usd']).toBeUndefined();
     const ok = attemptAttributes(rec, answered, 1);
     expect(ok).toMatchObject({ 'keel.attempt.index': 1, 'keel.attempt.reason': 'retry', 'gen_ai.usage.output_tokens': 200 });
+    expect(f).toMatchObject({ 'keel.key_id': 'app', 'keel.team': 'search', 'keel.customer': 'acme' });
     expect(ok['keel.cost_usd']).toBeGreaterThan(0);
   });
 
