@@ -3,7 +3,9 @@ import { requestCost } from '../telemetry/attributes.js';
 import type { ReserveScope } from '../state/index.js';
 import { estimateInputTokens, maxCostUsd, outputCap, withOutputCap, worstPrice } from './estimate.js';
 import { budgetWindow, periodName, type BudgetWindow } from './periods.js';
-import { anyBudgets, principalsOf } from './principals.js';
+import type { Budget } from '../../config/governance-schema.js';
+import { budgetGauge } from '../telemetry/metrics.js';
+import { anyBudgets, principalsOf, type Principal } from './principals.js';
 import type { StageFactory } from './types.js';
 
 /**
@@ -38,6 +40,7 @@ export const budgetStage: StageFactory = (runtime, route) => {
         const over = held[result.over];
         const spent = result.totals[result.over] ?? 0;
         const left = Math.max(0, (over?.b.usd ?? 0) - spent);
+        if (over !== undefined) gaugeOf(over.p.scope, over.p.name, over.b, left);
         refuse(sr.call.baseHeaders, over?.w, left);
         throw new KeelError(
           'KEEL_BUDGET_EXHAUSTED',
@@ -45,6 +48,7 @@ export const budgetStage: StageFactory = (runtime, route) => {
           { retryAfterMs: over === undefined ? undefined : Math.max(1000, over.w.resetAtMs - now) },
         );
       }
+      held.forEach(({ p, b }, i) => gaugeOf(p.scope, p.name, b, b.usd - (result.totals[i] ?? 0)));
       const remaining = Math.min(...held.map(({ b }, i) => b.usd - (result.totals[i] ?? 0)));
       call.baseHeaders['x-keel-budget-remaining-usd'] = Math.max(0, remaining).toFixed(6);
       return {
@@ -56,6 +60,11 @@ export const budgetStage: StageFactory = (runtime, route) => {
     },
   };
 };
+
+/** keel_budget_remaining_usd as this replica last counted it (reservations in flight included). */
+function gaugeOf(scope: Principal['scope'], name: string, b: Budget, left: number): void {
+  if (scope !== 'route') budgetGauge.set(scope, name, b.window === 'calendar' ? b.period : `${b.period}-rolling`, Math.max(0, left));
+}
 
 /** Headers a budget refusal carries: what is left, and an SDK's cue not to retry before the reset. */
 function refuse(headers: Record<string, string>, w: BudgetWindow | undefined, left: number): void {

@@ -44,6 +44,7 @@ export class QueueingSpanProcessor implements SpanProcessor {
   #closed = false;
   /** Given up at a shutdown deadline: what was left is counted once, by abandon(). */
   #abandoned = false;
+  #failed = 0;
 
   constructor(exporter: SpanExporter, o: QueueOptions) {
     this.#exporter = exporter;
@@ -107,7 +108,10 @@ export class QueueingSpanProcessor implements SpanProcessor {
       const ok = await new Promise<boolean>((resolve) => this.#exporter.export(batch, (r) => resolve(r.code === ExportResultCode.SUCCESS)));
       this.#exporting = 0;
       if (this.#abandoned) return;
-      if (!ok) this.#o.onDrop(batch.length);
+      if (!ok) {
+        this.#failed += batch.length;
+        this.#o.onDrop(batch.length);
+      }
     }
   }
 
@@ -127,6 +131,20 @@ export class QueueingSpanProcessor implements SpanProcessor {
     await this.forceFlush();
     this.#closed = true;
     await this.#exporter.shutdown();
+  }
+
+  /**
+   * Spans whose export failed so far (counted by onDrop already). A bounded shutdown reports
+   * them too: an exporter that gives up on its own timeout just before the deadline lost its
+   * batch as surely as one the deadline cut.
+   */
+  /** Spans this destination still holds: queued, or in the export on the wire. */
+  get held(): number {
+    return this.#queue.length + this.#exporting;
+  }
+
+  get failed(): number {
+    return this.#failed;
   }
 
   /**

@@ -14,8 +14,8 @@ export interface SpanThreadData {
 
 export type ToSpanThread = { type: 'records'; records: CompletedRequest[] } | { type: 'audit'; records: AuditRecord[] } | { type: 'flush'; id: number } | { type: 'shutdown'; id: number; bound: SpanShutdown | undefined };
 
-/** `flushed.dropped`: spans a bounded shutdown gave up on. */
-export type FromSpanThread = { type: 'done'; spans: number } | { type: 'dropped'; destination: string; spans: number } | { type: 'flushed'; id: number; dropped: number };
+/** `flushed.dropped`: spans a bounded shutdown gave up on. `done.held`: spans the thread has not exported yet. */
+export type FromSpanThread = { type: 'done'; spans: number; held: number } | { type: 'dropped'; destination: string; spans: number } | { type: 'flushed'; id: number; dropped: number };
 
 /** A SERVER span per request and a CLIENT span per attempt. */
 export function spansOf(records: readonly CompletedRequest[]): number {

@@ -26,6 +26,8 @@ export interface SpanSink {
   flush(): Promise<void>;
   /** Exports what is left and stops; with a deadline, gives up at it. Resolves with the spans dropped at the end. */
   shutdown(o?: SpanShutdown): Promise<number>;
+  /** Spans not yet exported by the slowest destination (what a shutdown cut now would lose). */
+  held(): number;
 }
 
 /**
@@ -58,6 +60,7 @@ export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: s
       }
     },
     flush: () => provider.forceFlush(),
+    held: () => Math.max(0, ...processors.map((p) => p.held)),
     async shutdown(o) {
       if (o === undefined) {
         await provider.shutdown();
@@ -65,7 +68,11 @@ export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: s
       }
       // Destinations side by side, one deadline: a slow APM does not eat the collector's time.
       const lost = await Promise.all(
-        named.map(async ({ name, processor }) => (o.skip.includes(name) || !(await within(processor.shutdown(), o.timeoutMs)) ? processor.abandon() : 0)),
+        named.map(async ({ name, processor }) => {
+          const failedBefore = processor.failed;
+          if (o.skip.includes(name) || !(await within(processor.shutdown(), o.timeoutMs))) return processor.abandon();
+          return processor.failed - failedBefore;
+        }),
       );
       return lost.reduce((a, b) => a + b, 0);
     },

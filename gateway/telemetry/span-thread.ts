@@ -27,6 +27,8 @@ export class SpanThread implements SpanSink {
   #timer: NodeJS.Timeout | undefined;
   /** Spans handed over (batched or posted) and not yet processed by the thread. */
   #pendingSpans = 0;
+  /** Spans the thread said it had not exported yet, at its last hand-over: lost too if it never answers a shutdown. */
+  #held = 0;
   #dead = false;
   #nextId = 0;
   readonly #waiting = new Map<number, (dropped: number) => void>();
@@ -64,6 +66,10 @@ export class SpanThread implements SpanSink {
     this.#send({ type: 'audit', records });
   }
 
+  held(): number {
+    return this.#pendingSpans + this.#held;
+  }
+
   /** Every record so far exported (or dropped and counted). */
   async flush(): Promise<void> {
     await this.#call('flush', undefined);
@@ -76,7 +82,8 @@ export class SpanThread implements SpanSink {
   async shutdown(bound?: SpanShutdown): Promise<number> {
     const answer = this.#call('shutdown', bound);
     const dropped = bound === undefined ? await answer : await Promise.race([answer, new Promise<undefined>((r) => setTimeout(() => r(undefined), bound.timeoutMs + ANSWER_MS).unref())]);
-    const lost = dropped ?? this.#pendingSpans;
+    // No answer: what was never handed over and what the thread still held are both lost.
+    const lost = dropped ?? this.#pendingSpans + this.#held;
     if (dropped === undefined && lost > 0) this.#onDrop('record', lost);
     // Counted here or by the thread: the exit that terminate() causes must not count them again.
     this.#pendingSpans = 0;
@@ -117,7 +124,10 @@ export class SpanThread implements SpanSink {
   }
 
   #onMessage(m: FromSpanThread): void {
-    if (m.type === 'done') this.#pendingSpans -= m.spans;
+    if (m.type === 'done') {
+      this.#pendingSpans -= m.spans;
+      this.#held = m.held;
+    }
     else if (m.type === 'dropped') this.#onDrop(m.destination, m.spans);
     else {
       this.#waiting.get(m.id)?.(m.dropped);

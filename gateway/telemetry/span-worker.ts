@@ -16,12 +16,12 @@ const spans = createSpanPipeline(workerData as SpanThreadData, (destination, n) 
 port.on('message', (m: ToSpanThread) => {
   if (m.type === 'audit') {
     spans.audit(m.records);
-    post({ type: 'done', spans: m.records.length });
+    post({ type: 'done', spans: m.records.length, held: spans.held() });
     return;
   }
   if (m.type === 'records') {
     for (const rec of m.records) spans.record(rec);
-    post({ type: 'done', spans: spansOf(m.records) });
+    post({ type: 'done', spans: spansOf(m.records), held: spans.held() });
     return;
   }
   const done = m.type === 'flush' ? spans.flush().then(() => 0) : spans.shutdown(m.bound);
