@@ -94,8 +94,21 @@ function ibanEnd(text: string, start: number, match: string): number | undefined
 const iban: Detector = {
   name: 'iban',
   find: (text, from) => findAll(IBAN, text, from, ibanEnd),
-  tail: (text) => Math.max(firstIn(text, trailingRun(text, (c) => isUpper(c) || isDigit(c) || c === 32, IBAN_MAX), isUpper), text.length - IBAN_MAX),
+  tail: ibanTail,
 };
+
+/** The earliest start in the trailing run that reads as the beginning of an IBAN so far (two letters, two digits, groups): "OK " is not held. */
+function ibanTail(text: string): number {
+  const run = trailingRun(text, (c) => isUpper(c) || isDigit(c) || c === 32, IBAN_MAX);
+  for (let s = run; s < text.length; s++) {
+    if (!isUpper(text.charCodeAt(s)) || (s > 0 && isAlnum(text.charCodeAt(s - 1)))) continue;
+    let ok = true;
+    for (let i = s + 1; i < Math.min(text.length, s + 4) && ok; i++) ok = i === s + 1 ? isUpper(text.charCodeAt(i)) : isDigit(text.charCodeAt(i));
+    for (let i = s + 4; i < text.length && ok; i++) ok = !(text.charCodeAt(i) === 32 && text.charCodeAt(i - 1) === 32);
+    if (ok) return s;
+  }
+  return text.length;
+}
 
 /* Phone numbers: see phone.ts for the shapes accepted and why. */
 // Not after a letter or sign, nor after a digit group and a separator: "8 336 817" is no number from its second group on.

@@ -53,17 +53,23 @@ function scanParts(tally: Tally, parts: Part[]): Part[] {
 /** Deeper than this, a raw body is not walked: neither ingress format nests so deep. */
 export const BODY_DEPTH_MAX = 64;
 
-/** Every string value under `value`, redacted; keys untouched; `model` at the top skipped (a route name, not content). */
+/**
+ * Every string value under `value`, redacted; keys untouched. Skipped: `model` at the top (a
+ * route name, not content) and inline binary (data: URLs, `{type: 'base64', data}` sources):
+ * megabytes of base64 would cost milliseconds to scan and could only yield false positives.
+ * A string holding JSON (tool-call arguments) is scanned value by value, as in the canonical form.
+ */
 function walk(tally: Tally, value: unknown, depth: number, top: boolean): unknown {
-  if (typeof value === 'string') return tally.scan(value);
+  if (typeof value === 'string') return value.startsWith('data:') ? value : value.startsWith('{') || value.startsWith('[') ? scanJsonText(tally, value) : tally.scan(value);
   if (typeof value !== 'object' || value === null || depth > BODY_DEPTH_MAX) return value;
   if (Array.isArray(value)) {
     const out: unknown[] = value.map((v: unknown) => walk(tally, v, depth + 1, false));
     return out.every((v, i) => v === value[i]) ? value : out;
   }
+  const binary = (value as Record<string, unknown>).type === 'base64';
   let changed: Record<string, unknown> | undefined;
   for (const [k, v] of Object.entries(value)) {
-    if (top && k === 'model') continue;
+    if ((top && k === 'model') || (binary && k === 'data')) continue;
     const w = walk(tally, v, depth + 1, false);
     if (w === v) continue;
     // defineProperty, not assignment: a `__proto__` key in a caller's JSON stays a plain key.

@@ -179,6 +179,9 @@ export class StreamGuard {
       } else end = Math.max(end, h.end);
     }
     if (start < cut && end > cut) cut = start >= floor ? start : end;
+    // Never between the halves of a surrogate pair: each event's text stays well-formed.
+    const high = full.charCodeAt(cut - 1);
+    if (cut > from && cut < full.length && high >= 0xd800 && high <= 0xdbff) cut--;
     return cut;
   }
 }

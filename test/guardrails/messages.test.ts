@@ -112,6 +112,20 @@ describe('guardRequest', () => {
     expect(g.findings).toEqual([]);
   });
 
+  it('inline binary is not scanned; JSON in a raw-body string is scanned value by value', () => {
+    const req = anthropicReq('hi');
+    const data = `+12345678 ${CARD}`;
+    const body = {
+      model: 'chat',
+      messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data } }, { type: 'image_url', image_url: { url: `data:image/png;base64,${data}` } }] }],
+      tool: JSON.stringify({ note: `line\n${KEY}` }),
+    };
+    const g = guardRequest(rules({ p: { detect: ['payment_card', 'secrets'], action: 'redact' } }), { ...req, original: { format: 'anthropic-messages', body } });
+    const out = g.req.original.body as typeof body;
+    expect(out.messages).toBe(body.messages);
+    expect(JSON.parse(out.tool)).toEqual({ note: 'line\n[REDACTED:secrets]' });
+  });
+
   it('a caller key __proto__ in the raw body stays a plain key', () => {
     const req = openaiReq(CARD);
     const body = JSON.parse(`{"model":"chat","messages":[],"__proto__":{"x":"${CARD}"}}`) as Record<string, unknown>;

@@ -97,6 +97,24 @@ describe('StreamGuard: matches split across deltas', () => {
     expect(out.events).toEqual([{ type: 'text', choice: 0, text: 'x'.repeat(84) }]);
   });
 
+  it('never releases half of a surrogate pair, even at the hold bound', () => {
+    const g = new StreamGuard(rules({ p: { patterns: ['zzz'], action: 'redact' } }, 'out'), { holdChars: 3 });
+    for (const text of ['ab😀😀', '😀c', 'd😀']) {
+      for (const e of g.push([{ type: 'text', choice: 0, text }]).events) {
+        const t = e.type === 'text' ? e.text : '';
+        // A lone surrogate at either end would mean a pair was split.
+        expect(/^[\udc00-\udfff]|[\ud800-\udbff]$/.test(t)).toBe(false);
+      }
+    }
+  });
+
+  it('holds an upper-case word only while it could begin an IBAN', () => {
+    const g = new StreamGuard(rules({ i: { detect: ['iban'], action: 'redact' } }, 'out'));
+    expect(g.push([{ type: 'text', choice: 0, text: 'OK THEN ' }]).events).toEqual([{ type: 'text', choice: 0, text: 'OK THEN ' }]);
+    expect(g.push([{ type: 'text', choice: 0, text: 'pay DE89 3704' }]).events).toEqual([{ type: 'text', choice: 0, text: 'pay ' }]);
+    expect(g.push([{ type: 'text', choice: 0, text: ' 0044 0532 0130 00.' }]).events).toEqual([{ type: 'text', choice: 0, text: '[REDACTED:iban].' }]);
+  });
+
   it('releases an ordinary word as soon as it ends', () => {
     const g = new StreamGuard(redactAll);
     expect(g.push([{ type: 'text', choice: 0, text: 'Hello wor' }]).events).toEqual([{ type: 'text', choice: 0, text: 'Hello ' }]);
@@ -154,8 +172,8 @@ describe('StreamGuard: matches split across deltas', () => {
     const g = new StreamGuard(blockAll);
     const first = g.push([{ type: 'text', choice: 0, text: `ok ${SECRETS.aws ?? ''} ` }, { type: 'finish', choice: 0, reason: 'stop' }]);
     expect(first.blocked).toEqual({ rule: 'all', detector: 'secrets' });
-    // Only what came before the key (the IBAN detector held the upper-case run from AKIA on).
-    expect(first.events).toEqual([{ type: 'text', choice: 0, text: 'ok ' }]);
+    // The key was complete in this push, so the push released nothing: not even the "ok " before it.
+    expect(first.events).toEqual([]);
     expect(g.push([{ type: 'text', choice: 0, text: 'more' }])).toEqual({ events: [], blocked: { rule: 'all', detector: 'secrets' } });
     const fin = g.end();
     expect(fin.blocked).toEqual({ rule: 'all', detector: 'secrets' });
