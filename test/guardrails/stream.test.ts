@@ -74,8 +74,8 @@ describe('StreamGuard: matches split across deltas', () => {
       for (const chunks of [split(text, [10]), every(1)(text)]) {
         const r = run(blockAll, chunks);
         expect(r.blocked).toBe(true);
-        for (const s of r.steps) expect(value.startsWith(s.slice('before '.length, 'before '.length + 2)) && s.length > 'before '.length).toBe(false);
-        expect(r.text.length).toBeLessThanOrEqual('before '.length);
+        // At most the text before the match was released, never a character of the match.
+        expect('before '.startsWith(r.text)).toBe(true);
       }
     });
   }
