@@ -5,21 +5,22 @@
  * Pure functions; a redactor is built once per config snapshot (Runtime.redact).
  */
 
+import { KEY_SHAPE_SOURCES } from './guardrails/secrets.js';
+
 export type Redactor = (text: string) => string;
 
 export const REDACTED = '[REDACTED]';
 
 /**
- * Key shapes redacted whatever the config says: Bearer credentials, OpenAI/Anthropic
- * keys, AWS access key ids, and long token-like values after key=/token=/secret=.
+ * Shapes redacted whatever the config says: Bearer credentials, the key shapes the secrets
+ * guardrail knows (provider, cloud and SaaS keys, JWTs: one definition, in
+ * gateway/guardrails/secrets.ts), and long token-like values after key=/token=/secret=.
  * Each alternative is anchored on a literal prefix, so the scan stays linear.
  */
 const SHAPES: readonly string[] = [
   // `Bearer <token>`: the token is whatever runs up to a delimiter a header value or JSON string would end on.
   String.raw`(?<bearer>\bBearer\s+)[^\s"',;]+`,
-  // sk-…, sk-ant-…, sk-proj-…: the prefix says it is a key even when it is not one of ours.
-  String.raw`\bsk-[A-Za-z0-9_-]{8,}`,
-  String.raw`\bAKIA[0-9A-Z]{16}\b`,
+  ...KEY_SHAPE_SOURCES,
   // key=…, api_key: "…", token=…: the name is kept so the message still says what was wrong.
   String.raw`(?<name>\b(?:api[_-]?key|access[_-]?token|auth[_-]?token|token|secret|password|key)["']?\s*[=:]\s*["']?)[A-Za-z0-9+/_.~-]{16,}=*`,
 ];
