@@ -148,8 +148,10 @@ function finaliser(answer: AnswerSoFar, passThrough: boolean): () => string {
   if (filter === undefined) return passThrough ? () => answer.encoder.terminator() : () => answer.encoder.encode({ type: 'end' });
   return () => {
     const held = filter.end();
-    observeAnswer(answer, held);
-    return [...held, { type: 'end' } as const].map((e) => answer.encoder.encode(e)).join('');
+    observeAnswer(answer, held.events);
+    const text = held.events.map((e) => answer.encoder.encode(e)).join('');
+    // What a stage held to the end may not go out: the stream ends with its refusal instead.
+    return text + (held.blocked === undefined ? answer.encoder.encode({ type: 'end' }) : answer.encoder.error(held.blocked));
   };
 }
 

@@ -90,6 +90,9 @@ export async function relayStream(o: StreamRelayOptions): Promise<RelayOutcome> 
           await blocked;
         }
       }
+      // Stopped from inside render (a stage refused the answer): what was released went out; the
+      // rest, even if the upstream has already sent it all, does not.
+      if (o.signal.aborted && o.signal.reason !== graceEnd) return { ok: false, committed: claimed, error: streamError(o.signal.reason, o) };
       if (o.stats.endSeen || o.sink.closed) break;
       if (o.stats.finishReason !== undefined) watchdog.arm(Math.min(END_GRACE_MS, o.idleMs), () => o.abort(graceEnd));
       else if (tokenSeen) watchdog.arm(o.idleMs, () => o.abort(upstreamTimeout(o.providerName, 'stream idle too long', o.idleMs)));

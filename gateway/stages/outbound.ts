@@ -1,4 +1,5 @@
 import type { Outbound } from '../pipeline/context.js';
+import type { StreamEvent } from '../formats/canonical.js';
 import type { StageAfter, StreamFilter } from './types.js';
 
 /**
@@ -29,12 +30,15 @@ function chain(filters: readonly StreamFilter[]): StreamFilter | undefined {
       return { events: out };
     },
     end: () => {
-      let out: ReturnType<StreamFilter['end']> = [];
+      let out: StreamEvent[] = [];
       for (const f of filters) {
         const r = f.push(out);
-        out = [...r.events, ...f.end()];
+        if (r.blocked !== undefined) return r;
+        const tail = f.end();
+        if (tail.blocked !== undefined) return { events: r.events, blocked: tail.blocked };
+        out = [...r.events, ...tail.events];
       }
-      return out;
+      return { events: out };
     },
   };
 }

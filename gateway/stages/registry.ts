@@ -1,7 +1,7 @@
 import type { ResolvedRoute, Runtime } from '../runtime/resolve.js';
 import { authStage } from './auth.js';
 import { budgetStage } from './budget.js';
-
+import { guardrailStage } from './guardrails.js';
 import { limitsStage } from './limits.js';
 import type { Stage, StageFactory } from './types.js';
 
@@ -9,7 +9,7 @@ import type { Stage, StageFactory } from './types.js';
  * Every stage, in onion order (DESIGN.md §7): pres run top to bottom, posts bottom to top.
  * Adding a stage is one file and one line here.
  */
-export const STAGES: readonly StageFactory[] = [authStage, limitsStage, budgetStage];
+export const STAGES: readonly StageFactory[] = [authStage, limitsStage, budgetStage, guardrailStage];
 
 const built = new WeakMap<ResolvedRoute, { chat: readonly Stage[]; embeddings: readonly Stage[] }>();
 

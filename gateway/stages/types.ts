@@ -26,8 +26,8 @@ export interface StageOutcome {
 /** A streamed answer's events on their way to the caller; a block ends the stream with an in-band error. */
 export interface StreamFilter {
   push(events: StreamEvent[]): { events: StreamEvent[]; blocked?: KeelError };
-  /** The stream ended: anything held back, in order. */
-  end(): StreamEvent[];
+  /** The stream ended: anything held back, in order; `blocked` when what was held may not go out (the stream then ends with an error). */
+  end(): { events: StreamEvent[]; blocked?: KeelError };
 }
 
 /** What a stage leaves for after the call, when its `pre` ran: all optional. */
