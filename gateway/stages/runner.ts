@@ -4,7 +4,8 @@ import type { Stage, StageAfter, StageOutcome, StageRequest } from './types.js';
 
 /**
  * Runs a route's stages around `inner` (the attempt loop): every `pre` in order, then the call,
- * then the `post` of every stage whose `pre` ran, in reverse order, whatever happened. A stage's
+ * then the `post` of every stage whose `pre` ran, in reverse order, whatever happened (in the
+ * background: the answer does not wait for them). A stage's
  * refusal (a caller_* KeelError: over a limit, forbidden, blocked) short-circuits; its own
  * failure follows its policy (DESIGN.md §7).
  */
@@ -24,8 +25,15 @@ export async function runStages(stages: readonly Stage[], sr: StageRequest, inne
     outcome = { ok: false, error: toKeelError(err) };
     throw err;
   } finally {
-    for (const after of afters.reverse()) await postOf(after, outcome, log);
+    // After the answer, not before it: reconciling a budget or a TPM count is a state round
+    // trip each, and the caller must not wait for Keel's bookkeeping. Posts still run in
+    // reverse order, one after the other; a reservation stays counted until its post lands.
+    if (afters.length > 0) void runPosts(afters.reverse(), outcome, log);
   }
+}
+
+async function runPosts(afters: readonly StageAfter[], outcome: StageOutcome, log: (msg: string) => void): Promise<void> {
+  for (const after of afters) await postOf(after, outcome, log);
 }
 
 async function preOf(stage: Stage, sr: StageRequest, log: (msg: string) => void): Promise<StageAfter | undefined> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { checkAdjust, checkRate, checkReserve } from './governance.js';
 import { adjustArgs, ms, RATE, RATE_ADJUST, rateArgs, rateResult, RESERVE, reserveArgs, reserveResult } from './scripts.js';
@@ -81,6 +82,16 @@ function within<T>(p: Promise<T>, deadlineMs: number): Promise<T> {
   });
 }
 
+const shas = new Map<string, string>();
+function shaOf(lua: string): string {
+  let sha = shas.get(lua);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(lua).digest('hex');
+    shas.set(lua, sha);
+  }
+  return sha;
+}
+
 export class RedisState implements GovernanceState {
   readonly backend = 'redis' as const;
   readonly #redis: Redis;
@@ -121,12 +132,27 @@ export class RedisState implements GovernanceState {
     });
   }
 
+  /**
+   * A script by its SHA-1 (EVALSHA): the body crosses the wire once per connection, not on every
+   * call (RESERVE and RATE are kilobytes, and sit on the request path). Redis forgets scripts on
+   * a restart or SCRIPT FLUSH: NOSCRIPT then sends the body once (EVAL, which caches it again).
+   */
+  async #run(lua: string, numKeys: number, ...args: (string | number)[]): Promise<unknown> {
+    const sha = shaOf(lua);
+    try {
+      return await this.#redis.evalsha(sha, numKeys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.#redis.eval(lua, numKeys, ...args);
+    }
+  }
+
   async ping(): Promise<boolean> {
     return (await within(this.#redis.ping(), this.#deadlineMs)) === 'PONG';
   }
 
   async incr(key: string, by: number, ttlMs: number): Promise<number> {
-    return Number(await within(this.#redis.eval(INCR, 1, key, String(by), ms(ttlMs)), this.#deadlineMs));
+    return Number(await within(this.#run(INCR, 1, key, String(by), ms(ttlMs)), this.#deadlineMs));
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -143,34 +169,34 @@ export class RedisState implements GovernanceState {
   }
 
   async compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean> {
-    return (await within(this.#redis.eval(CAS, 1, key, expected === undefined ? '1' : '0', expected ?? '', value, ms(ttlMs)), this.#deadlineMs)) === 1;
+    return (await within(this.#run(CAS, 1, key, expected === undefined ? '1' : '0', expected ?? '', value, ms(ttlMs)), this.#deadlineMs)) === 1;
   }
 
   async lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await within(this.#redis.eval(LEASE, 1, name, owner, ms(ttlMs)), this.#deadlineMs)) === 1;
+    return (await within(this.#run(LEASE, 1, name, owner, ms(ttlMs)), this.#deadlineMs)) === 1;
   }
 
   async release(name: string, owner: string): Promise<void> {
-    await within(this.#redis.eval(RELEASE, 1, name, owner), this.#deadlineMs);
+    await within(this.#run(RELEASE, 1, name, owner), this.#deadlineMs);
   }
 
   async reserve(scopes: readonly ReserveScope[]): Promise<ReserveResult> {
     checkReserve(scopes);
     if (scopes.length === 0) return { ok: true, totals: [] };
     const { keys, argv } = reserveArgs(scopes);
-    return reserveResult(await within(this.#redis.eval(RESERVE, keys.length, ...keys, ...argv), this.#deadlineMs), scopes.length);
+    return reserveResult(await within(this.#run(RESERVE, keys.length, ...keys, ...argv), this.#deadlineMs), scopes.length);
   }
 
   async rate(scopes: readonly RateScope[]): Promise<RateResult> {
     checkRate(scopes);
     if (scopes.length === 0) return { ok: true, states: [] };
     const { keys, argv } = rateArgs(scopes);
-    return rateResult(await within(this.#redis.eval(RATE, keys.length, ...keys, ...argv), this.#deadlineMs), scopes.length);
+    return rateResult(await within(this.#run(RATE, keys.length, ...keys, ...argv), this.#deadlineMs), scopes.length);
   }
 
   async rateAdjust(key: string, intervalMs: number, delta: number): Promise<void> {
     checkAdjust(intervalMs, delta);
-    await within(this.#redis.eval(RATE_ADJUST, 1, key, ...adjustArgs(intervalMs, delta)), this.#deadlineMs);
+    await within(this.#run(RATE_ADJUST, 1, key, ...adjustArgs(intervalMs, delta)), this.#deadlineMs);
   }
 
   async close(): Promise<void> {

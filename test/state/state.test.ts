@@ -164,3 +164,22 @@ describe('the deadline judges Redis, not our own event loop', () => {
     await Promise.all([s.close(), raw.close()]);
   }, 20_000);
 });
+
+describe('scripts by SHA (EVALSHA)', () => {
+  it('after Redis forgets its scripts (SCRIPT FLUSH, a restart), the next call sends the body once and goes on', async () => {
+    const s = new RedisState({ url: redis.url, commandTimeoutMs: 200, keyPrefix: 'sha:' });
+    await s.ready();
+    const k = key('sha');
+    expect(await s.incr(k, 1, 60_000)).toBe(1);
+    const admin = new Redis(redis.url);
+    expect(await admin.call('SCRIPT', 'FLUSH')).toBe('OK');
+    expect(await s.incr(k, 2, 60_000)).toBe(3);
+    // Cached again: the call after goes by SHA.
+    const before = Number(/cmdstat_evalsha:calls=(\d+)/.exec(String(await admin.call('INFO', 'commandstats')))?.[1] ?? 0);
+    expect(await s.incr(k, 1, 60_000)).toBe(4);
+    const after = Number(/cmdstat_evalsha:calls=(\d+)/.exec(String(await admin.call('INFO', 'commandstats')))?.[1] ?? 0);
+    expect(after - before).toBe(1);
+    admin.disconnect();
+    await s.close();
+  });
+});
