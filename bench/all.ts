@@ -17,6 +17,7 @@ const BENCHES = [
   ['ingest', 'ingest.js'],
   ['slo', 'slo-eval.js'],
   ['state', 'state.js'],
+  ['governance', 'governance.js'],
 ] as const;
 
 /** Run only when named in BENCH_ONLY (the before/after bench needs BENCH_BASELINE), kept in RESULTS.md once measured. */
