@@ -1,6 +1,7 @@
 /**
  * gateway/stages: cross-cutting request work as stages around the attempt loop (DESIGN.md §7):
- * auth (route access) → limits (RPM/TPM) → budget (reserve, reconcile) → guardrails (in, out).
+ * auth (route access) → quota (RPM/TPM limits and budgets: one state call before, one after) →
+ * guardrails (in, out).
  * `stagesFor` lists a route's stages from the registry, `runStages` runs them, `outboundOf`
  * composes what they do to answers on the way out.
  */

@@ -1,15 +1,14 @@
 import type { ResolvedRoute, Runtime } from '../runtime/resolve.js';
 import { authStage } from './auth.js';
-import { budgetStage } from './budget.js';
 import { guardrailStage } from './guardrails.js';
-import { limitsStage } from './limits.js';
+import { quotaStage } from './quota.js';
 import type { Stage, StageFactory } from './types.js';
 
 /**
  * Every stage, in onion order (DESIGN.md §7): pres run top to bottom, posts bottom to top.
  * Adding a stage is one file and one line here.
  */
-export const STAGES: readonly StageFactory[] = [authStage, limitsStage, budgetStage, guardrailStage];
+export const STAGES: readonly StageFactory[] = [authStage, quotaStage, guardrailStage];
 
 const built = new WeakMap<ResolvedRoute, { chat: readonly Stage[]; embeddings: readonly Stage[] }>();
 

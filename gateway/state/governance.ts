@@ -1,7 +1,7 @@
-import type { RateScope, RateState, ReserveScope } from './types.js';
+import type { RateScope, RateState, ReserveScope, SettleAdjust, SettleIncr } from './types.js';
 
 /**
- * The arithmetic of reserve() and rate(), shared by MemoryState and mirrored line for line by
+ * The arithmetic of reserve() and rate() (and of admit(), which is both), shared by MemoryState and mirrored line for line by
  * the Lua in scripts.ts (Redis runs it on the server's clock), so both backends decide alike.
  *
  * GCRA, per scope, with T = intervalMs, τ = burstMs, c = cost, all in ms:
@@ -92,4 +92,11 @@ export function checkRate(scopes: readonly RateScope[]): void {
 
 export function checkAdjust(intervalMs: number, delta: number): void {
   if (!finite(intervalMs) || intervalMs <= 0 || !finite(delta)) throw new RangeError('rateAdjust: bad interval or delta');
+}
+
+export function checkSettle(adjust: readonly SettleAdjust[], incr: readonly SettleIncr[]): void {
+  for (const a of adjust) checkAdjust(a.intervalMs, a.delta);
+  for (const c of incr) {
+    if (!finite(c.by) || !finite(c.ttlMs) || c.ttlMs <= 0) throw new RangeError(`settle: bad counter ${c.key}`);
+  }
 }

@@ -9,7 +9,7 @@ import { RedisState } from './redis.js';
 import { ResilientState } from './resilient.js';
 import type { GovernanceState } from './types.js';
 
-export type { GovernanceState, RateResult, RateScope, RateState, ReserveResult, ReserveScope, SharedState, StateHealth } from './types.js';
+export type { AdmitResult, GovernanceState, RateResult, RateScope, RateState, ReserveResult, ReserveScope, SettleAdjust, SettleIncr, SharedState, StateHealth } from './types.js';
 export { MemoryState } from './memory.js';
 export { RedisState } from './redis.js';
 export { ResilientState } from './resilient.js';

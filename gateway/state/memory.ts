@@ -1,5 +1,5 @@
-import { checkAdjust, checkRate, checkReserve, formatTat, gcraState, gcraWait, RATE_EPS_MS, reserveRefuses, TAT_MARGIN_MS, tatView, type TatView } from './governance.js';
-import type { GovernanceState, RateResult, RateScope, ReserveResult, ReserveScope, StateHealth } from './types.js';
+import { checkAdjust, checkRate, checkReserve, checkSettle, formatTat, gcraState, gcraWait, RATE_EPS_MS, reserveRefuses, TAT_MARGIN_MS, tatView, type TatView } from './governance.js';
+import type { AdmitResult, GovernanceState, RateResult, RateScope, RateState, ReserveResult, ReserveScope, SettleAdjust, SettleIncr, StateHealth } from './types.js';
 
 interface Entry {
   value: string;
@@ -73,26 +73,62 @@ export class MemoryState implements GovernanceState {
   /** Synchronous inside, so atomic; the arithmetic is governance.ts's, as in the Redis script. */
   async reserve(scopes: readonly ReserveScope[]): Promise<ReserveResult> {
     checkReserve(scopes);
-    const totals = scopes.map((s) => this.#sum(s.window));
-    const over = scopes.findIndex((s, i) => reserveRefuses(totals[i] ?? 0, s.amount, s.limit));
-    if (over >= 0) return { ok: false, over, totals };
-    for (const s of scopes) this.#add(s.add, s.amount, s.ttlMs);
-    return { ok: true, totals: scopes.map((s) => this.#sum(s.window)) };
+    const j = this.#reserveJudge(scopes);
+    if (j.over >= 0) return { ok: false, over: j.over, totals: j.totals };
+    return { ok: true, totals: this.#reserveCommit(scopes) };
   }
 
   async rate(scopes: readonly RateScope[]): Promise<RateResult> {
     checkRate(scopes);
+    const j = this.#rateJudge(scopes);
+    if (j.over >= 0) return { ok: false, over: j.over, retryAfterMs: j.retryAfterMs, states: this.#rateStates(j.at) };
+    return { ok: true, states: this.#rateCommit(j.at, j.now) };
+  }
+
+  /** Both judges on the state as found, then both commits or neither: the ADMIT script's order. */
+  async admit(rate: readonly RateScope[], reserve: readonly ReserveScope[]): Promise<AdmitResult> {
+    checkRate(rate);
+    checkReserve(reserve);
+    const r = this.#rateJudge(rate);
+    const b = this.#reserveJudge(reserve);
+    if (r.over >= 0) return { ok: false, refused: 'rate', over: r.over, retryAfterMs: r.retryAfterMs, states: this.#rateStates(r.at), totals: b.totals };
+    if (b.over >= 0) return { ok: false, refused: 'reserve', over: b.over, states: this.#rateStates(r.at), totals: b.totals };
+    return { ok: true, states: this.#rateCommit(r.at, r.now), totals: this.#reserveCommit(reserve) };
+  }
+
+  async settle(adjust: readonly SettleAdjust[], incr: readonly SettleIncr[]): Promise<void> {
+    checkSettle(adjust, incr);
+    for (const a of adjust) this.#adjust(a.key, a.intervalMs, a.delta);
+    for (const c of incr) this.#add(c.key, c.by, c.ttlMs);
+  }
+
+  #reserveJudge(scopes: readonly ReserveScope[]): { over: number; totals: number[] } {
+    const totals = scopes.map((s) => this.#sum(s.window));
+    return { over: scopes.findIndex((s, i) => reserveRefuses(totals[i] ?? 0, s.amount, s.limit)), totals };
+  }
+
+  #reserveCommit(scopes: readonly ReserveScope[]): number[] {
+    for (const s of scopes) this.#add(s.add, s.amount, s.ttlMs);
+    return scopes.map((s) => this.#sum(s.window));
+  }
+
+  #rateJudge(scopes: readonly RateScope[]): { at: { s: RateScope; v: TatView }[]; now: number; over: number; retryAfterMs: number } {
     const now = this.#now();
     const at = scopes.map((s) => ({ s, v: tatView(this.#live(s.key)?.value, now) }));
     const waits = at.map(({ s, v }) => gcraWait(v.tat, v.now, s));
-    const over = waits.findIndex((w) => w > RATE_EPS_MS);
-    if (over >= 0) return { ok: false, over, retryAfterMs: Math.max(...waits), states: at.map(({ s, v }) => gcraState(v.tat, v.now, s)) };
-    const states = at.map(({ s, v }) => {
+    return { at, now, over: waits.findIndex((w) => w > RATE_EPS_MS), retryAfterMs: Math.max(0, ...waits) };
+  }
+
+  #rateStates(at: readonly { s: RateScope; v: TatView }[]): RateState[] {
+    return at.map(({ s, v }) => gcraState(v.tat, v.now, s));
+  }
+
+  #rateCommit(at: readonly { s: RateScope; v: TatView }[], now: number): RateState[] {
+    return at.map(({ s, v }) => {
       const tat = Math.max(v.tat ?? v.now, v.now) + s.cost * s.intervalMs;
       this.#putTat(s.key, v, tat, now);
       return gcraState(tat, v.now, s);
     });
-    return { ok: true, states };
   }
 
   #putTat(key: string, v: TatView, tat: number, now: number): void {
@@ -103,6 +139,10 @@ export class MemoryState implements GovernanceState {
 
   async rateAdjust(key: string, intervalMs: number, delta: number): Promise<void> {
     checkAdjust(intervalMs, delta);
+    this.#adjust(key, intervalMs, delta);
+  }
+
+  #adjust(key: string, intervalMs: number, delta: number): void {
     const now = this.#now();
     const v = tatView(this.#live(key)?.value, now);
     this.#putTat(key, v, Math.max(v.tat ?? v.now, v.now) + delta * intervalMs, now);

@@ -1,20 +1,16 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { checkAdjust, checkRate, checkReserve } from './governance.js';
-import { adjustArgs, ms, RATE, RATE_ADJUST, rateArgs, rateResult, RESERVE, reserveArgs, reserveResult } from './scripts.js';
-import type { GovernanceState, RateResult, RateScope, ReserveResult, ReserveScope, StateHealth } from './types.js';
+import { checkAdjust, checkRate, checkReserve, checkSettle } from './governance.js';
+import { ADMIT, admitArgs, admitResult, adjustArgs, INCR, ms, RATE, RATE_ADJUST, rateArgs, rateResult, RESERVE, reserveArgs, reserveResult, SETTLE, settleArgs } from './scripts.js';
+import type { AdmitResult, GovernanceState, RateResult, RateScope, ReserveResult, ReserveScope, SettleAdjust, SettleIncr, StateHealth } from './types.js';
 
 /**
  * The Redis backend. Each operation that must be atomic across replicas is one Lua script
  * (Redis runs a script without interleaving other commands). No offline queue and no retries
  * per request: a call either reaches Redis now or fails now, and the caller falls back
  * (ResilientState) instead of waiting on a queue that grows while Redis is away. The budget and
- * rate-limit scripts are in scripts.ts.
+ * rate-limit scripts (and INCR, which shares their counter arithmetic) are in scripts.ts.
  */
-const INCR = `local v = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
-if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return v`;
-
 // ARGV[1] = '1' when the value is expected absent, else ARGV[2] is the expected value.
 const CAS = `local cur = redis.call('GET', KEYS[1])
 if (ARGV[1] == '1' and cur == false) or (ARGV[1] == '0' and cur == ARGV[2]) then
@@ -197,6 +193,21 @@ export class RedisState implements GovernanceState {
   async rateAdjust(key: string, intervalMs: number, delta: number): Promise<void> {
     checkAdjust(intervalMs, delta);
     await within(this.#run(RATE_ADJUST, 1, key, ...adjustArgs(intervalMs, delta)), this.#deadlineMs);
+  }
+
+  async admit(rate: readonly RateScope[], reserve: readonly ReserveScope[]): Promise<AdmitResult> {
+    checkRate(rate);
+    checkReserve(reserve);
+    if (rate.length === 0 && reserve.length === 0) return { ok: true, states: [], totals: [] };
+    const { keys, argv } = admitArgs(rate, reserve);
+    return admitResult(await within(this.#run(ADMIT, keys.length, ...keys, ...argv), this.#deadlineMs), rate.length, reserve.length);
+  }
+
+  async settle(adjust: readonly SettleAdjust[], incr: readonly SettleIncr[]): Promise<void> {
+    checkSettle(adjust, incr);
+    if (adjust.length === 0 && incr.length === 0) return;
+    const { keys, argv } = settleArgs(adjust, incr);
+    await within(this.#run(SETTLE, keys.length, ...keys, ...argv), this.#deadlineMs);
   }
 
   async close(): Promise<void> {

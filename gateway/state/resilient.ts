@@ -1,7 +1,7 @@
-import { checkAdjust, checkRate, checkReserve } from './governance.js';
+import { checkAdjust, checkRate, checkReserve, checkSettle } from './governance.js';
 import { MemoryState } from './memory.js';
 import { StateDeadlineError } from './redis.js';
-import type { GovernanceState, RateResult, RateScope, ReserveResult, ReserveScope, SharedState, StateHealth } from './types.js';
+import type { AdmitResult, GovernanceState, RateResult, RateScope, ReserveResult, ReserveScope, SettleAdjust, SettleIncr, SharedState, StateHealth } from './types.js';
 
 /** A remote backend that can say whether it is back (RedisState). */
 export interface RemoteState extends GovernanceState {
@@ -137,6 +137,32 @@ export class ResilientState implements GovernanceState {
   async rateAdjust(key: string, intervalMs: number, delta: number): Promise<void> {
     checkAdjust(intervalMs, delta);
     return this.#call(() => this.#remote.rateAdjust(key, intervalMs, delta), () => this.#local.rateAdjust(key, intervalMs, delta));
+  }
+
+  /** Like rate() and reserve(): a reservation admitted locally while degraded is added back on recovery, its TATs are not. */
+  async admit(rate: readonly RateScope[], reserve: readonly ReserveScope[]): Promise<AdmitResult> {
+    checkRate(rate);
+    checkReserve(reserve);
+    return this.#call(
+      () => this.#remote.admit(rate, reserve),
+      async () => {
+        const r = await this.#local.admit(rate, reserve);
+        if (r.ok) for (const s of reserve) this.#addPending(s.add, s.amount, s.ttlMs);
+        return r;
+      },
+    );
+  }
+
+  /** Like rateAdjust() and incr(): the counters' part is added back on recovery, the TATs' is not. */
+  async settle(adjust: readonly SettleAdjust[], incr: readonly SettleIncr[]): Promise<void> {
+    checkSettle(adjust, incr);
+    return this.#call(
+      () => this.#remote.settle(adjust, incr),
+      async () => {
+        for (const c of incr) this.#addPending(c.key, c.by, c.ttlMs);
+        await this.#local.settle(adjust, incr);
+      },
+    );
   }
 
   get(key: string): Promise<string | undefined> {

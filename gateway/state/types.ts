@@ -71,6 +71,31 @@ export interface RateState {
 export type RateResult = { ok: true; states: RateState[] } | { ok: false; over: number; retryAfterMs: number; states: RateState[] };
 
 /**
+ * admit(): `states` per rate scope (advanced when ok, as found when not) and `totals` per budget
+ * scope (after when ok, as found when not), whichever kind refused. `refused` names the kind,
+ * `over` the index of the first refusing scope among that kind's; rate is judged first (a
+ * request over both is refused for its rate, with the longest wait in `retryAfterMs`).
+ */
+export type AdmitResult =
+  | { ok: true; states: RateState[]; totals: number[] }
+  | { ok: false; refused: 'rate'; over: number; retryAfterMs: number; states: RateState[]; totals: number[] }
+  | { ok: false; refused: 'reserve'; over: number; states: RateState[]; totals: number[] };
+
+/** settle(): a TAT moved by `delta` units of `intervalMs` (rateAdjust's). */
+export interface SettleAdjust {
+  key: string;
+  intervalMs: number;
+  delta: number;
+}
+
+/** settle(): a counter given `by` (incr's). */
+export interface SettleIncr {
+  key: string;
+  by: number;
+  ttlMs: number;
+}
+
+/**
  * SharedState plus the all-or-nothing operations budgets and rate limits are built on. A
  * separate interface only so that a SharedState written for something else (a test's fake
  * remote) need not grow these; every backend here implements it, and openState returns it.
@@ -93,4 +118,13 @@ export interface GovernanceState extends SharedState {
   rate(scopes: readonly RateScope[]): Promise<RateResult>;
   /** Moves a scope's TAT by delta units (negative gives back), e.g. TPM reconciled from reserved to actual tokens; never below now. */
   rateAdjust(key: string, intervalMs: number, delta: number): Promise<void>;
+  /**
+   * rate() and reserve() in one atomic operation, all or nothing across both kinds: every rate
+   * scope and every budget scope is judged on the state as found, and only when none refuses
+   * are the TATs advanced and the amounts added (a request refused by a budget consumes no
+   * rate, and one refused by a rate reserves nothing). One round trip on Redis.
+   */
+  admit(rate: readonly RateScope[], reserve: readonly ReserveScope[]): Promise<AdmitResult>;
+  /** rateAdjust() per `adjust` and incr() per `incr`, in one operation (one round trip on Redis). */
+  settle(adjust: readonly SettleAdjust[], incr: readonly SettleIncr[]): Promise<void>;
 }

@@ -4,7 +4,8 @@ import { MemoryState, RedisState, ResilientState, type GovernanceState, type Rat
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 /**
- * The budget and rate-limit primitives (reserve, rate, rateAdjust): one contract on both
+ * The budget and rate-limit primitives (reserve, rate, rateAdjust, and admit and settle, which
+ * combine them): one contract on both
  * backends, concurrency included (Redis runs each call as one script); GCRA's bound and the
  * budget invariant as properties on an injected clock; and local enforcement under
  * ResilientState while Redis is away.
@@ -169,6 +170,104 @@ describe.each([
     expect(Math.abs((await offset()) - before - 12)).toBeLessThan(1e-6);
   });
 
+  it('admit is all or nothing across kinds: a full budget consumes no rate', async () => {
+    const rpm: RateScope = { key: key('admit-rpm'), intervalMs: T, burstMs: 0, cost: 1 };
+    const [k, team] = [key('admit-key'), key('admit-team')];
+    await s.incr(team, 9.5, 60_000);
+    const r = await s.admit([rpm], [budget(k, 1, 100), budget(team, 1, 10)]);
+    if (r.ok || r.refused !== 'reserve') throw new Error(`expected a budget refusal, got ${JSON.stringify(r)}`);
+    expect(r.over).toBe(1);
+    expect(r.totals).toEqual([0, 9.5]);
+    // The rate scope as found: idle, one unit of room.
+    expect(r.states).toEqual([{ remaining: 1, resetMs: 0 }]);
+    expect(await s.get(rpm.key)).toBeUndefined();
+    expect(await s.get(k)).toBeUndefined();
+    // Nothing was consumed: the same rate scope still admits its one unit, with a budget that fits.
+    const ok = await s.admit([rpm], [budget(k, 0.5, 100), budget(team, 0.5, 10)]);
+    if (!ok.ok) throw new Error(`refused: ${JSON.stringify(ok)}`);
+    expect(ok.totals).toEqual([0.5, 10]);
+    expect(ok.states[0]?.remaining).toBe(0);
+    expect(ok.states[0]?.resetMs).toBeGreaterThan(T - 100);
+    expect(await s.getMany([k, team])).toEqual(['0.5', '10']);
+  });
+
+  it('admit is all or nothing across kinds: an exhausted rate reserves nothing', async () => {
+    const rpm: RateScope = { key: key('admit-rpm'), intervalMs: T, burstMs: T, cost: 1 };
+    const tpm: RateScope = { key: key('admit-tpm'), intervalMs: 10, burstMs: 0, cost: 100 };
+    const k = key('admit-key');
+    expect(await s.admit([rpm, tpm], [budget(k, 1, 10)])).toMatchObject({ ok: true, totals: [1] });
+    const r = await s.admit([rpm, tpm], [budget(k, 1, 10)]);
+    if (r.ok || r.refused !== 'rate') throw new Error(`expected a rate refusal, got ${JSON.stringify(r)}`);
+    expect(r.over).toBe(1);
+    expect(r.retryAfterMs).toBeGreaterThan(900);
+    expect(r.totals).toEqual([1]);
+    expect(r.states.map((x) => x.remaining)).toEqual([1, 0]);
+    expect(await s.get(k)).toBe('1');
+    // The rpm scope was not advanced by the refusal.
+    expect((await s.rate([rpm])).states[0]?.remaining).toBe(0);
+    // Over both: refused for the rate, the budget untouched.
+    const both = await s.admit([tpm], [budget(k, 20, 10)]);
+    expect(both).toMatchObject({ ok: false, refused: 'rate', over: 0 });
+    expect(await s.get(k)).toBe('1');
+  });
+
+  it('admit with one kind only, or none, behaves as rate or reserve', async () => {
+    expect(await s.admit([], [])).toEqual({ ok: true, states: [], totals: [] });
+    const k = key('admit-only');
+    expect(await s.admit([], [budget(k, 2, 3)])).toEqual({ ok: true, states: [], totals: [2] });
+    expect(await s.admit([], [budget(k, 2, 3)])).toEqual({ ok: false, refused: 'reserve', over: 0, states: [], totals: [2] });
+    const rpm: RateScope = { key: key('admit-only-rpm'), intervalMs: T, burstMs: 0, cost: 1 };
+    expect(await s.admit([rpm], [])).toMatchObject({ ok: true, totals: [] });
+    expect(await s.admit([rpm], [])).toMatchObject({ ok: false, refused: 'rate', over: 0, totals: [] });
+  });
+
+  it('200 concurrent admits never exceed a budget or a burst', async () => {
+    // The budget binds: room for 7 under a burst of 19.
+    const loose: RateScope = { key: key('herd-rpm'), intervalMs: 60_000, burstMs: 19 * 60_000, cost: 1 };
+    const k1 = key('herd-budget');
+    const a = await Promise.all(Array.from({ length: 200 }, () => s.admit([loose], [budget(k1, 1, 7)])));
+    expect(a.filter((r) => r.ok)).toHaveLength(7);
+    expect(a.filter((r) => !r.ok && r.refused === 'reserve')).toHaveLength(193);
+    expect(Number(await s.get(k1))).toBe(7);
+    // Exactly 7 units taken from the rate scope: 13 more fit its burst.
+    expect((await s.rate([{ ...loose, cost: 13 }])).ok).toBe(true);
+    expect((await s.rate([loose])).ok).toBe(false);
+    // The burst binds: 10 admitted under a budget with room for 50, and only their amounts reserved.
+    const tight: RateScope = { key: key('herd-rpm'), intervalMs: 60_000, burstMs: 9 * 60_000, cost: 1 };
+    const k2 = key('herd-budget');
+    const b = await Promise.all(Array.from({ length: 200 }, () => s.admit([tight], [budget(k2, 1, 50)])));
+    expect(b.filter((r) => r.ok)).toHaveLength(10);
+    expect(b.filter((r) => !r.ok && r.refused === 'rate')).toHaveLength(190);
+    expect(Number(await s.get(k2))).toBe(10);
+  });
+
+  it('settle moves TATs and counters in one call', async () => {
+    const tpm: RateScope = { key: key('settle-tpm'), intervalMs: 10, burstMs: 0, cost: 100 };
+    const [k, team] = [key('settle-key'), key('settle-team')];
+    expect((await s.admit([tpm], [budget(k, 2, 10), budget(team, 2, 10)])).ok).toBe(true);
+    expect((await s.rate([{ ...tpm, cost: 1 }])).ok).toBe(false);
+    // Reconciled: 100 tokens reserved, none used; $2 reserved, $0.5 spent.
+    await s.settle([{ key: tpm.key, intervalMs: tpm.intervalMs, delta: -100 }], [
+      { key: k, by: -1.5, ttlMs: 60_000 },
+      { key: team, by: -1.5, ttlMs: 60_000 },
+    ]);
+    expect(await s.get(tpm.key)).toBeUndefined();
+    expect(await s.getMany([k, team])).toEqual(['0.5', '0.5']);
+    await s.settle([], []);
+    await s.settle([{ key: tpm.key, intervalMs: 1000, delta: 2 }], []);
+    const r = await s.rate([{ ...tpm, cost: 1 }]);
+    if (r.ok) throw new Error('admitted two seconds ahead');
+    expect(r.retryAfterMs).toBeGreaterThan(1900);
+    await s.settle([], [{ key: key('settle-new'), by: -1, ttlMs: 60_000 }]);
+  });
+
+  it('admit and settle refuse bad arguments', async () => {
+    await expect(s.admit([{ key: 'x', intervalMs: 0, burstMs: 0, cost: 1 }], [])).rejects.toThrow(RangeError);
+    await expect(s.admit([], [{ ...budget('x', 1, 1), amount: Number.NaN }])).rejects.toThrow(RangeError);
+    await expect(s.settle([{ key: 'x', intervalMs: 1, delta: Number.POSITIVE_INFINITY }], [])).rejects.toThrow(RangeError);
+    await expect(s.settle([], [{ key: 'x', by: 1, ttlMs: 0 }])).rejects.toThrow(RangeError);
+  });
+
   it('a TAT key expires once back to now (plus a margin)', async () => {
     const k = key('tat-ttl');
     await s.rate([{ key: k, intervalMs: 50, burstMs: 0, cost: 1 }]);
@@ -259,7 +358,63 @@ describe('properties on an injected clock (MemoryState)', () => {
   });
 });
 
+describe('admit agrees with rate and reserve (MemoryState, injected clock)', () => {
+  it('admits exactly when both would, refuses for the rate first, and a refusal changes nothing', async () => {
+    const op = fc.record({ gap: fc.integer({ min: 0, max: 300 }), cost: fc.integer({ min: 0, max: 4 }), amount: fc.integer({ min: 0, max: 8 }).map((q) => q / 4) });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 600 }), fc.integer({ min: 0, max: 12 }), fc.array(op, { minLength: 1, maxLength: 80 }), async (intervalMs, burstMs, limit, ops) => {
+        let t = 1_000_000;
+        // `twin` replays the same decisions through rate() and reserve() on their own.
+        const s = new MemoryState(() => t);
+        const twin = new MemoryState(() => t);
+        for (const o of ops) {
+          t += o.gap;
+          const rate: RateScope[] = [{ key: 'r', intervalMs, burstMs, cost: o.cost }];
+          const reserve: ReserveScope[] = [{ add: 'b', window: ['b'], amount: o.amount, limit, ttlMs: 1e9 }];
+          const before = await s.getMany(['r', 'b']);
+          const r = await s.admit(rate, reserve);
+          const tr = await twin.rate(rate);
+          const tb = tr.ok ? await twin.reserve(reserve) : undefined;
+          if (tr.ok && tb !== undefined && !tb.ok) await twin.rateAdjust('r', intervalMs, -o.cost);
+          const expected = !tr.ok ? 'rate' : tb?.ok === true ? 'ok' : 'reserve';
+          if ((r.ok ? 'ok' : r.refused) !== expected) return false;
+          if (!r.ok && JSON.stringify(await s.getMany(['r', 'b'])) !== JSON.stringify(before)) return false;
+          if (JSON.stringify(await s.getMany(['b'])) !== JSON.stringify(await twin.getMany(['b']))) return false;
+        }
+        return true;
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('Redis goes away (ResilientState)', () => {
+  it('admit and settle fall back to local state; reserved amounts and settled counters are added back, TATs are not', async () => {
+    const logs: string[] = [];
+    const s = new ResilientState(new RedisState({ url: redis.url, commandTimeoutMs: 20, keyPrefix: 'gov-resilient-admit:' }), { log: (m) => logs.push(m), probeMs: 100 });
+    await sleep(200);
+    const [k, team, tat] = [key('down-key'), key('down-team'), key('down-rate')];
+    const scope: RateScope = { key: tat, intervalMs: 60_000, burstMs: 60_000, cost: 1 };
+    expect((await s.admit([scope], [budget(k, 1, 5), budget(team, 1, 100)])).ok).toBe(true);
+    await redis.stop();
+    const rs = [];
+    for (let i = 0; i < 4; i++) rs.push(await s.admit([scope], [budget(k, 1, 5), budget(team, 1, 100)]));
+    expect(s.health().degraded).toBe(true);
+    // Local state starts empty: two fit the burst, the third is refused for its rate and reserves nothing.
+    expect(rs.map((r) => (r.ok ? 'ok' : r.refused))).toEqual(['ok', 'ok', 'rate', 'rate']);
+    expect(rs[3]).toMatchObject({ totals: [2, 2] });
+    await s.settle([{ key: tat, intervalMs: 60_000, delta: -1 }], [{ key: k, by: -0.5, ttlMs: 60_000 }]);
+    expect(await s.admit([scope], [budget(k, 1, 5), budget(team, 1, 100)])).toMatchObject({ ok: true, totals: [2.5, 3] });
+    expect(s.health().pendingResync).toBe(2);
+    await redis.start();
+    for (let i = 0; i < 100 && s.health().degraded; i++) await sleep(100);
+    expect(s.health().degraded).toBe(false);
+    expect(logs.filter((l) => /2 of 2 local counters added back/.test(l))).toHaveLength(1);
+    expect(await s.getMany([k, team, tat])).toEqual(['2.5', '3', undefined]);
+    await s.close();
+  }, 20_000);
+
+
   it('reserve and rate fall back to local state and still enforce their limits; reserved amounts are added back', async () => {
     const logs: string[] = [];
     const s = new ResilientState(new RedisState({ url: redis.url, commandTimeoutMs: 20, keyPrefix: 'gov-resilient:' }), { log: (m) => logs.push(m), probeMs: 100 });
