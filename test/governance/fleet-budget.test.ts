@@ -73,7 +73,7 @@ function spend(configPath: string, dir: string): { usd: number; n: number } {
 
 async function spent(configPath: string, dir: string, answered: number): Promise<{ usd: number; n: number }> {
   let s = { usd: 0, n: 0 };
-  for (let i = 0; i < 40 && s.n < answered; i++) {
+  for (let i = 0; i < 80 && s.n < answered; i++) {
     await new Promise((r) => setTimeout(r, 250));
     s = spend(configPath, dir);
   }
