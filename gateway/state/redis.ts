@@ -88,22 +88,10 @@ function shaOf(lua: string): string {
   return sha;
 }
 
-/** Settles coalesced into one call: 5 ms is a few requests at concurrency 1 and many more under load. */
-const SETTLE_MS = 5;
-
-interface SettleBatch {
-  adjust: Map<string, SettleAdjust>;
-  incr: Map<string, SettleIncr>;
-  done: Promise<void>;
-  flush: () => void;
-  timer: NodeJS.Timeout | undefined;
-}
-
 export class RedisState implements GovernanceState {
   readonly backend = 'redis' as const;
   readonly #redis: Redis;
   readonly #deadlineMs: number;
-  #batch: SettleBatch | undefined;
 
   constructor(o: RedisStateOptions) {
     this.#deadlineMs = o.commandTimeoutMs;
@@ -215,59 +203,15 @@ export class RedisState implements GovernanceState {
     return admitResult(await within(this.#run(ADMIT, keys.length, ...keys, ...argv), this.#deadlineMs), rate.length, reserve.length);
   }
 
-  /**
-   * Settles arriving within SETTLE_MS go to Redis as one script call, deltas on the same key
-   * summed: a settle is bookkeeping after the answer (a reservation reconciled, a TPM count
-   * corrected), nobody waits for it, and one call per request was a third of what governance
-   * cost the gateway in CPU (bench:governance). Until it lands a reservation stays counted at
-   * its maximum: late, never short. A failed batch rejects every caller in it, and each one
-   * falls back on its own part (ResilientState).
-   */
-  settle(adjust: readonly SettleAdjust[], incr: readonly SettleIncr[]): Promise<void> {
-    try {
-      checkSettle(adjust, incr);
-    } catch (err) {
-      // Refused like every other call here: a rejected promise, never a throw at the caller.
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-    if (adjust.length === 0 && incr.length === 0) return Promise.resolve();
-    const b = this.#batch ?? this.#openBatch();
-    for (const a of adjust) {
-      const k = `${a.key}|${a.intervalMs}`;
-      const cur = b.adjust.get(k);
-      b.adjust.set(k, cur === undefined ? { ...a } : { ...cur, delta: cur.delta + a.delta });
-    }
-    for (const i of incr) {
-      const cur = b.incr.get(i.key);
-      b.incr.set(i.key, cur === undefined ? { ...i } : { key: i.key, by: cur.by + i.by, ttlMs: Math.max(cur.ttlMs, i.ttlMs) });
-    }
-    return b.done;
-  }
-
-  #openBatch(): SettleBatch {
-    let settle: (p: Promise<unknown>) => void = () => undefined;
-    const done = new Promise<void>((resolve, reject) => {
-      settle = (p) => void p.then(() => resolve(), (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))));
-    });
-    const b: SettleBatch = { adjust: new Map(), incr: new Map(), done, flush: () => undefined, timer: undefined };
-    b.flush = () => {
-      if (this.#batch === b) this.#batch = undefined;
-      if (b.timer !== undefined) clearTimeout(b.timer);
-      const { keys, argv } = settleArgs([...b.adjust.values()], [...b.incr.values()]);
-      settle(within(this.#run(SETTLE, keys.length, ...keys, ...argv), this.#deadlineMs));
-    };
-    b.timer = setTimeout(b.flush, SETTLE_MS);
-    this.#batch = b;
-    return b;
+  async settle(adjust: readonly SettleAdjust[], incr: readonly SettleIncr[]): Promise<void> {
+    checkSettle(adjust, incr);
+    if (adjust.length === 0 && incr.length === 0) return;
+    const { keys, argv } = settleArgs(adjust, incr);
+    await within(this.#run(SETTLE, keys.length, ...keys, ...argv), this.#deadlineMs);
   }
 
   async close(): Promise<void> {
-    // What is waiting to be settled goes now, not lost with the connection.
-    const pending = this.#batch;
-    if (pending !== undefined) {
-      pending.flush();
-      await pending.done.catch(() => undefined);
-    }
     this.#redis.disconnect(false);
+    await Promise.resolve();
   }
 }
