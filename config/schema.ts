@@ -225,6 +225,9 @@ export const stateSchema = z
         url: z.url({ protocol: /^rediss?$/ }),
         deadline_ms: z.number().int().positive().max(1000).default(20),
         key_prefix: z.string().default('keel:'),
+        // Local leases on budgets and rate limits far from their limit (gateway/state/leases.ts):
+        // no round trip for most requests; false sends every request's admission to Redis.
+        leases: z.boolean().default(true),
       })
       .strict()
       .optional(),

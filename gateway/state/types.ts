@@ -13,6 +13,8 @@ export interface StateHealth {
   fallbacks: number;
   /** Counter increments made locally while degraded, not yet added to the remote. */
   pendingResync: number;
+  /** Admissions answered from local leases and those that went to the shared state (leases.ts). */
+  admissions?: { lease: number; shared: number };
 }
 
 export interface SharedState {

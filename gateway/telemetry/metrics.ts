@@ -89,6 +89,12 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[], state
       const h = state();
       obs.observe(h.degraded ? 1 : 0, { 'keel.state.backend': h.backend });
     });
+    meter.createObservableCounter('keel.state.admissions', { description: 'Budget and rate-limit admissions by path: lease (from this replica\'s allowance, no round trip) or shared (one call to the shared state)' }).addCallback((obs) => {
+      const a = state().admissions;
+      if (a === undefined) return;
+      obs.observe(a.lease, { path: 'lease' });
+      obs.observe(a.shared, { path: 'shared' });
+    });
   }
 
   // The cache-hit series exists from a route's first request (at 0 until a cache answers),
