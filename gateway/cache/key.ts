@@ -9,8 +9,11 @@ import { residue } from './residue.js';
  * In the key: the route and the namespace (so one tenant never reads another's entry), and every
  * canonical field that reaches the model: system, messages (every part; images by their source),
  * tools, tool choice, parallel tool calls, response format, sampling (temperature, top_p, top_k,
- * seed, stop, max tokens, n) and Keel's own prefill. `user` only when the route keys on it:
- * providers do not answer differently per user, but a route may want per-user entries.
+ * seed, stop, n, and max tokens: a lower limit truncates the answer) and Keel's own prefill (a
+ * continuation is another answer). `user` only when the route keys on it: providers do not answer
+ * differently per user, but a route may want per-user entries. The namespace (`key:…`, `team:…`
+ * or `shared`, from the route's config) is the caller's to choose; the key only guarantees that
+ * two namespaces never share an entry.
  *
  * Not in the key: `stream` and `streamUsage` (an entry holds the whole answer and is replayed in
  * either mode), and the ingress format (an entry is served in either format). The caller's body
