@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { sloBlockSchema } from './slo-schema.js';
 import { checkSecret, hashKey, isLoopbackHost } from './secret.js';
+import { cacheLimitsSchema, routeCacheSchema } from './cache-schema.js';
 import { authSchema, guardrailSchema, limitsSchema } from './governance-schema.js';
 import { routeMatches } from './globs.js';
 import { priceSchema, telemetrySchema } from './telemetry-schema.js';
@@ -134,6 +135,8 @@ const routeSchema = z
      * reserve before the call, and what Keel sends upstream as the cap.
      */
     max_output_tokens: z.number().int().positive().default(4096),
+    /** The response cache for this route (issue 16); absent: no caching. */
+    cache: routeCacheSchema.optional(),
   })
   .strict();
 
@@ -257,6 +260,8 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
       state: stateSchema.default({}),
       /** Named guardrail rules that routes and keys refer to. */
       guardrails: z.record(z.string().min(1), guardrailSchema).default({}),
+      /** Bounds of the response cache routes may use (route.cache). */
+      cache: cacheLimitsSchema.default(() => cacheLimitsSchema.parse({})),
     })
     .strict()
     .superRefine((cfg, ctx) => {
@@ -275,6 +280,10 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
         }
       }
       checkGovernance(cfg, ctx);
+      for (const [name, route] of Object.entries(cfg.routes)) {
+        const emb = route.cache?.semantic?.embeddings_route;
+        if (emb !== undefined && !(emb in cfg.routes)) ctx.addIssue({ code: 'custom', path: ['routes', name, 'cache', 'semantic', 'embeddings_route'], message: `unknown route "${emb}" (declared: ${Object.keys(cfg.routes).join(', ')})` });
+      }
       for (const [name, route] of Object.entries(cfg.routes)) {
         for (const list of ['targets', 'fallbacks'] as const) {
           route[list].forEach((t, i) => {

@@ -25,7 +25,7 @@ function request(i: number, now: number): CompletedRequest {
     provider: attempts.at(-1)?.provider, providerType: 'openai', requestModel: 'chat', responseModel: 'gpt-4o-mini-2024', stream: i % 2 === 0, clientId: `app-${i % 8}`, team: `team-${i % 3}`, customer: `cust-${i % 2}`, keyMetadata: {}, guardrails: [],
     configVersion: 1, status: 200, errorCode: undefined, errorClass: undefined, upstreamCode: undefined, durationMs: 400 + (i % 900), ttftMs: i % 2 === 0 ? 90 + (i % 150) : undefined,
     interTokenMs: i % 2 === 0 ? [12, 15, 9, 30, 11] : [], usage: { inputTokens: 200 + (i % 500), outputTokens: 50 + (i % 300), cacheReadTokens: 0 }, finishReason: 'stop',
-    malformedChunks: 0, streamTruncated: false, endSynthesized: false, attempts, fallbacks: 0, retries: retried ? 1 : 0, hedged: false, continued: false, weightsVersion: 'v1', content: undefined,
+    malformedChunks: 0, streamTruncated: false, endSynthesized: false, attempts, fallbacks: 0, retries: retried ? 1 : 0, hedged: false, continued: false, weightsVersion: 'v1', content: undefined, cache: undefined,
   };
 }
 

@@ -287,6 +287,7 @@ function callContext(
     },
     baseHeaders: { 'x-request-id': request.id },
     receivedAt: performance.now(),
+    requestHeaders: request.headers,
     traceparent: headerText(request.headers.traceparent),
     tracestate: headerText(request.headers.tracestate),
     routing,

@@ -1,4 +1,5 @@
 import { familyOf, toKeelError, type ErrorClass, type KeelError } from '../errors.js';
+import { answering } from '../telemetry/attributes.js';
 import { captureInput } from '../telemetry/content.js';
 import { runAttempts } from './attempts.js';
 import { findRoute, finishRecord, newRecord, routeNamed, type CallContext, type CallResult } from './context.js';
@@ -38,11 +39,12 @@ export async function runChat(ctx: CallContext, observer?: RequestObserver): Pro
 }
 
 /**
- * The provider a record names: the last attempt's, unless Keel's own failure ended the request.
+ * The provider a record names: the answering attempt's, or for a failure the last attempt's, unless Keel's own failure ended the request.
  * That is the route's, never a target's (DESIGN.md §8), so per-provider SLIs do not see it.
  */
 function attributeProvider(rec: CompletedRequest, cls: ErrorClass | undefined): void {
-  const last = cls !== undefined && familyOf(cls) === 'gateway' ? undefined : rec.attempts[rec.attempts.length - 1];
+  // Answered: the attempt that answered, if any (none for a cache hit or a stale rescue: no provider earned it).
+  const last = cls === undefined ? answering(rec) : familyOf(cls) === 'gateway' ? undefined : rec.attempts[rec.attempts.length - 1];
   rec.provider ??= last?.provider;
   rec.providerType ??= last?.providerType;
 }

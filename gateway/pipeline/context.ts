@@ -48,6 +48,8 @@ export interface CallContext {
   baseHeaders: Record<string, string>;
   /** performance.now() at arrival. */
   receivedAt: number;
+  /** The caller's request headers (stages read their own: x-keel-cache, Cache-Control). */
+  requestHeaders?: Readonly<Record<string, string | string[] | undefined>>;
   /** W3C trace context the caller sent, so Keel's spans join its trace. */
   traceparent: string | undefined;
   tracestate: string | undefined;
@@ -118,6 +120,7 @@ export function newRecord(ctx: CallContext, operation: CompletedRequest['operati
     continued: false,
     weightsVersion: ctx.routing.weights().version,
     content: undefined,
+    cache: undefined,
   };
   ctx.record = rec;
   return rec;

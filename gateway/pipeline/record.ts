@@ -51,6 +51,23 @@ export interface GuardrailVerdict {
   count: number;
 }
 
+/** What the response cache did for a request (gateway/stages/cache.ts); undefined: the route has no cache. */
+export interface CacheInfo {
+  status: 'miss' | 'exact' | 'semantic' | 'stale' | 'bypass';
+  /** Cosine similarity of a semantic hit. */
+  similarity?: number;
+  /** Time spent looking up (embedding included for semantic), ms. */
+  lookupMs?: number;
+  /** Age of the entry served, s. */
+  ageS?: number;
+  /** What the answer cost when it was bought: what a hit saved. */
+  savedUsd?: number;
+  /** The answer was stored for later requests. */
+  stored?: boolean;
+  /** The semantic lookup's embedding call. */
+  embeddingMs?: number;
+}
+
 export interface CompletedRequest {
   requestId: string;
   operation: 'chat' | 'embeddings';
@@ -102,6 +119,7 @@ export interface CompletedRequest {
   weightsVersion: string;
   /** Prompt and answer, only when telemetry.capture_content is on. */
   content: CapturedContent | undefined;
+  cache: CacheInfo | undefined;
 }
 
 export type RequestObserver = (record: CompletedRequest) => void;

@@ -1,5 +1,6 @@
 import type { ResolvedRoute, Runtime } from '../runtime/resolve.js';
 import { authStage } from './auth.js';
+import { cacheStage } from './cache.js';
 import { guardrailStage } from './guardrails.js';
 import { quotaStage } from './quota.js';
 import type { Stage, StageFactory } from './types.js';
@@ -8,7 +9,7 @@ import type { Stage, StageFactory } from './types.js';
  * Every stage, in onion order (DESIGN.md §7): pres run top to bottom, posts bottom to top.
  * Adding a stage is one file and one line here.
  */
-export const STAGES: readonly StageFactory[] = [authStage, quotaStage, guardrailStage];
+export const STAGES: readonly StageFactory[] = [authStage, quotaStage, guardrailStage, cacheStage];
 
 const built = new WeakMap<ResolvedRoute, { chat: readonly Stage[]; embeddings: readonly Stage[] }>();
 

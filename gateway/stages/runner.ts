@@ -1,5 +1,6 @@
 import { familyOf, KeelError, toKeelError } from '../errors.js';
 import type { CallResult } from '../pipeline/context.js';
+import { outboundOf } from './outbound.js';
 import type { Stage, StageAfter, StageOutcome, StageRequest } from './types.js';
 
 /**
@@ -15,9 +16,12 @@ export async function runStages(stages: readonly Stage[], sr: StageRequest, inne
   try {
     for (const stage of stages) {
       const after = await preOf(stage, sr, log);
-      if (after !== undefined) afters.push(after);
+      if (after === undefined) continue;
+      // A stage that answers (a cache hit) ends the way in: the stages before it see the answer go out.
+      if (after.serve !== undefined) return await after.serve(outboundOf(afters));
+      afters.push(after);
     }
-    const result = await inner(afters);
+    const result = await innerOrRescue(afters, inner);
     // A stream that ended in-band with an error reports it on the record.
     if (sr.rec.errorCode !== undefined) outcome = { ok: false, error: undefined };
     return result;
@@ -29,6 +33,21 @@ export async function runStages(stages: readonly Stage[], sr: StageRequest, inne
     // trip each, and the caller must not wait for Keel's bookkeeping. Posts still run in
     // reverse order, one after the other; a reservation stays counted until its post lands.
     if (afters.length > 0) void runPosts(afters.reverse(), outcome, log);
+  }
+}
+
+/** The attempt loop; when it fails for a reason not the caller's, the innermost stage that can rescue answers instead. */
+async function innerOrRescue(afters: readonly StageAfter[], inner: (afters: readonly StageAfter[]) => Promise<CallResult>): Promise<CallResult> {
+  try {
+    return await inner(afters);
+  } catch (err) {
+    const error = toKeelError(err);
+    if (familyOf(error.errorClass) === 'caller') throw error;
+    for (let i = afters.length - 1; i >= 0; i--) {
+      const rescued = await afters[i]?.rescue?.(error, outboundOf(afters.slice(0, i)));
+      if (rescued !== undefined) return rescued;
+    }
+    throw error;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { KeelError } from '../errors.js';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../formats/canonical.js';
-import type { CallContext } from '../pipeline/context.js';
+import type { CallContext, CallResult, Outbound } from '../pipeline/context.js';
 import type { CompletedRequest } from '../pipeline/record.js';
 import type { ResolvedRoute, Runtime } from '../runtime/resolve.js';
 
@@ -38,6 +38,17 @@ export interface StageAfter {
   answer?(res: ChatResponse): ChatResponse;
   /** A streamed answer, event by event. */
   stream?(): StreamFilter;
+  /**
+   * The stage answers the request itself (a cache hit): later stages' `pre` and the attempt
+   * loop do not run; the `post` of every stage before it does. `outbound`: what those stages do
+   * to answers (guardrails out), undefined when nothing.
+   */
+  serve?(outbound: Outbound | undefined): Promise<CallResult>;
+  /**
+   * The attempt loop failed for a reason not the caller's (every target down, every breaker
+   * open) before anything reached the caller: the stage may answer instead (stale-if-error).
+   */
+  rescue?(error: KeelError, outbound: Outbound | undefined): Promise<CallResult | undefined>;
 }
 
 /**

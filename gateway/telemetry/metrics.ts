@@ -2,6 +2,7 @@ import type { Attributes, Meter } from '@opentelemetry/api';
 import type { CompletedRequest } from '../pipeline/record.js';
 import type { BreakerState } from '../routing/breaker.js';
 import type { StateHealth } from '../state/types.js';
+import { cacheStats } from '../cache/registry.js';
 import { answering, requestCost } from './attributes.js';
 
 /** Advised bucket boundaries (standards.md §1.7): DUR in seconds, TOK in tokens. */
@@ -70,7 +71,13 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[], state
   const fallbacks = meter.createCounter('keel.fallbacks', { description: 'Fallback targets tried' });
   const retries = meter.createCounter('keel.retries', { description: 'Retries on the same target' });
   const hedges = meter.createCounter('keel.hedges', { description: 'Requests hedged to a second target' });
-  const cacheHits = meter.createCounter('keel.cache.hits', { description: 'Requests answered from cache' });
+  const cacheHits = meter.createCounter('keel.cache.hits', { description: 'Requests answered from cache, by kind (exact, semantic, stale)' });
+  const cacheMisses = meter.createCounter('keel.cache.misses', { description: 'Requests of cached routes no entry answered' });
+  const cacheSaved = meter.createCounter('keel.cache.saved.usd', { description: 'What answers served from cache cost when they were bought (USD)' });
+  const cacheLookup = meter.createHistogram('keel.cache.lookup.duration', { unit: 's', description: 'Cache lookup time (embedding included for semantic lookups)', advice: { explicitBucketBoundaries: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1] } });
+  meter.createObservableCounter('keel.cache.stores', { description: 'Answers stored in this replica\'s cache' }).addCallback((obs) => obs.observe(cacheStats().stores));
+  meter.createObservableCounter('keel.cache.evictions', { description: 'Entries evicted from this replica\'s cache to stay within cache.max_bytes' }).addCallback((obs) => obs.observe(cacheStats().evictions));
+  meter.createObservableGauge('keel.cache.bytes', { unit: 'By', description: 'Bytes held by this replica\'s cache' }).addCallback((obs) => obs.observe(cacheStats().bytes));
   const cost = meter.createCounter('keel.cost', { unit: 'USD', description: 'Cost of answered requests' });
   const verdicts = meter.createCounter('keel.guardrail.verdicts', { description: 'Guardrail matches by rule, action and direction (in: the request, out: the answer); never the matched text' });
   const refusals = meter.createCounter('keel.governance.refusals', { description: 'Requests refused by a rate limit (caller_over_limit), a budget (caller_over_budget), a guardrail (caller_guardrail) or route access (caller_forbidden)' });
@@ -97,6 +104,16 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[], state
     });
   }
 
+  const recordCache = (rec: CompletedRequest, route: string): void => {
+    const c = rec.cache;
+    if (c === undefined) return;
+    if (c.lookupMs !== undefined) cacheLookup.record(c.lookupMs / 1000, { 'keel.route': route });
+    if (c.status === 'miss') cacheMisses.add(1, { 'keel.route': route });
+    if (c.status !== 'exact' && c.status !== 'semantic' && c.status !== 'stale') return;
+    cacheHits.add(1, { 'keel.route': route, 'keel.cache.status': c.status });
+    if (c.savedUsd !== undefined) cacheSaved.add(c.savedUsd, { 'keel.route': route });
+  };
+
   // The cache-hit series exists from a route's first request (at 0 until a cache answers),
   // created once per route rather than by adding 0 on every request.
   const routesSeen = new Set<string>();
@@ -111,6 +128,7 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[], state
       if (rec.fallbacks > 0) fallbacks.add(rec.fallbacks, { 'keel.route': route });
       if (rec.retries > 0) retries.add(rec.retries, { 'keel.route': route });
       if (rec.hedged) hedges.add(1, { 'keel.route': route });
+      recordCache(rec, route);
       for (const v of rec.guardrails) verdicts.add(v.count, { 'keel.route': route, 'keel.guardrail.rule': v.rule, 'keel.guardrail.action': v.action, 'keel.guardrail.direction': v.direction });
       if (rec.errorClass !== undefined && GOVERNANCE.has(rec.errorClass)) refusals.add(1, { 'keel.route': route, 'keel.error.class': rec.errorClass });
       const usd = requestCost(rec);

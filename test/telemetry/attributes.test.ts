@@ -16,7 +16,7 @@ function record(over: Partial<CompletedRequest> = {}): CompletedRequest {
     status: 200, errorCode: undefined, errorClass: undefined, upstreamCode: undefined, durationMs: 500, ttftMs: 120, interTokenMs: [10, 30, 20, 40], usage: { inputTokens: 1000, outputTokens: 200, cacheReadTokens: 400 },
     finishReason: 'stop', malformedChunks: 0, streamTruncated: false, endSynthesized: false,
     attempts: [attempt({ ok: false, errorCode: 'KEEL_UPSTREAM_RATE_LIMITED', upstreamCode: 'rate_limit_exceeded', errorClass: 'provider_rate_limit' }), attempt({ reason: 'retry', startMs: 200 })],
-    fallbacks: 0, retries: 1, hedged: false, continued: false, weightsVersion: 'v2', content: undefined, ...over,
+    fallbacks: 0, retries: 1, hedged: false, continued: false, weightsVersion: 'v2', content: undefined, cache: undefined, ...over,
   };
 }
 

@@ -26,7 +26,7 @@ function record(over: Partial<CompletedRequest> = {}): CompletedRequest {
     provider: 'oai', providerType: 'openai', requestModel: 'chat', responseModel: 'gpt-up', stream: false, clientId: 'app', team: 'search', customer: 'acme', keyMetadata: {}, guardrails: [], configVersion: 1,
     status: 200, errorCode: undefined, errorClass: undefined, upstreamCode: undefined, durationMs: 200, ttftMs: undefined, interTokenMs: [], usage: { inputTokens: 10, outputTokens: 2 },
     finishReason: 'stop', malformedChunks: 0, streamTruncated: false, endSynthesized: false, attempts: [attempt()],
-    fallbacks: 0, retries: 0, hedged: false, continued: false, weightsVersion: 'v1', content: undefined, ...over,
+    fallbacks: 0, retries: 0, hedged: false, continued: false, weightsVersion: 'v1', content: undefined, cache: undefined, ...over,
   };
 }
 

@@ -12,7 +12,7 @@ function record(over: Partial<CompletedRequest> = {}): CompletedRequest {
     status: 200, errorCode: undefined, errorClass: undefined, upstreamCode: undefined, durationMs: 100, ttftMs: undefined, interTokenMs: [], usage: { inputTokens: 1000, outputTokens: 500 },
     finishReason: 'stop', malformedChunks: 0, streamTruncated: false, endSynthesized: false,
     attempts: [{ provider: 'oai', genAiProvider: 'openai', providerType: 'openai', model: 'gpt-4o-mini', reason: 'primary', startMs: 1, durationMs: 99, ttftMs: undefined, ok: true, errorCode: undefined, upstreamCode: undefined, errorClass: undefined, serverAddress: 'api.openai.com', serverPort: 443, price: { input: 0.15, output: 0.6 } }],
-    fallbacks: 0, retries: 0, hedged: false, continued: false, weightsVersion: 'v0', content: undefined, ...over,
+    fallbacks: 0, retries: 0, hedged: false, continued: false, weightsVersion: 'v0', content: undefined, cache: undefined, ...over,
   };
 }
 

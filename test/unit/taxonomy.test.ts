@@ -21,6 +21,7 @@ const EXPECTED: Record<ErrorCode, ErrorClass> = {
   KEEL_RATE_LIMITED: 'caller_over_limit',
   KEEL_BUDGET_EXHAUSTED: 'caller_over_budget',
   KEEL_GUARDRAIL_BLOCKED: 'caller_guardrail',
+  KEEL_CACHE_MISS: 'caller_cache_miss',
   KEEL_STAGE_FAILED: 'gateway_internal',
   KEEL_UNKNOWN_ROUTE: 'caller_invalid',
   KEEL_NOT_FOUND: 'caller_invalid',
