@@ -73,10 +73,58 @@ export function countTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
 }
 
-/** Deterministic unit vector for one input. */
+/**
+ * Words that carry no topic: dropped so "what is the capital of France?" and "capital of
+ * france" embed alike. Question words (what, who, how…) stay, since they change what is
+ * asked. The one-letter and two-letter tails are what an apostrophe leaves once the text
+ * is split on non-letters: what's → what + s, don't → don + t, we'll → we + ll.
+ */
+const STOPWORDS = new Set(
+  ('a an the and or but of to in on at by for from with about into over as is are was were be been being am ' +
+    'do does did doing have has had having it its this that these those there here i me my we our you your ' +
+    'he him his she her they them their please tell can could would should will shall may might must just so ' +
+    's t d m ll re ve').split(' '),
+);
+
+/** How many dimensions each word lands on: more than one so a single hash collision moves a similarity by ¼, not all of it. */
+const SLOTS_PER_WORD = 4;
+
+/** Lowercased words with stopwords dropped and a trailing plural "s" taken off (capitals → capital; glass, bus stay). */
+export function embeddingWords(input: string): string[] {
+  const words: string[] = [];
+  for (const raw of input.toLowerCase().split(/[^\p{L}\p{N}]+/u)) {
+    if (raw === '' || STOPWORDS.has(raw)) continue;
+    const singular = raw.length > 3 && raw.endsWith('s') && !/(ss|us|is)$/.test(raw) ? raw.slice(0, -1) : raw;
+    words.push(singular);
+  }
+  return words;
+}
+
+/**
+ * Deterministic unit vector for one input: a hashed bag of words (feature hashing, each
+ * word adds ±1 on SLOTS_PER_WORD dimensions), so texts that differ only in case, word
+ * order, punctuation or stopwords come out (nearly) the same and unrelated texts nearly
+ * orthogonal — enough meaning for a semantic cache to be tested against the simulator.
+ * Unrelated texts are only reliably far apart with a few hundred dimensions; at the
+ * default 16, collisions are common. A text with no words left gets one fixed vector.
+ */
 export function embedding(input: string, dims: number): number[] {
-  const v = Array.from({ length: dims }, (_, i) => (hash(`${input}#${i}`) / 0xffffffff) * 2 - 1);
-  const norm = Math.hypot(...v) || 1;
+  const n = Math.max(0, Math.floor(dims));
+  const v = new Array<number>(n).fill(0);
+  if (n === 0) return v;
+  for (const word of embeddingWords(input)) {
+    for (let slot = 0; slot < SLOTS_PER_WORD; slot++) {
+      const h = hash(`${word}#${slot}`);
+      // Low bits pick the dimension, the top bit the sign: independent enough for FNV-1a.
+      const i = h % n;
+      v[i] = (v[i] ?? 0) + (h >>> 31 === 1 ? -1 : 1);
+    }
+  }
+  let sq = 0;
+  for (const x of v) sq += x * x;
+  const norm = Math.sqrt(sq);
+  // No words, or every slot cancelled out: the same unit vector for all such inputs.
+  if (norm === 0) return v.fill(1 / Math.sqrt(n));
   return v.map((x) => x / norm);
 }
 
