@@ -36,8 +36,11 @@ export const cacheLimitsSchema = z
   .object({
     max_bytes: z.number().int().positive().default(64 * 1024 * 1024),
     max_entry_bytes: z.number().int().positive().default(1024 * 1024),
+    /** Vectors the semantic index keeps in this process (1,536 floats are ~3 KiB each in bf16). */
+    max_vectors: z.number().int().positive().default(200_000),
   })
   .strict();
 
 export type RouteCacheConfig = z.infer<typeof routeCacheSchema>;
+export type SemanticCacheConfig = z.infer<typeof semanticCacheSchema>;
 export type CacheLimitsConfig = z.infer<typeof cacheLimitsSchema>;

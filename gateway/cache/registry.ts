@@ -1,5 +1,6 @@
 import type { CacheLimitsConfig } from '../../config/cache-schema.js';
 import type { GovernanceState } from '../state/types.js';
+import { SemanticIndex } from './semantic.js';
 import { CacheStore, type CacheStats } from './store.js';
 
 /**
@@ -19,6 +20,18 @@ export function cacheStoreFor(state: GovernanceState, limits: CacheLimitsConfig,
   return store;
 }
 
+const indexes = new Map<GovernanceState, SemanticIndex>();
+
+/** The semantic index beside a store: vectors shared through the same state (none with in-process state). */
+export function semanticFor(state: GovernanceState, limits: CacheLimitsConfig): SemanticIndex {
+  let index = indexes.get(state);
+  if (index === undefined) {
+    index = new SemanticIndex({ maxVectors: limits.max_vectors, ...(state.backend === 'memory' ? {} : { shared: state }) });
+    indexes.set(state, index);
+  }
+  return index;
+}
+
 /** Totals over this process's stores, for the keel.cache.* metrics. */
 export function cacheStats(): CacheStats {
   const out: CacheStats = { stores: 0, evictions: 0, bytes: 0, entries: 0 };
@@ -35,4 +48,5 @@ export function cacheStats(): CacheStats {
 /** A gateway that closes forgets its store (tests start many in one process). */
 export function dropCacheStore(state: GovernanceState): void {
   stores.delete(state);
+  indexes.delete(state);
 }

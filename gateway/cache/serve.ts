@@ -18,6 +18,8 @@ export interface Hit {
   status: Extract<CacheInfo['status'], 'exact' | 'semantic' | 'stale'>;
   similarity?: number;
   lookupMs: number;
+  /** The semantic lookup's embedding call. */
+  embedding?: Pick<CacheInfo, 'embeddingMs' | 'embeddingCostUsd'>;
 }
 
 export function hitHeaders(ctx: CallContext, route: string, hit: Hit): Record<string, string> {
@@ -29,7 +31,7 @@ export function hitHeaders(ctx: CallContext, route: string, hit: Hit): Record<st
 export async function serveHit(ctx: CallContext, req: ChatRequest, route: string, rec: CompletedRequest, hit: Hit, outbound: Outbound | undefined): Promise<CallResult> {
   // Each hit is its own response: a fresh id, the stored model, the stored answer.
   const res: ChatResponse = { ...hit.found.entry.response, id: `${hit.found.entry.response.id.slice(0, 24)}-${randomUUID().slice(0, 8)}` };
-  rec.cache = { status: hit.status, lookupMs: hit.lookupMs, ageS: hit.found.ageMs / 1000, ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }), ...(hit.found.entry.costUsd === undefined ? {} : { savedUsd: hit.found.entry.costUsd }) };
+  rec.cache = { ...hit.embedding, status: hit.status, lookupMs: hit.lookupMs, ageS: hit.found.ageMs / 1000, ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }), ...(hit.found.entry.costUsd === undefined ? {} : { savedUsd: hit.found.entry.costUsd }) };
   rec.responseModel = res.model;
   rec.finishReason = res.choices[0]?.finishReason;
   const headers = hitHeaders(ctx, route, hit);

@@ -126,6 +126,8 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
     random: opts.random ?? Math.random,
     state: opts.state ?? new MemoryState(),
     log: opts.log ?? ((msg) => process.stderr.write(`keel: ${msg}\n`)),
+    observer: opts.observer,
+    embed: runEmbeddings,
   };
   const server = opts.config.current.config.server;
   const bodyLimit = server.body_limit_bytes;

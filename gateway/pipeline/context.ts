@@ -11,7 +11,7 @@ import type { WeightsSnapshot } from '../routing/weights.js';
 import type { ChatResponse } from '../formats/canonical.js';
 import type { GovernanceState } from '../state/types.js';
 import type { StreamFilter } from '../stages/types.js';
-import type { CompletedRequest } from './record.js';
+import type { CompletedRequest, RequestObserver } from './record.js';
 
 /** Routing state shared by all requests of one gateway. */
 export interface RoutingDeps {
@@ -22,6 +22,10 @@ export interface RoutingDeps {
   state: GovernanceState;
   /** Operational log lines (a stage that failed, a reconcile that could not be written). */
   log: (msg: string) => void;
+  /** Where finished requests go (telemetry): requests Keel makes for itself (the cache's embeddings) report there too. */
+  observer?: RequestObserver;
+  /** Keel's embeddings pipeline, for the semantic cache (injected: the pipeline runs the stages that use it). */
+  embed?: (ctx: CallContext, observer?: RequestObserver) => Promise<CallResult>;
 }
 
 /** What stages do to the answer on its way to the caller (guardrails out), composed by runChat. */

@@ -64,8 +64,9 @@ export interface CacheInfo {
   savedUsd?: number;
   /** The answer was stored for later requests. */
   stored?: boolean;
-  /** The semantic lookup's embedding call. */
+  /** The semantic lookup's embedding call: its time and cost (also on its own span). */
   embeddingMs?: number;
+  embeddingCostUsd?: number;
 }
 
 export interface CompletedRequest {

@@ -1,11 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import type { RouteCacheConfig } from '../../config/cache-schema.js';
+import type { RouteCacheConfig, SemanticCacheConfig } from '../../config/cache-schema.js';
 import { ResponseAccumulator } from '../cache/accumulate.js';
 import { cacheControl, type CacheControl } from '../cache/control.js';
 import type { CacheEntry } from '../cache/entry.js';
-import { cacheKey } from '../cache/key.js';
-import { cacheStoreFor } from '../cache/registry.js';
-import { serveHit } from '../cache/serve.js';
+import { embedThrough } from '../cache/embed.js';
+import { cacheKey, textForEmbedding, toolsSignature } from '../cache/key.js';
+import { cacheStoreFor, semanticFor } from '../cache/registry.js';
+import { serveHit, type Hit } from '../cache/serve.js';
 import type { CacheLookup, CacheStore } from '../cache/store.js';
 import { KeelError } from '../errors.js';
 import type { ChatResponse } from '../formats/canonical.js';
@@ -38,17 +39,51 @@ export const cacheStage: StageFactory = (runtime, route) => {
         return undefined;
       }
       const store = cacheStoreFor(call.routing.state, call.runtime.config.cache, call.routing.log);
-      const key = cacheKey(sr.req, { route: route.name, namespace: namespaceOf(cfg, call.client, ctl.namespace), includeUser: cfg.include_user });
+      const namespace = namespaceOf(cfg, call.client, ctl.namespace);
+      const key = cacheKey(sr.req, { route: route.name, namespace, includeUser: cfg.include_user });
       const t0 = performance.now();
       const found = ctl.lookup ? await store.lookup(key, staleMs) : undefined;
+      if (found?.fresh === true) return { serve: (out) => serveHit(call, sr.req, route.name, rec, { found, status: 'exact', lookupMs: performance.now() - t0 }, out) };
+      const partition = `${route.name}|${namespace}|${toolsSignature(sr.req)}`;
+      const sem = cfg.semantic === undefined ? undefined : await semanticLookup(sr, cfg.semantic, store, partition, ctl.lookup, staleMs);
       const lookupMs = performance.now() - t0;
-      if (found?.fresh === true) return { serve: (out) => serveHit(call, sr.req, route.name, rec, { found, status: 'exact', lookupMs }, out) };
+      const near = sem?.hit;
+      if (near !== undefined) return { serve: (out) => serveHit(call, sr.req, route.name, rec, { ...near, lookupMs }, out) };
       if (ctl.onlyIfCached) throw new KeelError('KEEL_CACHE_MISS', `nothing cached answers this request on \`${route.name}\`, and x-keel-cache: only-if-cached forbids asking a provider.`);
-      rec.cache = { status: 'miss', lookupMs };
-      return missAfter(sr, { cfg, ctl, store, key, staleMs, stale: found, lookupMs });
+      rec.cache = { status: 'miss', lookupMs, ...embeddingInfo(sem) };
+      return missAfter(sr, { cfg, ctl, store, key, staleMs, stale: found, lookupMs, partition, vector: sem?.vector });
     },
   };
 };
+
+interface Semantic {
+  hit: Omit<Hit, 'lookupMs'> | undefined;
+  vector: Float32Array | undefined;
+  embeddingMs: number | undefined;
+  embeddingCostUsd: number | undefined;
+}
+
+/**
+ * The request's text embedded through the configured embeddings route and looked up in its
+ * partition; the vector is kept for storing this answer when it misses. No embedding (the
+ * route failed, the key may not call it): no semantic lookup, the request goes on uncached.
+ */
+async function semanticLookup(sr: StageRequest, cfg: SemanticCacheConfig, store: CacheStore, partition: string, lookup: boolean, staleMs: number): Promise<Semantic | undefined> {
+  const run = sr.call.routing.embed;
+  if (run === undefined) return undefined;
+  const emb = await embedThrough(run, sr.call, cfg.embeddings_route, textForEmbedding(sr.req, cfg.last_messages));
+  if (emb === undefined) return undefined;
+  const out: Semantic = { hit: undefined, vector: emb.vector, embeddingMs: emb.ms, embeddingCostUsd: emb.costUsd };
+  if (!lookup) return out;
+  const near = await semanticFor(sr.call.routing.state, sr.call.runtime.config.cache).find(partition, emb.vector, cfg.similarity);
+  const found = near === undefined ? undefined : await store.lookup(near.key, staleMs);
+  if (near !== undefined && found?.fresh === true) out.hit = { found, status: 'semantic', similarity: near.similarity, embedding: embeddingInfo(out) };
+  return out;
+}
+
+function embeddingInfo(sem: Semantic | undefined): { embeddingMs?: number; embeddingCostUsd?: number } {
+  return { ...(sem?.embeddingMs === undefined ? {} : { embeddingMs: sem.embeddingMs }), ...(sem?.embeddingCostUsd === undefined ? {} : { embeddingCostUsd: sem.embeddingCostUsd }) };
+}
 
 interface Miss {
   cfg: RouteCacheConfig;
@@ -59,6 +94,9 @@ interface Miss {
   /** An entry past its ttl, inside its stale window: the rescue when every target fails. */
   stale: CacheLookup | undefined;
   lookupMs: number;
+  partition: string;
+  /** The request's embedding, when the route has a semantic cache: indexed with the answer. */
+  vector: Float32Array | undefined;
 }
 
 /** Who shares entries: the key, its team (a key without one: itself), or everyone; a caller's sub-namespace only inside that. */
@@ -102,7 +140,9 @@ function missAfter(sr: StageRequest, m: Miss): StageAfter {
       if (res === undefined || !storable(sr.rec, res)) return;
       const cost = requestCost(sr.rec);
       const entry: CacheEntry = { v: 1, response: res, provider: sr.rec.provider ?? '', storedAtMs: Date.now(), ttlMs: (m.ctl.ttlS ?? m.cfg.ttl_s) * 1000, ...(cost === undefined ? {} : { costUsd: cost }) };
-      if (m.store.put(m.key, entry, m.staleMs) && sr.rec.cache !== undefined) sr.rec.cache.stored = true;
+      if (!m.store.put(m.key, entry, m.staleMs)) return;
+      if (sr.rec.cache !== undefined) sr.rec.cache.stored = true;
+      if (m.vector !== undefined) semanticFor(sr.call.routing.state, sr.call.runtime.config.cache).add(m.partition, m.key, m.vector, entry.ttlMs);
     },
   };
 }

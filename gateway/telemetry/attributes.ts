@@ -119,6 +119,7 @@ export function requestAttributes(rec: CompletedRequest, genAiProvider: string |
     'keel.cache.saved_usd': rec.cache?.savedUsd === undefined ? undefined : round(rec.cache.savedUsd, 9),
     'keel.cache.stored': rec.cache?.stored === true ? true : undefined,
     'keel.cache.embedding_ms': rec.cache?.embeddingMs === undefined ? undefined : round(rec.cache.embeddingMs),
+    'keel.cache.embedding_cost_usd': rec.cache?.embeddingCostUsd === undefined ? undefined : round(rec.cache.embeddingCostUsd, 9),
     'keel.key_id': rec.clientId,
     'keel.team': rec.team,
     'keel.customer': rec.customer,

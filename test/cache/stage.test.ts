@@ -27,6 +27,7 @@ describe('response cache stage', () => {
             ...(base.routes as object),
             cached: { targets: [{ provider: 'oai', model: 'cache-up', price: { input: 1, output: 2 } }], cache: { ttl_s: 60 } },
             'cached-claude': { targets: [{ provider: 'ant', model: 'cache-up' }], cache: { ttl_s: 60 } },
+            semantic: { targets: [{ provider: 'oai', model: 'cache-up' }], cache: { ttl_s: 60, semantic: { embeddings_route: 'embed', similarity: 0.95 } } },
             broken: { targets: [{ provider: 'oai', model: 'cut-up' }], retries: { attempts: 0 }, continuation: false, cache: { ttl_s: 60 } },
             redacted: { targets: [{ provider: 'oai', model: 'pii-up' }], guardrails: ['pii'], cache: { ttl_s: 60 } },
             stale: { targets: [{ provider: 'oai', model: 'stale-up' }], retries: { attempts: 0 }, cache: { ttl_s: 1, stale_if_error_s: 3600 } },
@@ -117,6 +118,25 @@ describe('response cache stage', () => {
     const rec = await eventually(() => h.records.find((r) => r.errorCode === 'KEEL_CACHE_MISS'));
     expect(rec.errorClass).toBe('caller_cache_miss');
     expect(rec.attempts).toHaveLength(0);
+  });
+
+  it('semantic: a paraphrase hits with its similarity; an unrelated question, another tool set or another team never does', async () => {
+    const before = calls('cache-up');
+    await oai().chat.completions.create({ model: 'semantic', messages: ask('What is the capital of France?') });
+    const para = await oai().chat.completions.create({ model: 'semantic', messages: ask('what is the capital of france') }).withResponse();
+    expect(para.response.headers.get('x-keel-cache')).toMatch(/^semantic;similarity=0\.9[5-9]\d|^semantic;similarity=1\.000/);
+    expect(calls('cache-up')).toBe(before + 1);
+    const other = await oai().chat.completions.create({ model: 'semantic', messages: ask('how tall is mount everest') }).withResponse();
+    expect(other.response.headers.get('x-keel-cache')).toBeNull();
+    const tools = [{ type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }];
+    await oai().chat.completions.create({ model: 'semantic', messages: ask('the capital of France, what is it?'), tools, tool_choice: 'none' });
+    await oai(KEY_C).chat.completions.create({ model: 'semantic', messages: ask('the capital of France?') });
+    expect(calls('cache-up')).toBe(before + 4);
+    const rec = await eventually(() => h.records.find((r) => r.route === 'semantic' && r.cache?.status === 'semantic'));
+    expect(rec.cache?.similarity).toBeGreaterThanOrEqual(0.95);
+    expect(rec.cache?.embeddingMs).toBeGreaterThan(0);
+    // The embedding call is a request of its own, on the embeddings route, with its own record.
+    expect(h.records.some((r) => r.route === 'embed' && r.operation === 'embeddings' && r.clientId === 'a')).toBe(true);
   });
 
   it('never stored: a stream cut mid-answer, an answer a guardrail redacted', async () => {

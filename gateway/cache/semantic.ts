@@ -1,0 +1,163 @@
+import type { SharedState } from '../state/types.js';
+import { createVectorIndex, type VectorIndex } from './vector-index.js';
+
+/**
+ * The semantic cache's index (issue 16 §2): per partition (route, namespace, tools signature:
+ * a match never crosses tenants or tool sets) an in-memory HNSW index from a vector to the
+ * exact-cache key of the answer it found; the answer itself stays in the exact tier.
+ *
+ * Shared across replicas through the shared state's counters and values alone: each partition
+ * has a sequence counter, and vector i of it is stored under `…:<i>` with the entry's lifetime.
+ * A replica that looks up in a partition catches up from the last sequence it read (one GET of
+ * the counter, one MGET of what is new), at most every SYNC_MS, and waits for that only the
+ * first time it meets the partition. So a paraphrase answered on one replica is a hit on the
+ * others within SYNC_MS. With in-process state (one replica) there is nothing to share.
+ */
+const SYNC_MS = 200;
+/** Vectors read per catch-up round trip. */
+const BATCH = 256;
+
+interface Partition {
+  index: VectorIndex;
+  /** id → exact key and when it stops answering. */
+  meta: Map<string, { key: string; untilMs: number }>;
+  /** Exact keys indexed, so a vector read back from the shared state is not indexed twice. */
+  keys: Set<string>;
+  seen: number;
+  syncedAt: number;
+  syncing: Promise<void> | undefined;
+}
+
+export interface SemanticOptions {
+  dims?: number;
+  /** Vectors kept per process, all partitions together; the oldest go first. */
+  maxVectors: number;
+  shared?: SharedState;
+  now?: () => number;
+}
+
+export interface SemanticHit {
+  key: string;
+  similarity: number;
+}
+
+const PREFIX = 'cache:sem:';
+
+export class SemanticIndex {
+  readonly #parts = new Map<string, Partition>();
+  readonly #o: SemanticOptions;
+  readonly #now: () => number;
+  #count = 0;
+
+  constructor(o: SemanticOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.#count;
+  }
+
+  /** The nearest stored answer at or above `threshold`, after catching up with the other replicas. */
+  async find(partition: string, vector: Float32Array, threshold: number): Promise<SemanticHit | undefined> {
+    const p = this.#part(partition, vector.length);
+    await this.#sync(partition, p);
+    const now = this.#now();
+    for (const hit of p.index.search(vector, 4)) {
+      const m = p.meta.get(hit.id);
+      if (m === undefined) continue;
+      if (m.untilMs <= now) {
+        this.#remove(p, hit.id);
+        continue;
+      }
+      if (hit.similarity >= threshold) return { key: m.key, similarity: hit.similarity };
+    }
+    return undefined;
+  }
+
+  /** Indexes a stored answer here, and shares its vector (in the background: the caller has its answer). */
+  add(partition: string, key: string, vector: Float32Array, lifetimeMs: number): void {
+    const p = this.#part(partition, vector.length);
+    const untilMs = this.#now() + lifetimeMs;
+    this.#put(p, key, key, vector, untilMs);
+    const shared = this.#o.shared;
+    if (shared === undefined) return;
+    void (async () => {
+      const seq = await shared.incr(`${PREFIX}${partition}:seq`, 1, 7 * 86_400_000);
+      await shared.set(`${PREFIX}${partition}:${seq}`, JSON.stringify({ key, untilMs, v: Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64') }), lifetimeMs);
+    })().catch(() => undefined);
+  }
+
+  #part(name: string, dims: number): Partition {
+    let p = this.#parts.get(name);
+    if (p === undefined) {
+      p = { index: createVectorIndex(this.#o.dims ?? dims), meta: new Map(), keys: new Set(), seen: 0, syncedAt: -Infinity, syncing: undefined };
+      this.#parts.set(name, p);
+    }
+    return p;
+  }
+
+  #put(p: Partition, id: string, key: string, vector: Float32Array, untilMs: number): void {
+    if (vector.length !== p.index.dims) return;
+    if (p.keys.has(key) && !p.meta.has(id)) return;
+    if (!p.meta.has(id)) this.#count++;
+    p.index.add(id, vector);
+    p.meta.set(id, { key, untilMs });
+    p.keys.add(key);
+    if (this.#count > this.#o.maxVectors) this.#evictOldest(p);
+  }
+
+  /** The soonest to expire of this partition goes (a whole-process LRU would cost a list per vector). */
+  #evictOldest(p: Partition): void {
+    let worst: string | undefined;
+    let at = Infinity;
+    for (const [id, m] of p.meta) if (m.untilMs < at) [worst, at] = [id, m.untilMs];
+    if (worst !== undefined) this.#remove(p, worst);
+  }
+
+  #remove(p: Partition, id: string): void {
+    const m = p.meta.get(id);
+    if (m !== undefined) p.keys.delete(m.key);
+    if (p.meta.delete(id)) this.#count--;
+    p.index.remove(id);
+  }
+
+  async #sync(name: string, p: Partition): Promise<void> {
+    const shared = this.#o.shared;
+    if (shared === undefined || this.#now() - p.syncedAt < SYNC_MS) return;
+    const first = p.syncedAt === -Infinity;
+    p.syncing ??= this.#catchUp(shared, name, p).finally(() => {
+      p.syncing = undefined;
+    });
+    if (first) await p.syncing;
+  }
+
+  async #catchUp(shared: SharedState, name: string, p: Partition): Promise<void> {
+    p.syncedAt = this.#now();
+    const top = Number((await shared.get(`${PREFIX}${name}:seq`).catch(() => undefined)) ?? 0);
+    while (p.seen < top) {
+      const ids = Array.from({ length: Math.min(BATCH, top - p.seen) }, (_, i) => p.seen + 1 + i);
+      const values = await shared.getMany(ids.map((i) => `${PREFIX}${name}:${i}`)).catch(() => undefined);
+      if (values === undefined) return;
+      values.forEach((v, i) => this.#ingest(p, `${name}:${ids[i] ?? 0}`, v));
+      p.seen += ids.length;
+    }
+  }
+
+  /** A shared vector as found in Redis: anything malformed is skipped, never trusted. */
+  #ingest(p: Partition, id: string, text: string | undefined): void {
+    if (text === undefined) return;
+    try {
+      const o = JSON.parse(text) as { key?: unknown; untilMs?: unknown; v?: unknown };
+      if (typeof o.key !== 'string' || typeof o.untilMs !== 'number' || typeof o.v !== 'string' || o.untilMs <= this.#now()) return;
+      const buf = Buffer.from(o.v, 'base64');
+      if (buf.byteLength !== p.index.dims * 4) return;
+      const vector = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+      // Our own vectors come back too: indexed once, under their key.
+      if (p.keys.has(o.key)) return;
+      this.#put(p, id, o.key, vector, o.untilMs);
+    } catch {
+      return;
+    }
+  }
+}
