@@ -12,6 +12,8 @@ export const semanticCacheSchema = z
     embeddings_route: z.string().min(1),
     /** Cosine similarity at or above which a stored answer is served; 0.95 keeps paraphrases and drops near-misses. */
     similarity: z.number().min(0.5).max(1).default(0.95),
+    /** Asks the embeddings route for vectors of this size (OpenAI's `dimensions`); absent: the model's own. */
+    dimensions: z.number().int().min(2).max(8192).optional(),
     /** How many trailing messages (with the system prompt) make the text that is embedded. */
     last_messages: z.number().int().min(1).max(50).default(1),
   })

@@ -17,9 +17,9 @@ export interface Embedded {
 
 export type RunEmbeddings = (ctx: CallContext, observer?: RequestObserver) => Promise<CallResult>;
 
-export async function embedThrough(run: RunEmbeddings, call: CallContext, route: string, text: string): Promise<Embedded | undefined> {
+export async function embedThrough(run: RunEmbeddings, call: CallContext, route: string, text: string, dimensions?: number): Promise<Embedded | undefined> {
   const started = performance.now();
-  const sub: CallContext = { ...call, requestId: `${call.requestId}-cache-embed`, body: { model: route, input: text }, baseHeaders: {}, hijack: () => undefined, record: undefined, outbound: undefined, requestHeaders: {}, receivedAt: started };
+  const sub: CallContext = { ...call, requestId: `${call.requestId}-cache-embed`, body: { model: route, input: text, ...(dimensions === undefined ? {} : { dimensions }) }, baseHeaders: {}, hijack: () => undefined, record: undefined, outbound: undefined, requestHeaders: {}, receivedAt: started };
   let rec: CompletedRequest | undefined;
   const result = await run(sub, (r) => {
     rec = r;

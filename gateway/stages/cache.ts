@@ -71,7 +71,7 @@ interface Semantic {
 async function semanticLookup(sr: StageRequest, cfg: SemanticCacheConfig, store: CacheStore, partition: string, lookup: boolean, staleMs: number): Promise<Semantic | undefined> {
   const run = sr.call.routing.embed;
   if (run === undefined) return undefined;
-  const emb = await embedThrough(run, sr.call, cfg.embeddings_route, textForEmbedding(sr.req, cfg.last_messages));
+  const emb = await embedThrough(run, sr.call, cfg.embeddings_route, textForEmbedding(sr.req, cfg.last_messages), cfg.dimensions);
   if (emb === undefined) return undefined;
   const out: Semantic = { hit: undefined, vector: emb.vector, embeddingMs: emb.ms, embeddingCostUsd: emb.costUsd };
   if (!lookup) return out;

@@ -30,7 +30,7 @@ describe('a cache shared by two gateways through Redis', () => {
         'providers:',
         `  sim: { type: openai-compatible, base_url: "${sim.url}/v1", auth: none }`,
         'routes:',
-        '  chat: { targets: [{ provider: sim, model: m, price: { input: 1, output: 2 } }], cache: { ttl_s: 300, semantic: { embeddings_route: embed } } }',
+        '  chat: { targets: [{ provider: sim, model: m, price: { input: 1, output: 2 } }], cache: { ttl_s: 300, semantic: { embeddings_route: embed, dimensions: 256 } } }',
         '  embed: { targets: [{ provider: sim, model: e }] }',
         'auth:',
         `  keys: [{ id: app, key: "${KEY}", team: t }]`,

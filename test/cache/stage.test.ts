@@ -18,7 +18,7 @@ describe('response cache stage', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({
-      behaviours: { 'cache-up': { text: 'the answer is forty two, as always', itl_ms: 1 }, 'filter-up': { fault: 'content_policy' }, 'stale-up': { text: 'a stale but useful answer' }, 'cut-up': { fault: 'cut', after_tokens: 2, tokens: 20 }, 'pii-up': { text: 'write to jane.doe@example.com today' } },
+      behaviours: { 'cache-up': { text: 'the answer is forty two, as always', itl_ms: 1 }, 'filter-up': { fault: 'content_policy' }, 'stale-up': { text: 'a stale but useful answer' }, 'embed-broken': { fault: 'server_error' }, 'cut-up': { fault: 'cut', after_tokens: 2, tokens: 20 }, 'pii-up': { text: 'write to jane.doe@example.com today' } },
       config: (url) => {
         const base = baseConfig(url);
         return {
@@ -27,7 +27,9 @@ describe('response cache stage', () => {
             ...(base.routes as object),
             cached: { targets: [{ provider: 'oai', model: 'cache-up', price: { input: 1, output: 2 } }], cache: { ttl_s: 60 } },
             'cached-claude': { targets: [{ provider: 'ant', model: 'cache-up' }], cache: { ttl_s: 60 } },
-            semantic: { targets: [{ provider: 'oai', model: 'cache-up' }], cache: { ttl_s: 60, semantic: { embeddings_route: 'embed', similarity: 0.95 } } },
+            semantic: { targets: [{ provider: 'oai', model: 'cache-up' }], cache: { ttl_s: 60, semantic: { embeddings_route: 'embed', similarity: 0.95, dimensions: 256 } } },
+            'semantic-down': { targets: [{ provider: 'oai', model: 'cache-up' }], cache: { ttl_s: 60, semantic: { embeddings_route: 'embed-down' } } },
+            'embed-down': { targets: [{ provider: 'oai', model: 'embed-broken' }], retries: { attempts: 0 } },
             broken: { targets: [{ provider: 'oai', model: 'cut-up' }], retries: { attempts: 0 }, continuation: false, cache: { ttl_s: 60 } },
             redacted: { targets: [{ provider: 'oai', model: 'pii-up' }], guardrails: ['pii'], cache: { ttl_s: 60 } },
             stale: { targets: [{ provider: 'oai', model: 'stale-up' }], retries: { attempts: 0 }, cache: { ttl_s: 1, stale_if_error_s: 3600 } },
@@ -85,6 +87,16 @@ describe('response cache stage', () => {
     expect(calls('cache-up')).toBe(before + 1);
     expect(second.content).toEqual(first.content);
     expect(second.stop_reason).toBe('end_turn');
+    // A streaming hit through the Anthropic stream helper: text events, the stop reason, usage.
+    const stream = ant.messages.stream({ model: 'cached-claude', max_tokens: 64, messages: ask('why is the sky blue?') });
+    let texts = 0;
+    stream.on('text', () => texts++);
+    const replayed = await stream.finalMessage();
+    expect(calls('cache-up')).toBe(before + 1);
+    expect(replayed.content).toEqual(first.content);
+    expect(replayed.stop_reason).toBe('end_turn');
+    expect(replayed.usage.output_tokens).toBe(first.usage.output_tokens);
+    expect(texts).toBeGreaterThan(1);
   });
 
   it('tenants never share: another team misses; a key of the same team hits; a sub-namespace is its own', async () => {
@@ -137,6 +149,15 @@ describe('response cache stage', () => {
     expect(rec.cache?.embeddingMs).toBeGreaterThan(0);
     // The embedding call is a request of its own, on the embeddings route, with its own record.
     expect(h.records.some((r) => r.route === 'embed' && r.operation === 'embeddings' && r.clientId === 'a')).toBe(true);
+  });
+
+  it('the embeddings route failing: the request goes on uncached (and the exact tier still works)', async () => {
+    const before = calls('cache-up');
+    const r = await oai().chat.completions.create({ model: 'semantic-down', messages: ask('anything at all') }).withResponse();
+    expect(r.response.status).toBe(200);
+    const again = await oai().chat.completions.create({ model: 'semantic-down', messages: ask('anything at all') }).withResponse();
+    expect(again.response.headers.get('x-keel-cache')).toBe('exact');
+    expect(calls('cache-up')).toBe(before + 1);
   });
 
   it('never stored: a stream cut mid-answer, an answer a guardrail redacted', async () => {
