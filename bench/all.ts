@@ -18,6 +18,7 @@ const BENCHES = [
   ['slo', 'slo-eval.js'],
   ['state', 'state.js'],
   ['governance', 'governance.js'],
+  ['cache-index', 'cache-index.js'],
 ] as const;
 
 /** Run only when named in BENCH_ONLY (the before/after bench needs BENCH_BASELINE), kept in RESULTS.md once measured. */

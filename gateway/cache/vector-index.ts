@@ -6,6 +6,8 @@
  * (prebuilds/linux-x64/usearch.node, found at run time by node-gyp-build), so `npm ci`
  * needs no compiler and no download; hnswlib-node and faiss-node compile (or fetch from
  * GitHub) on install, and hnswlib-wasm is a browser-first build with little use.
+ * 2.26 or later: 2.25.3 hung in add() once removals had filled its capacity. 2.26 declares
+ * engines node >= 22; its N-API binary loads and passes test/cache on Node 20 (npm warns).
  * bench/cache-index.ts measures it at 100,000 × 1,536.
  */
 import usearch from 'usearch';

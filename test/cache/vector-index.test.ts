@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createVectorIndex, normalised } from '../../gateway/cache/vector-index.js';
@@ -99,6 +100,37 @@ describe('vector index (usearch HNSW, cosine)', () => {
     expect(index.size).toBe(300);
     expect(index.search(vs[450] ?? new Float32Array(DIMS), 1)[0]?.id).toBe('e450');
     expect(index.search(vs[10] ?? new Float32Array(DIMS), 300).map((h) => h.id).every((id) => Number(id.slice(1)) >= 300)).toBe(true);
+  });
+
+  // usearch 2.25.3 looped forever in add() once removed slots plus live ones reached its
+  // capacity (about 1,400 churns past 1,000 entries); 2.26 reuses removed slots. A native
+  // loop cannot be timed out in-process, so the churn runs in a child with a deadline,
+  // on usearch directly with the index's settings.
+  it('steady churn past the first allocation: removed slots are reused, and add never hangs', () => {
+    const script = `
+      import usearch from 'usearch';
+      const index = new usearch.Index({ dimensions: 16, metric: 'cos', quantization: 'bf16', connectivity: 16, expansion_add: 64, expansion_search: 64, multi: false });
+      const v = () => Float32Array.from({ length: 16 }, () => Math.random() - 0.5);
+      for (let i = 0n; i < 1000n; i++) index.add(i, v(), 1);
+      for (let i = 1000n; i < 4000n; i++) { index.remove(i - 1000n); index.add(i, v(), 1); }
+      console.log(JSON.stringify({ size: index.size(), capacity: index.capacity() }));`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(child.error, 'usearch churn did not finish within 20 s').toBeUndefined();
+    const out = JSON.parse(child.stdout) as { size: number; capacity: number };
+    expect(out.size).toBe(1000);
+    expect(out.capacity).toBeLessThan(2000);
+  }, 30_000);
+
+  it('the index keeps answering through churn past its first allocation', () => {
+    const index = createVectorIndex(16);
+    const vs = vectors(1500, 16, 9);
+    vs.slice(0, 1000).forEach((v, i) => index.add(`e${i}`, v));
+    for (let i = 1000; i < 1500; i++) {
+      index.remove(`e${i - 1000}`);
+      index.add(`e${i}`, vs[i] ?? new Float32Array(16));
+    }
+    expect(index.size).toBe(1000);
+    expect(index.search(vs[1499] ?? new Float32Array(16), 1)[0]?.id).toBe('e1499');
   });
 
   it('recall@1 ≥ 0.95 against brute force on 2,000 random vectors (queries: stored vectors plus noise, and fresh ones)', () => {
