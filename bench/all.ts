@@ -18,6 +18,8 @@ const BENCHES = [
   ['slo', 'slo-eval.js'],
   ['state', 'state.js'],
   ['governance', 'governance.js'],
+  ['guardrail-stream', 'guardrail-stream.js'],
+  ['cache', 'cache.js'],
   ['cache-index', 'cache-index.js'],
 ] as const;
 

@@ -86,8 +86,11 @@ export const ERROR_CODES = {
   KEEL_BUDGET_EXHAUSTED: { status: 429, kind: 'rate_limit', cls: 'caller_over_budget' },
   /** A guardrail with action block matched the request or the answer. */
   KEEL_GUARDRAIL_BLOCKED: { status: 400, kind: 'invalid_request', cls: 'caller_guardrail' },
-  /** `x-keel-cache: only-if-cached` (or Cache-Control: only-if-cached) and no entry answers: 504 as RFC 9111 §5.2.1.7 says. */
-  KEEL_CACHE_MISS: { status: 504, kind: 'not_found', cls: 'caller_cache_miss' },
+  /**
+   * `x-keel-cache: only-if-cached` (or Cache-Control: only-if-cached) and no entry answers. 412, not
+   * RFC 9111 §5.2.1.7's 504: the SDKs retry every 5xx, and the caller's own condition failed.
+   */
+  KEEL_CACHE_MISS: { status: 412, kind: 'invalid_request', cls: 'caller_cache_miss' },
   /** A fail-closed stage (auth, limits, budgets) could not decide: Keel's fault, no provider touched. */
   KEEL_STAGE_FAILED: { status: 500, kind: 'api_error', cls: 'gateway_internal' },
   KEEL_UNKNOWN_ROUTE: { status: 404, kind: 'not_found', cls: 'caller_invalid' },

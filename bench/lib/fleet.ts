@@ -53,7 +53,7 @@ function governanceLines(): string[] {
 }
 
 /** `redis`: the state layer (DESIGN.md §9) in Redis, so breakers are shared; absent: in-process. */
-export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number, redis?: RedisState, governance = false): string {
+export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number, redis?: RedisState, governance = false, guardStream = false): string {
   const target = (model: string) => `{ provider: up, model: "${model}" }`;
   const path = join(dir, name);
   writeFileSync(
@@ -63,7 +63,7 @@ export function keelConfig(dir: string, name: string, upstream: string, telemetr
       `  up: { type: openai-compatible, base_url: "${upstream}/v1", auth: none }`,
       'routes:',
       `  bench: { targets: [${target(MODELS.fast)}]${governance ? ', guardrails: [no-secrets, pii-out]' : ''} }`,
-      `  stream: { targets: [${target(MODELS.stream)}] }`,
+      `  stream: { targets: [${target(MODELS.stream)}]${guardStream ? ', guardrails: [stream-secrets, stream-pii]' : ''} }`,
       `  retry: { targets: [${target(MODELS.failOnce)}], retries: { attempts: 1, backoff_ms: 0 }, breaker: ${NO_BREAKER} }`,
       `  fallback: { targets: [${target(MODELS.fail)}], fallbacks: [${target(MODELS.fast)}], retries: { attempts: 0 }, breaker: ${NO_BREAKER} }`,
       'telemetry:',
@@ -72,6 +72,7 @@ export function keelConfig(dir: string, name: string, upstream: string, telemetr
       `  store: { path: ${join(dir, 'data')} }`,
       'slo: { port: 0 }',
       ...(governance ? governanceLines() : []),
+      ...(guardStream ? ['guardrails:', '  stream-secrets: { detect: [secrets], direction: out, action: block }', '  stream-pii: { detect: [email, payment_card, phone], direction: out, action: redact }'] : []),
       ...(redis === undefined ? [] : [`state: { redis: { url: "${redis.url}"${redis.deadlineMs === undefined ? '' : `, deadline_ms: ${redis.deadlineMs}`} } }`]),
       '',
     ].join('\n'),
@@ -101,6 +102,8 @@ export interface GatewayOptions {
   redis?: RedisState;
   /** Keys, limits, budgets and guardrails on the bench route (bench/governance.ts). */
   governance?: boolean;
+  /** Answer guardrails (secrets block, PII redact) on the stream route (bench/guardrail-stream.ts). */
+  guardStream?: boolean;
 }
 
 /** state.redis.url, and deadline_ms when not the default. */
@@ -110,7 +113,7 @@ export interface RedisState {
 }
 
 export function startGateway(dir: string, upstream: string, o: GatewayOptions): Promise<Proc> {
-  const cfg = keelConfig(dir, o.name ?? `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0, o.redis, o.governance);
+  const cfg = keelConfig(dir, o.name ?? `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0, o.redis, o.governance, o.guardStream);
   return startKeel(['gateway', '--config', cfg, '--port', '0'], /gateway listening on (http:\/\/\S+)/, { cwd: dir, cpu: o.cpu ?? SERVER_CPU, nodeArgs: o.nodeArgs, bin: o.bin });
 }
 

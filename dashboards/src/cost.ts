@@ -31,6 +31,14 @@ export const costDashboard: Dashboard = dashboard({
       sql: `SELECT $__timeInterval(minute) AS time, model, sum(input_tokens) AS input, sum(output_tokens) AS output FROM sli_1m WHERE $__timeFilter(minute) AND ${scope} GROUP BY time, model ORDER BY time`,
     },
     {
+      // A hit's span carries what its answer cost when it was bought (keel.cache.saved_usd).
+      title: 'Cost saved by the cache (USD per interval)',
+      unit: 'currencyUSD',
+      sql: `SELECT $__timeInterval(Timestamp) AS time, SpanAttributes['keel.route'] AS route, sum(toFloat64OrZero(SpanAttributes['keel.cache.saved_usd'])) AS saved_usd
+            FROM otel_traces WHERE $__timeFilter(Timestamp) AND SpanKind = 'Server' AND SpanAttributes['keel.cache.saved_usd'] != '' AND ${byVar("SpanAttributes['keel.route']", 'route')}
+            AND ${byVar("SpanAttributes['keel.team']", 'team')} AND ${byVar("SpanAttributes['keel.customer']", 'customer')} GROUP BY time, route ORDER BY time`,
+    },
+    {
       title: 'Top spenders (key, team)',
       type: 'table',
       sql: `SELECT if(key_id = '', '(open gateway)', key_id) AS key, team, round(sum(cost_usd), 4) AS usd, sum(input_tokens) AS tokens_in, sum(output_tokens) AS tokens_out, sum(requests) AS n

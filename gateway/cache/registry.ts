@@ -34,7 +34,8 @@ export function semanticFor(state: GovernanceState, limits: CacheLimitsConfig): 
 
 /** Totals over this process's stores, for the keel.cache.* metrics. */
 export function cacheStats(): CacheStats {
-  const out: CacheStats = { stores: 0, evictions: 0, bytes: 0, entries: 0 };
+  const out: CacheStats = { stores: 0, evictions: 0, bytes: 0, entries: 0, vectors: 0 };
+  for (const i of indexes.values()) out.vectors += i.size;
   for (const s of stores.values()) {
     const x = s.stats();
     out.stores += x.stores;

@@ -20,6 +20,8 @@ export interface CacheStats {
   evictions: number;
   bytes: number;
   entries: number;
+  /** Vectors in this process's semantic indexes. */
+  vectors: number;
 }
 
 export interface CacheStoreOptions {
@@ -46,7 +48,7 @@ export class CacheStore {
   }
 
   stats(): CacheStats {
-    return { stores: this.#stores, evictions: this.#lru.evictions, bytes: this.#lru.bytes, entries: this.#lru.size };
+    return { stores: this.#stores, evictions: this.#lru.evictions, bytes: this.#lru.bytes, entries: this.#lru.size, vectors: 0 };
   }
 
   /** The entry under `key`, fresh or within `staleMs` past its ttl; undefined otherwise. */

@@ -16,8 +16,12 @@ import type { AdmitResult, GovernanceState, RateResult, RateScope, RateState, Re
  * lease is taken and every request goes to the shared state: that is where exactness matters,
  * and there an allowance would only strand budget on a replica that is not using it.
  *
+ * A request that finds a lease being fetched for its scope waits for it (the round trip it would
+ * have made anyway) instead of sending Redis its own, and the lease grows with the admissions in
+ * flight (MAX_EXTRA), so a busy replica still makes one round trip per lease, not per request.
+ *
  * What a lease costs: a replica that dies holding one leaves its allowance counted (at most
- * EXTRA requests' worth per scope, conservative: never an overspend), and a replica's unused
+ * MAX_EXTRA requests' worth per scope, conservative: never an overspend), and a replica's unused
  * allowance is unavailable to the others for at most IDLE_MS.
  */
 
@@ -25,6 +29,13 @@ import type { AdmitResult, GovernanceState, RateResult, RateScope, RateState, Re
 export const HEADROOM = 64;
 /** Requests' worth asked for beyond the request itself. 1 round trip per EXTRA + 1 requests, at most 1/8 of HEADROOM stranded per replica. */
 export const EXTRA = 8;
+/**
+ * With many admissions in flight on this replica, a lease of EXTRA is gone before its round
+ * trip returns and the rest queue on Redis: the lease grows to twice the admissions in flight,
+ * up to this many requests' worth, and only where the room is at least HEADROOM_PER_EXTRA times it.
+ */
+export const MAX_EXTRA = 64;
+const HEADROOM_PER_EXTRA = 8;
 export const IDLE_MS = 1000;
 export const MAX_AGE_MS = 5000;
 /** How old the last seen room may be and still justify asking for a lease. */
@@ -65,8 +76,10 @@ export class LeasedState implements GovernanceState {
   readonly #leases = new Map<string, Lease>();
   readonly #rooms = new Map<string, Room>();
   /** Scopes with a lease request in flight: one at a time, or concurrent misses would each take one. */
-  readonly #asking = new Set<string>();
+  readonly #asking = new Map<string, Promise<unknown>>();
   readonly #sweeper: NodeJS.Timeout;
+  /** Admissions waiting on the shared state right now (sizes the next lease). */
+  #inFlight = 0;
   /** Admits answered from leases, and calls that went to the shared state (health, tests). */
   local = 0;
   remote = 0;
@@ -91,24 +104,44 @@ export class LeasedState implements GovernanceState {
     const now = this.#now();
     const fast = this.#fromLeases(rate, reserve, now);
     if (fast !== undefined) return fast;
-    this.remote++;
+    this.#inFlight++;
+    try {
+      // A lease being fetched for one of these scopes: wait for it (one round trip, as going to
+      // Redis would take) rather than send Redis a request of our own, then try it.
+      const pending = [...rate.map((s) => s.key), ...reserve.map((s) => s.add)].flatMap((k) => this.#asking.get(k) ?? []);
+      if (pending.length > 0) {
+        await Promise.allSettled(pending);
+        const leased = this.#fromLeases(rate, reserve, this.#now());
+        if (leased !== undefined) return leased;
+      }
+      this.remote++;
+      return await this.#admitShared(rate, reserve, now);
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  async #admitShared(rate: readonly RateScope[], reserve: readonly ReserveScope[], now: number): Promise<AdmitResult> {
     this.#dropShort(rate.map((s) => [s.key, s.cost] as const), reserve.map((s) => [s.add, s.amount] as const));
     const extras = this.#inner.health().degraded ? undefined : this.#extras(rate, reserve, now);
     if (extras === undefined) return this.#learn(rate, reserve, await this.#inner.admit(rate, reserve), undefined, now);
     const keys = [...rate.filter((_, i) => (extras.rate[i] ?? 0) > 0).map((s) => s.key), ...reserve.filter((_, i) => (extras.reserve[i] ?? 0) > 0).map((s) => s.add)];
-    for (const k of keys) this.#asking.add(k);
+    const call = this.#inner.admit(
+      rate.map((s, i) => ({ ...s, cost: s.cost + (extras.rate[i] ?? 0) })),
+      reserve.map((s, i) => ({ ...s, amount: s.amount + (extras.reserve[i] ?? 0) })),
+    );
+    // Settled once the lease is granted (learn runs in the continuation below, before waiters resume).
+    const granted = call.then((r) => this.#learn(rate, reserve, r, r.ok ? extras : undefined, now));
+    for (const k of keys) this.#asking.set(k, granted);
     let asked: AdmitResult;
     try {
-      asked = await this.#inner.admit(
-        rate.map((s, i) => ({ ...s, cost: s.cost + (extras.rate[i] ?? 0) })),
-        reserve.map((s, i) => ({ ...s, amount: s.amount + (extras.reserve[i] ?? 0) })),
-      );
+      asked = await granted;
     } finally {
-      for (const k of keys) this.#asking.delete(k);
+      for (const k of keys) if (this.#asking.get(k) === granted) this.#asking.delete(k);
     }
     // The room seen last was stale: ask again for the request alone (rare; a second round trip).
     if (!asked.ok) return this.#learn(rate, reserve, await this.#inner.admit(rate, reserve), undefined, now);
-    return this.#learn(rate, reserve, asked, extras, now);
+    return asked;
   }
 
   /** Every scope's amount out of its lease, or undefined (then nothing was taken). */
@@ -160,7 +193,8 @@ export class LeasedState implements GovernanceState {
       const held = this.#leases.get(key)?.left ?? 0;
       if (r === undefined || now - r.at > ROOM_FRESH_MS || amount <= 0 || this.#asking.has(key)) return 0;
       // Every scope topped up together, so that their leases run out together (one round trip, not one per scope).
-      return r.room >= HEADROOM * amount ? Math.max(0, EXTRA * amount - held) : 0;
+      const k = Math.min(MAX_EXTRA, Math.max(EXTRA, 2 * this.#inFlight));
+      return r.room >= Math.max(HEADROOM, HEADROOM_PER_EXTRA * k) * amount ? Math.max(0, k * amount - held) : 0;
     };
     const x = { rate: rate.map((s) => want(s.key, s.cost)), reserve: reserve.map((s) => want(s.add, s.amount)) };
     return x.rate.some((v) => v > 0) || x.reserve.some((v) => v > 0) ? x : undefined;

@@ -112,7 +112,8 @@ export function requestAttributes(rec: CompletedRequest, genAiProvider: string |
     'keel.itl.max_ms': itl === undefined ? undefined : round(itl.max),
     'keel.itl.count': itl?.count,
     'keel.cost_usd': cost === undefined ? undefined : round(cost, 9),
-    'keel.cache.status': rec.cache?.status ?? 'miss',
+    // 'none': the route has no cache (the hit-ratio panel counts only routes that have one).
+    'keel.cache.status': rec.cache?.status ?? 'none',
     'keel.cache.similarity': rec.cache?.similarity === undefined ? undefined : round(rec.cache.similarity, 4),
     'keel.cache.lookup_ms': rec.cache?.lookupMs === undefined ? undefined : round(rec.cache.lookupMs),
     'keel.cache.age_s': rec.cache?.ageS === undefined ? undefined : round(rec.cache.ageS),

@@ -77,6 +77,7 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[], state
   const cacheLookup = meter.createHistogram('keel.cache.lookup.duration', { unit: 's', description: 'Cache lookup time (embedding included for semantic lookups)', advice: { explicitBucketBoundaries: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1] } });
   meter.createObservableCounter('keel.cache.stores', { description: 'Answers stored in this replica\'s cache' }).addCallback((obs) => obs.observe(cacheStats().stores));
   meter.createObservableCounter('keel.cache.evictions', { description: 'Entries evicted from this replica\'s cache to stay within cache.max_bytes' }).addCallback((obs) => obs.observe(cacheStats().evictions));
+  meter.createObservableGauge('keel.cache.semantic.vectors', { description: 'Vectors in this replica\'s semantic cache index (its own and those read from the other replicas)' }).addCallback((obs) => obs.observe(cacheStats().vectors));
   meter.createObservableGauge('keel.cache.bytes', { unit: 'By', description: 'Bytes held by this replica\'s cache' }).addCallback((obs) => obs.observe(cacheStats().bytes));
   const cost = meter.createCounter('keel.cost', { unit: 'USD', description: 'Cost of answered requests' });
   const verdicts = meter.createCounter('keel.guardrail.verdicts', { description: 'Guardrail matches by rule, action and direction (in: the request, out: the answer); never the matched text' });

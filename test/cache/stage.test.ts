@@ -110,13 +110,13 @@ describe('response cache stage', () => {
     expect(calls('cache-up')).toBe(before + 3);
   });
 
-  it('the caller’s controls: bypass and refresh call the provider, no-store stores nothing, only-if-cached misses with 504', async () => {
+  it('the caller’s controls: bypass and refresh call the provider, no-store stores nothing, only-if-cached misses with 412', async () => {
     const q = ask('controls question');
     const before = calls('cache-up');
     await oai(KEY_A, { 'cache-control': 'no-store' }).chat.completions.create({ model: 'cached', messages: q });
     const miss = await oai(KEY_A, { 'x-keel-cache': 'only-if-cached' }).chat.completions.create({ model: 'cached', messages: q }).catch((e: unknown) => e);
     expect(miss).toBeInstanceOf(OpenAI.APIError);
-    expect((miss as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
+    expect((miss as InstanceType<typeof OpenAI.APIError>).status).toBe(412);
     expect(calls('cache-up')).toBe(before + 1);
     await oai().chat.completions.create({ model: 'cached', messages: q });
     await oai(KEY_A, { 'x-keel-cache': 'bypass' }).chat.completions.create({ model: 'cached', messages: q });

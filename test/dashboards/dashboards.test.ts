@@ -84,6 +84,7 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
         providers: { oai: { type: 'openai-compatible', base_url: `${url}/v1`, api_key: 'k' }, ant: { type: 'anthropic', base_url: url, api_key: 'k' } },
         routes: {
           'gpt-sim': { targets: [{ provider: 'oai', model: 'gpt-up', price: { input: 1, output: 2 } }] },
+          cached: { targets: [{ provider: 'oai', model: 'gpt-up', price: { input: 1, output: 2 } }], cache: { ttl_s: 60 } },
           flaky: { targets: [{ provider: 'oai', model: 'flaky-up' }], fallbacks: [{ provider: 'ant', model: 'claude-up' }], retries: { attempts: 1, backoff_ms: 5, max_backoff_ms: 10 } },
         },
       }),
@@ -96,6 +97,8 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
       }
       await client.chat.completions.create({ model: 'flaky', messages: [{ role: 'user', content: `f${i}` }] });
     }
+    // A cached route: a miss, then hits (the cache panels, cost saved).
+    for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'cached', messages: [{ role: 'user', content: 'cached question' }] });
     await t.flush();
     await c.batcher.flush();
     // The SLO engine's tables, from the same traffic: evaluations (with a TTFT SLO strict enough to
@@ -207,7 +210,7 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
     const rows = await run(table?.targets?.[0]?.rawSql ?? '', { route: 'flaky' });
     expect(rows.map((r) => r.route)).toEqual(['flaky']);
     const all = await run(table?.targets?.[0]?.rawSql ?? '', { route: '__all__' });
-    expect(all.map((r) => r.route).sort()).toEqual(['flaky', 'gpt-sim']);
+    expect(all.map((r) => r.route).sort()).toEqual(['cached', 'flaky', 'gpt-sim']);
     expect(all.find((r) => r.route === 'gpt-sim')?.total_requests).toBe(20);
   });
 });
