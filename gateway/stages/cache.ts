@@ -36,6 +36,7 @@ export const cacheStage: StageFactory = (runtime, route) => {
       const ctl = cacheControl(call.requestHeaders ?? {}, cfg.ttl_s);
       if (ctl.bypass) {
         rec.cache = { status: 'bypass' };
+        call.baseHeaders['x-keel-cache'] = 'bypass';
         return undefined;
       }
       const store = cacheStoreFor(call.routing.state, call.runtime.config.cache, call.routing.log);
@@ -51,6 +52,7 @@ export const cacheStage: StageFactory = (runtime, route) => {
       if (near !== undefined) return { serve: (out) => serveHit(call, sr.req, route.name, rec, { ...near, lookupMs }, out) };
       if (ctl.onlyIfCached) throw new KeelError('KEEL_CACHE_MISS', `nothing cached answers this request on \`${route.name}\`, and x-keel-cache: only-if-cached forbids asking a provider.`);
       rec.cache = { status: 'miss', lookupMs, ...embeddingInfo(sem) };
+      call.baseHeaders['x-keel-cache'] = 'miss';
       return missAfter(sr, { cfg, ctl, store, key, staleMs, stale: found, lookupMs, partition, vector: sem?.vector });
     },
   };
