@@ -9,6 +9,7 @@ import { formats } from '../formats/index.js';
 import { runChat } from '../pipeline/chat.js';
 import { finishRecord, newRecord, type CallContext, type CallResult, type RoutingDeps } from '../pipeline/context.js';
 import { runEmbeddings } from '../pipeline/embeddings.js';
+import { dropCacheStore } from '../cache/registry.js';
 import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
 import { HealthRegistry } from '../routing/health.js';
 import { MemoryState } from '../state/memory.js';
@@ -224,6 +225,11 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   app.post('/v1/embeddings', serve(runEmbeddings, 'openai-chat', 'embeddings'));
   const state = opts.state;
   registerInfoRoutes(app, runtime, () => drain.draining, state === undefined ? undefined : () => state.health());
+  // The cache store and semantic index of this gateway's state go with it (tests start many in one process).
+  app.addHook('onClose', () => {
+    dropCacheStore(routing.state);
+    return Promise.resolve();
+  });
   if (opts.metrics !== undefined) registerMetrics(app, opts.metrics, server);
   return app;
 }
