@@ -1,7 +1,12 @@
 import type { CacheLimitsConfig } from '../../config/cache-schema.js';
 import type { GovernanceState } from '../state/types.js';
 import { SemanticIndex } from './semantic.js';
-import { CacheStore, type CacheStats } from './store.js';
+import { CacheStore, type StoreStats } from './store.js';
+
+/** The store's counters over this process, plus the vectors its semantic indexes hold. */
+export interface CacheStats extends StoreStats {
+  vectors: number;
+}
 
 /**
  * One cache store per gateway (per shared-state instance): every cached route of every config

@@ -15,13 +15,11 @@ export interface CacheLookup {
   ageMs: number;
 }
 
-export interface CacheStats {
+export interface StoreStats {
   stores: number;
   evictions: number;
   bytes: number;
   entries: number;
-  /** Vectors in this process's semantic indexes. */
-  vectors: number;
 }
 
 export interface CacheStoreOptions {
@@ -47,8 +45,8 @@ export class CacheStore {
     this.#lru = new ByteLru<CacheEntry>({ maxBytes: o.maxBytes, now: this.#now });
   }
 
-  stats(): CacheStats {
-    return { stores: this.#stores, evictions: this.#lru.evictions, bytes: this.#lru.bytes, entries: this.#lru.size, vectors: 0 };
+  stats(): StoreStats {
+    return { stores: this.#stores, evictions: this.#lru.evictions, bytes: this.#lru.bytes, entries: this.#lru.size };
   }
 
   /** The entry under `key`, fresh or within `staleMs` past its ttl; undefined otherwise. */

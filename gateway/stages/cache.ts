@@ -45,20 +45,21 @@ export const cacheStage: StageFactory = (runtime, route) => {
       const t0 = performance.now();
       const found = ctl.lookup ? await store.lookup(key, staleMs) : undefined;
       if (found?.fresh === true) return { serve: (out) => serveHit(call, sr.req, route.name, rec, { found, status: 'exact', lookupMs: performance.now() - t0 }, out) };
-      const partition = `${route.name}|${namespace}|${toolsSignature(sr.req)}`;
-      const sem = cfg.semantic === undefined ? undefined : await semanticLookup(sr, cfg.semantic, store, partition, ctl.lookup, staleMs);
+      const sem = cfg.semantic === undefined ? undefined : await semanticLookup(sr, cfg.semantic, store, namespace, ctl.lookup, staleMs);
       const lookupMs = performance.now() - t0;
       const near = sem?.hit;
       if (near !== undefined) return { serve: (out) => serveHit(call, sr.req, route.name, rec, { ...near, lookupMs }, out) };
       if (ctl.onlyIfCached) throw new KeelError('KEEL_CACHE_MISS', `nothing cached answers this request on \`${route.name}\`, and x-keel-cache: only-if-cached forbids asking a provider.`);
       rec.cache = { status: 'miss', lookupMs, ...embeddingInfo(sem) };
       call.baseHeaders['x-keel-cache'] = 'miss';
-      return missAfter(sr, { cfg, ctl, store, key, staleMs, stale: found, lookupMs, partition, vector: sem?.vector });
+      return missAfter(sr, { cfg, ctl, store, key, staleMs, stale: found, lookupMs, semantic: sem?.vector === undefined ? undefined : { partition: sem.partition, vector: sem.vector } });
     },
   };
 };
 
 interface Semantic {
+  /** Route, namespace and tool set: a semantic match never crosses any of them. */
+  partition: string;
   hit: Omit<Hit, 'lookupMs'> | undefined;
   vector: Float32Array | undefined;
   embeddingMs: number | undefined;
@@ -70,12 +71,13 @@ interface Semantic {
  * partition; the vector is kept for storing this answer when it misses. No embedding (the
  * route failed, the key may not call it): no semantic lookup, the request goes on uncached.
  */
-async function semanticLookup(sr: StageRequest, cfg: SemanticCacheConfig, store: CacheStore, partition: string, lookup: boolean, staleMs: number): Promise<Semantic | undefined> {
+async function semanticLookup(sr: StageRequest, cfg: SemanticCacheConfig, store: CacheStore, namespace: string, lookup: boolean, staleMs: number): Promise<Semantic | undefined> {
   const run = sr.call.routing.embed;
   if (run === undefined) return undefined;
   const emb = await embedThrough(run, sr.call, cfg.embeddings_route, textForEmbedding(sr.req, cfg.last_messages), cfg.dimensions);
   if (emb === undefined) return undefined;
-  const out: Semantic = { hit: undefined, vector: emb.vector, embeddingMs: emb.ms, embeddingCostUsd: emb.costUsd };
+  const partition = `${sr.route.name}|${namespace}|${toolsSignature(sr.req)}`;
+  const out: Semantic = { partition, hit: undefined, vector: emb.vector, embeddingMs: emb.ms, embeddingCostUsd: emb.costUsd };
   if (!lookup) return out;
   const near = await semanticFor(sr.call.routing.state, sr.call.runtime.config.cache).find(partition, emb.vector, cfg.similarity);
   const found = near === undefined ? undefined : await store.lookup(near.key, staleMs);
@@ -96,9 +98,8 @@ interface Miss {
   /** An entry past its ttl, inside its stale window: the rescue when every target fails. */
   stale: CacheLookup | undefined;
   lookupMs: number;
-  partition: string;
-  /** The request's embedding, when the route has a semantic cache: indexed with the answer. */
-  vector: Float32Array | undefined;
+  /** The request's embedding and its partition, when the route has a semantic cache: indexed with the answer. */
+  semantic: { partition: string; vector: Float32Array } | undefined;
 }
 
 /** Who shares entries: the key, its team (a key without one: itself), or everyone; a caller's sub-namespace only inside that. */
@@ -144,7 +145,7 @@ function missAfter(sr: StageRequest, m: Miss): StageAfter {
       const entry: CacheEntry = { v: 1, response: res, provider: sr.rec.provider ?? '', storedAtMs: Date.now(), ttlMs: (m.ctl.ttlS ?? m.cfg.ttl_s) * 1000, ...(cost === undefined ? {} : { costUsd: cost }) };
       if (!m.store.put(m.key, entry, m.staleMs)) return;
       if (sr.rec.cache !== undefined) sr.rec.cache.stored = true;
-      if (m.vector !== undefined) semanticFor(sr.call.routing.state, sr.call.runtime.config.cache).add(m.partition, m.key, m.vector, entry.ttlMs);
+      if (m.semantic !== undefined) semanticFor(sr.call.routing.state, sr.call.runtime.config.cache).add(m.semantic.partition, m.key, m.semantic.vector, entry.ttlMs);
     },
   };
 }

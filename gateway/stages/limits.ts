@@ -52,4 +52,5 @@ export function rateLimited(over: Scoped | undefined, retryAfterMs: number): Kee
   );
 }
 
-export const FULL: RateState = { remaining: 0, resetMs: 0 };
+/** A scope the state answered nothing for (never, for a well-formed reply): headers say nothing is left. */
+export const NO_STATE: RateState = { remaining: 0, resetMs: 0 };

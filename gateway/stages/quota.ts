@@ -1,7 +1,7 @@
 import { requestCost } from '../telemetry/attributes.js';
 import { budgetAdmitted, budgetExhausted, heldOf, reserveScopeOf } from './budget.js';
 import { estimateInputTokens, maxCostUsd, outputCap, withOutputCap, worstPrice } from './estimate.js';
-import { anyLimits, FULL, limitsConfigured, rateLimited, rateScopesOf, routePrincipal } from './limits.js';
+import { anyLimits, NO_STATE, limitsConfigured, rateLimited, rateScopesOf, routePrincipal } from './limits.js';
 import { anyBudgets, principalsOf } from './principals.js';
 import { rateHeaders } from './rate-headers.js';
 import type { StageFactory } from './types.js';
@@ -42,7 +42,7 @@ export const quotaStage: StageFactory = (runtime, route) => {
         scoped.map((s) => s.scope),
         held.map((h) => reserveScopeOf(h, reserved)),
       );
-      if (scoped.length > 0) Object.assign(call.baseHeaders, rateHeaders(scoped.map((s, i) => ({ kind: s.kind, limit: s.limit, state: result.states[i] ?? FULL, intervalMs: s.scope.intervalMs }))));
+      if (scoped.length > 0) Object.assign(call.baseHeaders, rateHeaders(scoped.map((s, i) => ({ kind: s.kind, limit: s.limit, state: result.states[i] ?? NO_STATE, intervalMs: s.scope.intervalMs }))));
       if (!result.ok && result.refused === 'rate') {
         call.baseHeaders['retry-after-ms'] = String(Math.ceil(result.retryAfterMs));
         throw rateLimited(scoped[result.over], result.retryAfterMs);
