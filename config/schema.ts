@@ -122,8 +122,18 @@ const routeSchema = z
     response_limits: responseLimitsSchema.optional(),
     /** Requests of this route in flight at once; past it, 503 + Retry-After (load shedding). */
     max_in_flight: z.number().int().positive().optional(),
-    /** Continue a stream that broke after tokens on a fallback that accepts an assistant prefill. */
-    continuation: z.boolean().default(true),
+    /**
+     * A stream that broke after tokens: `true`/`prefill` continues it on a fallback that accepts an
+     * assistant prefill; `regenerate` also, where none does, asks another target for the whole
+     * answer and relays only what follows the part sent, if the new answer starts with exactly
+     * that part; `false` ends it with the error event.
+     */
+    continuation: z.union([z.boolean(), z.enum(['prefill', 'regenerate'])]).default(true),
+    /**
+     * Stream non-streaming requests upstream and assemble the JSON answer, so ttft_ms and idle_ms
+     * judge them too (a provider slow to start fails over after ttft_ms, not headers_ms).
+     */
+    assemble_streams: z.boolean().default(true),
     /** Accept the SLO engine's weight multipliers for this route's targets. */
     adaptive: z.boolean().default(false),
     /** RPM/TPM for the whole route, over every key (issue 15 §3). */
@@ -256,6 +266,8 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
       slo: sloBlockSchema.default(() => sloBlockSchema.parse({})),
       /** USD per million tokens by upstream model name; adds to and overrides the built-in table. */
       prices: z.record(z.string().min(1), priceSchema).default({}),
+      /** Context windows (tokens) by upstream model name; adds to and overrides the built-in catalogue. */
+      context_windows: z.record(z.string().min(1), z.number().int().positive()).default({}),
       /** Shared state between gateway replicas; absent: in-process. */
       state: stateSchema.default({}),
       /** Named guardrail rules that routes and keys refer to. */

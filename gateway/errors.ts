@@ -122,6 +122,11 @@ export const ERROR_CODES = {
   KEEL_CLIENT_STALLED: { status: 408, kind: 'timeout', cls: 'caller_stalled' },
   /** Never reaches a caller: an attempt Keel stopped itself (the losing side of a hedge). */
   KEEL_ATTEMPT_CANCELLED: { status: 499, kind: 'invalid_request', cls: 'gateway_cancelled' },
+  /**
+   * Never reaches a caller: a regenerated answer (continuation: regenerate) that does not start with
+   * the text already sent, stopped by Keel. No verdict on its target, which answered correctly.
+   */
+  KEEL_REGENERATION_DIVERGED: { status: 502, kind: 'api_error', cls: 'gateway_cancelled' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -28,6 +28,7 @@ const base = z
     answer: z.enum(['auto', 'text', 'tool']).optional(),
     text: z.string().min(1).optional(),
     tokens: z.number().int().min(1).max(1_000_000).optional(),
+    /** Delay before a non-streaming answer; a stream's first token too, when ttft_ms is not set. */
     latency_ms: z.number().min(0).optional(),
     ttft_ms: z.number().min(0).optional(),
     itl_ms: z.number().min(0).optional(),

@@ -129,7 +129,8 @@ export async function sendStream(api: SimApi, ex: Exchange, answer: Answer, ctx:
         padded = true;
         await hugeLine(ex, b.bytes ?? DEFAULT_BYTES);
       }
-      await ex.sleep(sent === 0 ? b.ttft_ms : b.itl_ms);
+      // A model slow to answer (latency_ms) is as slow to start when streamed, unless ttft_ms says otherwise.
+      await ex.sleep(sent === 0 ? (b.ttft_ms ?? b.latency_ms) : b.itl_ms);
       sent++;
       ex.record.tokensSent = sent;
     }

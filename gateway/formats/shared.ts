@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { KeelError } from '../errors.js';
+import type { ChatRequest, FormatId } from './canonical.js';
 
 /** The first zod issue as a KEEL_INVALID_REQUEST naming the field (`param` = dotted path). */
 export function invalid(error: z.ZodError, prefix: readonly (string | number)[] = []): KeelError {
@@ -46,3 +47,11 @@ export function sse(data: unknown, event?: string): string {
 }
 
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/**
+ * canAssemble for a format whose listed request fields ask for answer parts the canonical
+ * model does not carry: a caller of that same format who set one gets the provider's own body.
+ */
+export function assemblesUnless(format: FormatId, fields: readonly string[]): (req: ChatRequest) => boolean {
+  return (req) => req.original.format !== format || fields.every((f) => req.original.body[f] === undefined || req.original.body[f] === null || req.original.body[f] === false);
+}

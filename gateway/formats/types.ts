@@ -29,6 +29,14 @@ export interface WireFormat {
    */
   buildRequest(req: ChatRequest, upstreamModel: string, opts: { forceStreamUsage: boolean }): Record<string, unknown>;
 
+  /**
+   * May a non-streaming request to a target of this format be streamed upstream and assembled
+   * by Keel (pipeline/assemble.ts)? False when the caller asked, in this same format, for
+   * something only the provider's own JSON body carries (log probabilities, thinking blocks),
+   * which the canonical answer Keel assembles from a stream would lose.
+   */
+  canAssemble(req: ChatRequest): boolean;
+
   /** Map an upstream non-streaming body to canonical. Throws KEEL_UPSTREAM_BAD_RESPONSE when it is not one. */
   parseResponse(body: unknown): ChatResponse;
 

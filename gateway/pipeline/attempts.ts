@@ -13,15 +13,20 @@ import type { CallContext, CallResult } from './context.js';
 import type { AttemptReason, CompletedRequest } from './record.js';
 import { headersOf, startAttempt, type Loop, type Settled } from './running.js';
 import { prefillOf } from './session.js';
+import { chatExchange, type Exchange } from './attempt.js';
 
 function budgetLeft(loop: Loop): number {
   return loop.route.timeouts.total_ms - (performance.now() - loop.ctx.receivedAt);
 }
 
-/** Not tried yet and, after a context-length failure, with a larger window. Breakers are asked separately. */
+/**
+ * Not tried yet and, after a context-length failure, not known to be too small: a target whose
+ * window is known and no larger than the one that failed is skipped; one whose window is unknown
+ * may fit and is tried. Breakers are asked separately.
+ */
 function untried(loop: Loop, t: ResolvedTarget): boolean {
   if (loop.tried.has(HealthRegistry.key(t))) return false;
-  return loop.minContext === undefined || (t.contextWindow ?? 0) > loop.minContext;
+  return loop.minContext === undefined || t.contextWindow === undefined || t.contextWindow > loop.minContext;
 }
 
 function breakerAllows(loop: Loop, t: ResolvedTarget): boolean {
@@ -42,14 +47,15 @@ async function waitToRetry(loop: Loop, ms: number): Promise<boolean> {
  * and Retry-After; moves on at once for what will not (timeouts, credentials);
  * stops for what cannot succeed anywhere (caller faults, content policy).
  */
-export async function runAttempts(ctx: CallContext, req: ChatRequest, route: ResolvedRoute, rec: CompletedRequest): Promise<CallResult> {
+export async function runAttempts(ctx: CallContext, req: ChatRequest, route: ResolvedRoute, rec: CompletedRequest, exchange: Exchange = chatExchange): Promise<CallResult> {
   const weights = ctx.routing.weights();
   rec.weightsVersion = weights.version;
-  const plan = planTargets(route, { health: ctx.routing.health, weights, random: ctx.routing.random });
-  const loop: Loop = { ctx, req, route, rec, session: undefined, plan, owner: undefined, current: undefined, started: 0, running: new Map(), tried: new Set(), last: undefined, minContext: undefined };
+  const plan = planTargets(route, { health: ctx.routing.health, weights, random: ctx.routing.random }).filter((t) => exchange.serves(t));
+  if (plan.length === 0) throw exchange.unsupported(route.name);
+  const loop: Loop = { ctx, req, route, rec, session: undefined, plan, owner: undefined, current: undefined, started: 0, running: new Map(), tried: new Set(), last: undefined, minContext: undefined, exchange };
   if (req.stream) {
     // Pass-through streams feed the caller's encoder only when a continuation could follow.
-    const shadow = route.continuation && plan.some((t) => t.provider.prefill);
+    const shadow = route.continuation === 'regenerate' ? plan.length > 1 : route.continuation === 'prefill' && plan.some((t) => t.provider.prefill);
     // A caller that reads nothing for write_timeout_ms is cut; the reason travels with clientGone to every attempt.
     const sinkOpts = { writeTimeoutMs: ctx.runtime.config.server.write_timeout_ms, onStall: (err: KeelError) => ctx.clientGone.abort(err) };
     loop.session = { sink: new ClientSink(ctx.res, () => headersOf(loop), ctx.hijack, sinkOpts), shadow, answer: undefined, filter: ctx.outbound === undefined ? undefined : () => ctx.outbound?.stream() };
@@ -76,7 +82,7 @@ async function onTarget(loop: Loop, target: ResolvedTarget): Promise<CallResult 
     if (s.outcome.committed) return afterBreak(loop, s);
     const decision = decide(s.cls ?? 'gateway_internal');
     if (decision === 'stop') throw s.outcome.error;
-    if (decision === 'larger_context') loop.minContext = Math.max(loop.minContext ?? 0, target.contextWindow ?? 0);
+    if (decision === 'larger_context' && target.contextWindow !== undefined) loop.minContext = Math.max(loop.minContext ?? 0, target.contextWindow);
     if (decision !== 'retry_same' || retry >= route.retries.attempts) return undefined;
     const delay = retryDelay(retry, route.retries, s.outcome.error.retryAfterMs, loop.ctx.routing.random);
     if (delay === undefined || !(await waitToRetry(loop, delay))) return undefined;
@@ -112,27 +118,40 @@ async function hedged(loop: Loop, primary: ResolvedTarget): Promise<Settled> {
 }
 
 /**
- * Tokens already reached the caller and the stream broke. Continue the answer on
- * another target that accepts an assistant prefill; when none can, or it fails
- * before adding a token (a rejected prefill, say), end with the original failure
- * as an in-band error event. Never a clean end on a truncated answer.
+ * Tokens already reached the caller and the stream broke. Continue the answer on another
+ * target: one that accepts an assistant prefill, else (continuation: regenerate) any other,
+ * which answers anew and is relayed only from the point the caller reached, if its answer
+ * starts with exactly what was sent. When none can, or it fails before adding a token (a
+ * rejected prefill, a regenerated answer that differs), end with the original failure as an
+ * in-band error event. Never a clean end on a truncated answer.
  */
 async function afterBreak(loop: Loop, broken: Settled): Promise<CallResult> {
   const answer = loop.session?.answer;
   const error = broken.outcome.ok ? undefined : broken.outcome.error;
   if (error === undefined) throw new KeelError('KEEL_INTERNAL', 'afterBreak called on a success');
   // Only a provider's break is continued: a caller's cut or Keel's (shutdown) ends the stream here.
-  if (broken.cls === undefined || familyOf(broken.cls) !== 'provider' || !loop.route.continuation || answer === undefined || loop.started >= loop.route.maxAttempts) return finishBroken(loop, error);
-  const next = loop.plan.find((t) => t !== broken.target && t.provider.prefill && HealthRegistry.key(t) !== HealthRegistry.key(broken.target));
-  const prefill = prefillOf(answer);
-  if (next === undefined || prefill === undefined || budgetLeft(loop) <= 0 || !breakerAllows(loop, next)) return finishBroken(loop, error);
-  loop.owner = undefined;
-  const cont = await startAttempt(loop, next, 'continuation', { ...loop.req, prefill }).promise;
+  if (broken.cls === undefined || familyOf(broken.cls) !== 'provider' || loop.route.continuation === 'off' || answer === undefined || loop.started >= loop.route.maxAttempts || budgetLeft(loop) <= 0) return finishBroken(loop, error);
+  // Breakers are asked only of the target chosen: asking takes a half-open probe slot.
+  const other = (t: ResolvedTarget) => HealthRegistry.key(t) !== HealthRegistry.key(broken.target);
+  const viaPrefill = loop.plan.find((t) => t.provider.prefill && other(t));
+  const prefill = viaPrefill === undefined ? undefined : prefillOf(answer);
+  let cont: Settled;
+  if (viaPrefill !== undefined && prefill !== undefined && breakerAllows(loop, viaPrefill)) {
+    loop.owner = undefined;
+    cont = await startAttempt(loop, viaPrefill, 'continuation', { ...loop.req, prefill }, 'prefill').promise;
+  } else {
+    const anew = loop.route.continuation === 'regenerate' && !answer.beyondText ? loop.plan.find(other) : undefined;
+    if (anew === undefined || !breakerAllows(loop, anew)) return finishBroken(loop, error);
+    loop.owner = undefined;
+    cont = await startAttempt(loop, anew, 'continuation', loop.req, 'regenerate').promise;
+  }
   if (cont.outcome.ok) {
     loop.rec.continued = true;
     return cont.outcome.result;
   }
-  return finishBroken(loop, cont.outcome.committed ? cont.outcome.error : error);
+  // A regenerated answer that differed was Keel's to stop: the caller learns of the original break.
+  const own = cont.outcome.committed && cont.outcome.error.code !== 'KEEL_REGENERATION_DIVERGED';
+  return finishBroken(loop, own ? cont.outcome.error : error);
 }
 
 /**

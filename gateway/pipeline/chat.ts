@@ -42,7 +42,7 @@ export async function runChat(ctx: CallContext, observer?: RequestObserver): Pro
  * The provider a record names: the answering attempt's, or for a failure the last attempt's, unless Keel's own failure ended the request.
  * That is the route's, never a target's (DESIGN.md §8), so per-provider SLIs do not see it.
  */
-function attributeProvider(rec: CompletedRequest, cls: ErrorClass | undefined): void {
+export function attributeProvider(rec: CompletedRequest, cls: ErrorClass | undefined): void {
   // Answered: the attempt that answered, if any (none for a cache hit or a stale rescue: no provider earned it).
   const last = cls === undefined ? answering(rec) : familyOf(cls) === 'gateway' ? undefined : rec.attempts[rec.attempts.length - 1];
   rec.provider ??= last?.provider;

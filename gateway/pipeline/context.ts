@@ -4,6 +4,7 @@ import { KeelError } from '../errors.js';
 import type { WireFormat } from '../formats/types.js';
 import { endpointUrl, type ClientIdentity, type ResolvedRoute, type ResolvedTarget, type Runtime } from '../runtime/resolve.js';
 import { clip } from '../redact.js';
+import { requestTrace, traceparentOf } from '../telemetry/trace-ids.js';
 import { Abort } from '../upstream/abort.js';
 import { sendUpstream, type UpstreamResponse } from '../upstream/send.js';
 import type { HealthRegistry } from '../routing/health.js';
@@ -92,6 +93,7 @@ export function newRecord(ctx: CallContext, operation: CompletedRequest['operati
     startedAtMs: performance.timeOrigin + ctx.receivedAt,
     traceparent: ctx.traceparent,
     tracestate: ctx.tracestate,
+    trace: requestTrace(ctx.traceparent),
     ingressFormat: ctx.ingress.id,
     route: undefined,
     provider: undefined,
@@ -183,11 +185,25 @@ export function encodeBody(build: () => unknown, target: ResolvedTarget): string
   }
 }
 
-/** Sends one JSON body to a target's endpoint with the route's connect and header deadlines. */
-export function sendToTarget(target: ResolvedTarget, path: string, body: string, signal: Abort): Promise<UpstreamResponse> {
+/** The trace an attempt joins upstream: its own span as the parent (trace-ids.ts). */
+export interface AttemptTrace {
+  rec: CompletedRequest;
+  spanId: string | undefined;
+}
+
+function traceHeaders(target: ResolvedTarget, t: AttemptTrace | undefined): Readonly<Record<string, string>> {
+  const trace = t?.rec.trace;
+  if (trace === undefined || t?.spanId === undefined) return target.provider.headers;
+  const headers: Record<string, string> = { ...target.provider.headers, traceparent: traceparentOf(trace, t.spanId) };
+  if (t.rec.tracestate !== undefined) headers.tracestate = t.rec.tracestate;
+  return headers;
+}
+
+/** Sends one JSON body to a target's endpoint with the route's connect and header deadlines, in the request's trace. */
+export function sendToTarget(target: ResolvedTarget, path: string, body: string, signal: Abort, trace?: AttemptTrace): Promise<UpstreamResponse> {
   return sendUpstream({
     url: endpointUrl(target, path),
-    headers: target.provider.headers,
+    headers: traceHeaders(target, trace),
     body,
     signal,
     connectMs: target.timeouts.connect_ms,

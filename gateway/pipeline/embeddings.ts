@@ -1,15 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { KeelError, toKeelError } from '../errors.js';
-import { formats } from '../formats/index.js';
-import { pickWeighted } from '../routing/weighted.js';
-import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
-import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
-import { readBody } from './attempt.js';
-import { answerHeaders, attemptController, encodeBody, findRoute, finishRecord, newRecord, routeNamed, sendToTarget, type CallContext, type CallResult } from './context.js';
-import { attemptInfo, type CompletedRequest, type RequestObserver } from './record.js';
 import type { ChatRequest } from '../formats/canonical.js';
+import { formats } from '../formats/index.js';
+import { clip } from '../redact.js';
 import { runStages, stagesFor, type StageRequest } from '../stages/index.js';
+import { readJson, rejectErrorStatus, type Exchange } from './attempt.js';
+import { runAttempts } from './attempts.js';
+import { attributeProvider } from './chat.js';
+import { encodeBody, findRoute, finishRecord, newRecord, routeNamed, sendToTarget, type CallContext, type CallResult } from './context.js';
+import type { RequestObserver } from './record.js';
 
 /** https://platform.openai.com/docs/api-reference/embeddings/create — unknown fields pass through. */
 const embeddingsRequest = z.looseObject({
@@ -32,9 +32,13 @@ function parse(body: unknown): EmbeddingsRequest {
   throw new KeelError('KEEL_INVALID_REQUEST', param === undefined ? what : `${param}: ${what}`, { param });
 }
 
-const responseMeta = z.object({ usage: z.object({ prompt_tokens: z.number() }).optional(), model: z.string().optional() });
+const embeddingsResponse = z.object({
+  data: z.array(z.unknown()),
+  usage: z.object({ prompt_tokens: z.number() }).optional(),
+  model: z.string().optional(),
+});
 
-/** POST /v1/embeddings: OpenAI format in and out, to targets whose provider has embeddings. */
+/** POST /v1/embeddings: OpenAI format in and out, through the same attempt loop as chat (retries, fallbacks, breakers, hedges). */
 export async function runEmbeddings(ctx: CallContext, observer?: RequestObserver): Promise<CallResult> {
   const rec = newRecord(ctx, 'embeddings');
   let failure: KeelError | undefined;
@@ -43,11 +47,15 @@ export async function runEmbeddings(ctx: CallContext, observer?: RequestObserver
     rec.requestModel = req.model;
     const route = findRoute(ctx.runtime, req.model);
     rec.route = route.name;
-    const sr: StageRequest = { call: ctx, req: asChat(req), route, rec };
-    return await runStages(stagesFor(ctx.runtime, route, 'embeddings'), sr, () => embedOnce(ctx, req, route, rec), ctx.routing.log);
+    const chat = asChat(req);
+    const sr: StageRequest = { call: ctx, req: chat, route, rec };
+    const result = await runStages(stagesFor(ctx.runtime, route, 'embeddings'), sr, () => runAttempts(ctx, chat, route, rec, embeddingsExchange(req)), ctx.routing.log);
+    attributeProvider(rec, undefined);
+    return result;
   } catch (err) {
     failure = toKeelError(err);
     rec.route ??= routeNamed(ctx);
+    attributeProvider(rec, failure.errorClass);
     throw failure;
   } finally {
     observer?.(finishRecord(rec, ctx, failure));
@@ -63,58 +71,25 @@ function asChat(req: EmbeddingsRequest): ChatRequest {
   return { model: req.model, system: undefined, messages: [{ role: 'user', content: [{ type: 'text', text }] }], stream: false, streamUsage: false, maxTokens: 0, original: { format: 'openai-chat', body: req } };
 }
 
-async function embedOnce(ctx: CallContext, req: EmbeddingsRequest, route: ResolvedRoute, rec: CompletedRequest): Promise<CallResult> {
-  const target = pickWeighted(
-    route.targets.filter((t) => t.provider.adapter.embeddingsPath !== undefined),
-    (t) => t.weight,
-  );
-  if (target === undefined) throw new KeelError('KEEL_UNSUPPORTED', `The model \`${req.model}\` has no target that serves embeddings.`, { param: 'model' });
-  rec.provider = target.provider.name;
-  rec.providerType = target.provider.adapter.type;
-  return recordAttempt(ctx, rec, target, () => embed(ctx, req, route, target, rec));
-}
+const inputCount = (req: EmbeddingsRequest): number => (typeof req.input === 'string' || typeof req.input[0] === 'number' ? 1 : req.input.length);
 
-async function embed(ctx: CallContext, req: EmbeddingsRequest, route: ResolvedRoute, target: ResolvedTarget, rec: CompletedRequest): Promise<CallResult> {
-  const { controller, dispose } = attemptController(ctx, route.timeouts.total_ms);
-  try {
-    const body = encodeBody(() => ({ ...req, model: target.model }), target);
-    const res = await sendToTarget(target, target.provider.adapter.embeddingsPath ?? '', body, controller);
-    // Bounded like a chat answer: max_bytes (64 KiB for an error body) and idle_ms between chunks.
-    const text = res.statusCode >= 400 ? await readBody(res, target, controller).catch(() => '') : await readBody(res, target, controller);
-    if (res.statusCode >= 400) {
-      throw upstreamStatusError(res.statusCode, text, formats[target.provider.adapter.format], target.provider.name, retryAfterMs(res.headers['retry-after']), ctx.runtime.redact);
-    }
-    const meta = responseMeta.safeParse(safeJson(text));
-    if (meta.success) {
-      if (meta.data.usage) rec.usage = { inputTokens: meta.data.usage.prompt_tokens, outputTokens: 0 };
-      rec.responseModel = meta.data.model;
-    }
-    return { kind: 'json', headers: { ...answerHeaders(ctx, route, target), 'content-type': 'application/json' }, body: text };
-  } finally {
-    dispose();
-  }
-}
-
-/** Embeddings make one attempt (no retries yet); it is recorded like a chat attempt for telemetry. */
-async function recordAttempt(ctx: CallContext, rec: CompletedRequest, target: ResolvedTarget, run: () => Promise<CallResult>): Promise<CallResult> {
-  const startMs = performance.now() - ctx.receivedAt;
-  let error: KeelError | undefined;
-  try {
-    return await run();
-  } catch (err) {
-    error = toKeelError(err);
-    throw error;
-  } finally {
-    rec.attempts.push(
-      attemptInfo(target, { reason: 'primary', startMs, durationMs: performance.now() - ctx.receivedAt - startMs, ttftMs: undefined, error }),
-    );
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+/** What an embeddings attempt does: the caller's body (input arrays, `dimensions`, `encoding_format` as sent) with the target's model. */
+function embeddingsExchange(req: EmbeddingsRequest): Exchange {
+  return {
+    serves: (t) => t.provider.adapter.embeddingsPath !== undefined,
+    unsupported: (model) => new KeelError('KEEL_UNSUPPORTED', `The model \`${clip(model)}\` has no target that serves embeddings.`, { param: 'model' }),
+    run: async (a, controller, started) => {
+      const body = encodeBody(() => ({ ...req, model: a.target.model }), a.target);
+      const res = await sendToTarget(a.target, a.target.provider.adapter.embeddingsPath ?? '', body, controller, { rec: a.rec, spanId: a.spanId });
+      await rejectErrorStatus(res, formats[a.target.provider.adapter.format], a.target, controller, a.ctx.runtime.redact);
+      const { text, json } = await readJson(res, a, controller);
+      const meta = embeddingsResponse.safeParse(json);
+      // One vector per input, or the answer is not the one asked for (a provider that cut it, or sent an error as 200).
+      if (!meta.success || meta.data.data.length !== inputCount(req)) throw new KeelError('KEEL_UPSTREAM_BAD_RESPONSE', `provider ${a.target.provider.name} returned an embeddings body without one vector per input`);
+      if (!a.claim()) throw new KeelError('KEEL_ATTEMPT_CANCELLED', `provider ${a.target.provider.name}: another attempt answered first`);
+      a.rec.usage = meta.data.usage === undefined ? undefined : { inputTokens: meta.data.usage.prompt_tokens, outputTokens: 0 };
+      a.rec.responseModel = meta.data.model;
+      return { ok: true, result: { kind: 'json', headers: { ...a.headers(), 'content-type': 'application/json' }, body: text }, ttftMs: performance.now() - started, stats: undefined };
+    },
+  };
 }

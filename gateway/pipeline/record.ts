@@ -2,6 +2,7 @@ import type { FinishReason, Usage } from '../formats/canonical.js';
 import type { ErrorClass, ErrorCode, KeelError } from '../errors.js';
 import type { ResolvedTarget } from '../runtime/resolve.js';
 import type { CapturedContent } from '../telemetry/content.js';
+import type { TraceIds } from '../telemetry/trace-ids.js';
 
 /**
  * Everything the gateway knows about one finished request: the seam where
@@ -34,6 +35,8 @@ export interface AttemptInfo {
   serverPort: number;
   /** USD per million tokens for this target, when known. */
   price: Price | undefined;
+  /** The attempt's CLIENT span id, sent upstream in its traceparent (absent: the span gets a fresh one). */
+  spanId?: string;
 }
 
 export interface Price {
@@ -76,6 +79,8 @@ export interface CompletedRequest {
   startedAtMs: number;
   traceparent: string | undefined;
   tracestate: string | undefined;
+  /** Ids decided on arrival (trace-ids.ts), so attempts can name their spans upstream; absent: the spans get fresh ones. */
+  trace?: TraceIds;
   ingressFormat: string;
   route: string | undefined;
   provider: string | undefined;
@@ -128,9 +133,10 @@ export type RequestObserver = (record: CompletedRequest) => void;
 /** The record's view of one attempt: who it went to, when, and how it ended. */
 export function attemptInfo(
   target: ResolvedTarget,
-  a: { reason: AttemptReason; startMs: number; durationMs: number; ttftMs: number | undefined; error: KeelError | undefined },
+  a: { reason: AttemptReason; startMs: number; durationMs: number; ttftMs: number | undefined; error: KeelError | undefined; spanId?: string },
 ): AttemptInfo {
   return {
+    spanId: a.spanId,
     provider: target.provider.name,
     genAiProvider: target.provider.genAiName,
     providerType: target.provider.adapter.type,

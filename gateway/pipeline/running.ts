@@ -6,8 +6,9 @@ import type { ErrorClass } from '../errors.js';
 import { countsAgainstTarget, isVerdictless } from '../routing/classify.js';
 import { HealthRegistry } from '../routing/health.js';
 import { Abort } from '../upstream/abort.js';
+import { newSpanId } from '../telemetry/trace-ids.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
-import { attemptOnce, type AttemptOutcome } from './attempt.js';
+import { attemptOnce, type AttemptInput, type AttemptOutcome, type Exchange } from './attempt.js';
 import { answerHeaders, type CallContext } from './context.js';
 import { attemptInfo, type AttemptReason, type CompletedRequest } from './record.js';
 import type { StreamSession } from './session.js';
@@ -30,8 +31,10 @@ export interface Loop {
   /** Health keys of targets already tried, so a target listed twice is tried once. */
   tried: Set<string>;
   last: KeelError | undefined;
-  /** A context-length failure: only targets with a larger window may follow. */
+  /** A context-length failure: targets with a known window this small or smaller are skipped. */
   minContext: number | undefined;
+  /** What each attempt does (chat, embeddings). */
+  exchange: Exchange;
 }
 
 export interface Running {
@@ -54,7 +57,7 @@ export function headersOf(loop: Loop): Record<string, string> {
 }
 
 /** Starts one attempt. The first attempt to claim the answer cancels the others still running. */
-export function startAttempt(loop: Loop, target: ResolvedTarget, reason: AttemptReason, req: ChatRequest = loop.req): Running {
+export function startAttempt(loop: Loop, target: ResolvedTarget, reason: AttemptReason, req: ChatRequest = loop.req, continuing?: AttemptInput['continuing']): Running {
   const id = Symbol(reason);
   const cancel = new Abort();
   let onClaim: () => void = () => undefined;
@@ -72,15 +75,18 @@ export function startAttempt(loop: Loop, target: ResolvedTarget, reason: Attempt
   loop.tried.add(HealthRegistry.key(target));
   const startMs = performance.now() - loop.ctx.receivedAt;
   const { ctx, route, rec, session } = loop;
-  const promise = attemptOnce({ ctx, req, route, target, rec, headers: () => headersOf(loop), session, claim, cancel }).then((outcome) => {
+  const spanId = newSpanId();
+  const input: AttemptInput = { ctx, req, route, target, rec, headers: () => headersOf(loop), session, claim, cancel, continuing, spanId };
+  const promise = attemptOnce(input, loop.exchange.run).then((outcome) => {
     loop.running.delete(id);
-    return note(loop, target, reason, startMs, outcome);
+    return note(loop, target, { reason, startMs, spanId }, outcome);
   });
   return { target, promise, claimed };
 }
 
 /** Books a settled attempt: breaker, latency, the record's attempt list and stream facts. */
-function note(loop: Loop, target: ResolvedTarget, reason: AttemptReason, startMs: number, outcome: AttemptOutcome): Settled {
+function note(loop: Loop, target: ResolvedTarget, at: { reason: AttemptReason; startMs: number; spanId: string }, outcome: AttemptOutcome): Settled {
+  const { reason, startMs } = at;
   const { ctx, route, rec } = loop;
   const cls = outcome.ok ? undefined : outcome.error.errorClass;
   const breaker = ctx.routing.health.breaker(route, target);
@@ -96,6 +102,7 @@ function note(loop: Loop, target: ResolvedTarget, reason: AttemptReason, startMs
       durationMs: performance.now() - ctx.receivedAt - startMs,
       ttftMs: outcome.ok ? outcome.ttftMs : stats?.firstTokenAt === undefined ? undefined : stats.firstTokenAt - stats.startedAt,
       error: outcome.ok ? undefined : outcome.error,
+      spanId: at.spanId,
     }),
   );
   if (!outcome.ok && cls !== 'gateway_cancelled') loop.last = outcome.error;

@@ -83,3 +83,42 @@ export function prefillOf(answer: AnswerSoFar): string | undefined {
   answer.owedSpace = answer.text.slice(prefill.length);
   return prefill;
 }
+
+/**
+ * Regeneration (continuation: regenerate): another target answers the whole request again, and
+ * only what follows the text the caller already has is relayed, if and only if the regenerated
+ * text starts with exactly that text. Returns the events adjuster; `diverged` is called once
+ * when the regenerated answer departs from the sent text (other text, a tool call, another
+ * choice, or an end before the sent text is matched), and everything after it is dropped.
+ */
+export function regeneration(sent: string, diverged: () => void): (events: StreamEvent[]) => StreamEvent[] {
+  let matched = 0;
+  let off = false;
+  return (events) => {
+    const out: StreamEvent[] = [];
+    for (const ev of events) {
+      if (off) return [];
+      // The caller saw the start already; a second one would begin a new message.
+      if (ev.type === 'start') continue;
+      if (matched === sent.length) {
+        out.push(ev);
+        continue;
+      }
+      if (ev.type !== 'text' || ev.choice !== 0) {
+        off = true;
+        diverged();
+        return [];
+      }
+      const head = ev.text.slice(0, sent.length - matched);
+      if (!sent.startsWith(head, matched)) {
+        off = true;
+        diverged();
+        return [];
+      }
+      matched += head.length;
+      const rest = ev.text.slice(head.length);
+      if (rest !== '') out.push({ ...ev, text: rest });
+    }
+    return out;
+  };
+}

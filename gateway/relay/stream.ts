@@ -5,13 +5,21 @@ import type { StreamDecoder } from '../formats/types.js';
 import { EventTooLarge, readSse } from '../sse/read.js';
 import type { AbortLike } from '../upstream/abort.js';
 import { transportError } from '../upstream/send.js';
-import type { ClientSink } from './sink.js';
 import { observe, type StreamStats } from './stats.js';
 import { Watchdog } from './watchdog.js';
 import type { Redactor } from '../redact.js';
 
 /** After the finish reason, how long to wait for the end marker before finalising ourselves. */
 const END_GRACE_MS = 500;
+
+/** Where a relayed stream's caller-format text goes: the caller (ClientSink), or nowhere while Keel assembles one JSON answer. */
+export interface RelaySink {
+  /** A promise while the caller's buffer is full (backpressure). */
+  write(text: string): Promise<void> | undefined;
+  end(text?: string): void;
+  /** The caller left or was cut. */
+  readonly closed: boolean;
+}
 
 export interface StreamRelayOptions {
   body: AsyncIterable<Uint8Array>;
@@ -20,7 +28,7 @@ export interface StreamRelayOptions {
   render: (sse: SseEvent, events: StreamEvent[]) => string;
   /** The end marker Keel writes when the upstream finished the answer but sent none. */
   finalise: () => string;
-  sink: ClientSink;
+  sink: RelaySink;
   stats: StreamStats;
   /**
    * Already armed with ttft_ms when the request was sent (a provider that sends nothing at

@@ -2,7 +2,7 @@ import type { ClientKeyConfig } from '../../config/governance-schema.js';
 import { globRegExp } from '../../config/globs.js';
 import { hashKey } from '../../config/secret.js';
 import type { Price } from '../pipeline/record.js';
-import { BUILTIN_PRICES } from './prices.js';
+import { CATALOGUE } from './catalogue.js';
 import type { BreakerConfig, HedgeConfig, KeelConfig, ResponseLimits, Retries, RouteConfig, Timeouts } from '../../config/schema.js';
 import { adapterFor, type AuthScheme, type ProviderAdapter } from '../providers/index.js';
 import { buildRedactor, type Redactor } from '../redact.js';
@@ -58,7 +58,10 @@ export interface ResolvedRoute {
   maxAttempts: number;
   breaker: BreakerConfig;
   hedge: HedgeConfig | undefined;
-  continuation: boolean;
+  /** How a stream broken after tokens goes on (config `continuation`; true is prefill). */
+  continuation: 'off' | 'prefill' | 'regenerate';
+  /** Non-streaming requests are streamed upstream and assembled (config `assemble_streams`). */
+  assemble: boolean;
   /** Multiply target weights by the SLO engine's published snapshot. */
   adaptive: boolean;
   /** Requests of this route in flight at once (load shedding past it). */
@@ -178,8 +181,8 @@ function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, provider
       model: t.model,
       weight: t.weight,
       priority: t.priority,
-      contextWindow: t.context_window,
-      price: t.price ?? config.prices[t.model] ?? BUILTIN_PRICES[t.model],
+      contextWindow: t.context_window ?? config.context_windows[t.model] ?? CATALOGUE[t.model]?.contextWindow,
+      price: t.price ?? config.prices[t.model] ?? CATALOGUE[t.model]?.price,
       canaryFirstStep: t.canary?.steps[0],
       timeouts: { ...timeouts, ...t.timeouts },
       responseLimits,
@@ -195,7 +198,8 @@ function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, provider
     maxAttempts: r.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
     breaker: { ...config.defaults.breaker, ...r.breaker },
     hedge: r.hedge,
-    continuation: r.continuation,
+    continuation: r.continuation === true ? 'prefill' : r.continuation === false ? 'off' : r.continuation,
+    assemble: r.assemble_streams,
     adaptive: r.adaptive,
     maxInFlight: r.max_in_flight,
   };

@@ -9,6 +9,7 @@ import { within, type SpanShutdown } from './flush.js';
 import { QueueingSpanProcessor } from './processor.js';
 import { spansOf, type SpanThreadData } from './span-messages.js';
 import { recordSpans } from './spans.js';
+import { PresetIds } from './trace-ids.js';
 
 /**
  * Spans per export, inline or on the span thread (each export is also bounded in estimated
@@ -42,12 +43,13 @@ export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: s
   });
   const processors = named.map((n) => n.processor);
   // Span limits: a backstop under Keel's own cuts of caller-supplied strings (bounds.ts).
-  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': data.serviceName }), spanProcessors: processors, spanLimits: SPAN_LIMITS });
+  const ids = new PresetIds();
+  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': data.serviceName }), spanProcessors: processors, spanLimits: SPAN_LIMITS, idGenerator: ids });
   const tracer = provider.getTracer('keel');
   return {
     record(rec) {
       try {
-        recordSpans(tracer, rec);
+        recordSpans(tracer, rec, ids);
       } catch {
         onDrop('record', spansOf([rec]));
       }

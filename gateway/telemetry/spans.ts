@@ -3,6 +3,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { CompletedRequest } from '../pipeline/record.js';
 import { answering, attemptAttributes, requestAttributes } from './attributes.js';
 import { clip, SPAN_NAME_MODEL_CHARS } from './bounds.js';
+import type { PresetIds } from './trace-ids.js';
 
 const propagator = new W3CTraceContextPropagator();
 
@@ -22,16 +23,20 @@ const spanName = (operation: string, model: string) => `${operation} ${clip(mode
  * a SERVER span for the request and a CLIENT child per upstream attempt
  * (DESIGN.md §4). Span names follow GenAI: `{operation} {model}`.
  */
-export function recordSpans(tracer: Tracer, rec: CompletedRequest): void {
+export function recordSpans(tracer: Tracer, rec: CompletedRequest, ids?: PresetIds): void {
   const start = rec.startedAtMs;
+  // The ids attempts already sent upstream in their traceparent (trace-ids.ts).
+  ids?.preset(rec.trace?.traceId, rec.trace?.spanId);
   const server = tracer.startSpan(
     spanName(rec.operation, rec.requestModel ?? 'unknown'),
     { kind: SpanKind.SERVER, startTime: start, attributes: requestAttributes(rec, (answering(rec) ?? rec.attempts[rec.attempts.length - 1])?.genAiProvider) },
     parentContext(rec),
   );
+  ids?.preset(undefined, undefined);
   if (rec.errorCode !== undefined) server.setStatus({ code: SpanStatusCode.ERROR, message: rec.errorCode });
   const parent = trace.setSpan(context.active(), server);
   rec.attempts.forEach((a, i) => {
+    ids?.preset(undefined, a.spanId);
     const span = tracer.startSpan(
       spanName(rec.operation, a.model),
       { kind: SpanKind.CLIENT, startTime: start + a.startMs, attributes: attemptAttributes(rec, a, i) },

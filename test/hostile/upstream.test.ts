@@ -52,7 +52,9 @@ describe('hostile upstreams and callers', () => {
           silent: { targets: [target('hang-up')], ...fallback, timeouts: { ttft_ms: 300, headers_ms: 5000 } },
           'line-early': { targets: [target('line-early-up')], ...fallback },
           'line-late': { targets: [target('line-late-up')] },
-          'huge-body': { targets: [target('huge-body-up')], ...fallback, response_limits: { max_bytes: 1024 * 1024 } },
+          // The JSON body path: not streamed upstream and assembled (that path is 'huge-assembled').
+          'huge-body': { targets: [target('huge-body-up')], ...fallback, response_limits: { max_bytes: 1024 * 1024 }, assemble_streams: false },
+          'huge-assembled': { targets: [target('huge-body-up')], ...fallback, response_limits: { max_bytes: 1024 * 1024, max_event_bytes: 64 * 1024 } },
           'huge-error': { targets: [target('huge-error-up')], ...fallback },
           honest: { targets: [target('honest-up')] },
           'embed-stall': { targets: [target('embed-stall-up')], timeouts: { idle_ms: 300 } },
@@ -213,6 +215,23 @@ describe('hostile upstreams and callers', () => {
     // A 128 MiB body read whole would be 128 MiB of chunks and as much again as text.
     expect(grown).toBeLessThan(64);
     await eventually(() => (h.sim.attemptsFor('huge-body-up')[0]?.outcome === 'client_aborted' ? true : undefined));
+    await honestAnswered();
+  });
+
+  it('a non-streaming request streamed upstream and assembled: a 128 MiB line is refused at max_event_bytes, the fallback answers', async () => {
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    const answer = await ask('huge-assembled');
+    const grown = (process.memoryUsage().rss - before) / 1024 / 1024;
+    expect(answer.choices[0]?.message.content?.split(' ')).toHaveLength(20);
+    const rec = await eventually(() => recordsOf('huge-assembled')[0]);
+    expect(rec.attempts.map((a) => [a.errorClass, a.upstreamCode])).toEqual([
+      ['provider_malformed', 'event_too_large'],
+      [undefined, undefined],
+    ]);
+    expect(grown).toBeLessThan(64);
+    // Both upstream attempts were streams, although the caller asked for one JSON body.
+    expect(h.sim.attempts().filter((a) => a.model === 'huge-body-up').map((a) => a.stream)).toContain(true);
     await honestAnswered();
   });
 

@@ -43,6 +43,7 @@ const EXPECTED: Record<ErrorCode, ErrorClass> = {
   KEEL_CLIENT_CLOSED: 'caller_disconnected',
   KEEL_CLIENT_STALLED: 'caller_stalled',
   KEEL_ATTEMPT_CANCELLED: 'gateway_cancelled',
+  KEEL_REGENERATION_DIVERGED: 'gateway_cancelled',
 };
 
 const codes = Object.keys(ERROR_CODES) as ErrorCode[];

@@ -64,7 +64,8 @@ function rejectInexpressible(req: ChatRequest): void {
 
 /** The upstream body for an Anthropic-format target. Same-format requests keep the caller's body. */
 export function buildRequest(req: ChatRequest, upstreamModel: string): Json {
-  if (req.original.format === 'anthropic-messages') return withPrefill({ ...req.original.body, model: upstreamModel }, req.prefill);
+  // A non-streaming caller's request may be streamed upstream (pipeline/assemble.ts): `stream` follows req.
+  if (req.original.format === 'anthropic-messages') return withPrefill({ ...req.original.body, model: upstreamModel, ...(req.stream ? { stream: true } : {}) }, req.prefill);
   rejectInexpressible(req);
   const body: Json = {
     model: upstreamModel,

@@ -1,3 +1,4 @@
+import { assemblesUnless } from '../shared.js';
 import type { WireFormat } from '../types.js';
 import { buildRequest } from './build.js';
 import { createStreamDecoder } from './decoder.js';
@@ -11,6 +12,8 @@ export const anthropicMessages = {
   id: 'anthropic-messages',
   parseRequest,
   buildRequest,
+  // Thinking blocks (and their signatures) are not in the canonical answer.
+  canAssemble: assemblesUnless('anthropic-messages', ['thinking']),
   parseResponse,
   renderResponse,
   createStreamDecoder,

@@ -39,7 +39,8 @@ function toolChoiceOut(choice: ChatRequest['toolChoice']): unknown {
 export function buildRequest(req: ChatRequest, upstreamModel: string, opts: { forceStreamUsage: boolean }): Json {
   const streamOptions = req.stream && (opts.forceStreamUsage || req.streamUsage) ? { include_usage: true } : undefined;
   if (req.original.format === 'openai-chat') {
-    const body: Json = { ...req.original.body, model: upstreamModel };
+    // A non-streaming caller's request may be streamed upstream (pipeline/assemble.ts): `stream` follows req.
+    const body: Json = { ...req.original.body, model: upstreamModel, ...(req.stream ? { stream: true } : {}) };
     if (streamOptions) body.stream_options = { ...(body.stream_options as Json | undefined), ...streamOptions };
     if (req.prefill !== undefined) body.messages = [...(Array.isArray(body.messages) ? (body.messages as unknown[]) : []), { role: 'assistant', content: req.prefill }];
     return body;

@@ -1,3 +1,4 @@
+import { assemblesUnless } from '../shared.js';
 import type { WireFormat } from '../types.js';
 import { buildRequest } from './build.js';
 import { parseUpstreamError, renderError } from './errors.js';
@@ -10,6 +11,8 @@ export const openaiChat = {
   id: 'openai-chat',
   parseRequest,
   buildRequest,
+  // Log probabilities, audio and predicted-output counts live only in the provider's JSON body.
+  canAssemble: assemblesUnless('openai-chat', ['logprobs', 'top_logprobs', 'audio', 'modalities', 'prediction']),
   parseResponse,
   renderResponse,
   createStreamDecoder,
