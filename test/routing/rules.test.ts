@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, formatConfigIssues, loadConfigText } from '../../config/index.js';
@@ -241,6 +242,15 @@ describe('routing rules: config validation', () => {
 
   it('accepts a valid rule list', () => {
     expect(bad([{ name: 'ok', when: { header: { 'x-keel-tag': { regex: '^batch-[0-9]+$' } } }, then: { use: ['oai/a'] } }])).toBe('accepted');
+  });
+
+  it("the README's example is a valid config", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = /### Routing rules[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toContain('batch-to-cheap');
+    const yaml = `providers:\n  openai: { type: openai, api_key: sk-test-0123456789 }\n  anthropic: { type: anthropic, api_key: sk-test-0123456789 }\n${example ?? ''}`;
+    const cfg = loadConfigText(yaml, 'README.md', { ...providerRules, env: {} });
+    expect(cfg.routes.chat?.rules?.map((r) => r.name)).toEqual(['batch-to-cheap', 'primary-slow']);
   });
 
   it('refuses an unknown ref with the file, line and reason', () => {
