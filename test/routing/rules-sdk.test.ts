@@ -33,6 +33,12 @@ describe('routing rules through the gateway', () => {
           keyed: pool('key', [{ name: 'batch-keys', when: { key: 'batch-*', team: 'data' }, then: { skip: ['oai/key-main'] } }]),
           long: pool('long', [{ name: 'long-prompts', when: { input_tokens: { gt: 500 } }, then: { prefer: ['oai/long-cheap'] } }]),
           users: { targets: [{ provider: 'ant', model: 'user-main' }], fallbacks: [{ provider: 'ant', model: 'user-svc' }], rules: [{ name: 'service-users', when: { user: { regex: '^svc-' } }, then: { use: ['ant/user-svc'] } }] },
+          errors: {
+            ...pool('err', [{ name: 'main-failing', when: { target: { ref: 'oai/err-main', error_ratio_over: 0.5, min_samples: 5 } }, then: { skip: ['oai/err-main'] } }]),
+            retries: { attempts: 0 },
+            // The breaker stays out of it: the rule alone moves traffic off the failing target.
+            breaker: { consecutive_failures: 1000, min_requests: 1000 },
+          },
           latency: {
             ...pool('lat', [{ name: 'main-slow', when: { target: { ref: 'oai/lat-main', ttft_p95_ms_over: SLOW_MS / 2, min_samples: 5 } }, then: { prefer: ['oai/lat-cheap'] } }]),
             timeouts: { total_ms: 5000 },
@@ -88,6 +94,16 @@ describe('routing rules through the gateway', () => {
     await anthropic.messages.create({ model: 'users', max_tokens: 16, messages, metadata: { user_id: 'svc-indexer' } });
     await anthropic.messages.create({ model: 'users', max_tokens: 16, messages, metadata: { user_id: 'alice' } });
     expect([answeredBy('user-main'), answeredBy('user-svc')]).toEqual([1, 1]);
+  });
+
+  it('an error-ratio rule: after five failed attempts on the main target it is skipped', async () => {
+    h.sim.setBehaviour('err-main', { fault: 'server_error' });
+    for (let i = 0; i < 5; i++) await client().chat.completions.create({ model: 'errors', messages });
+    expect([answeredBy('err-main'), answeredBy('err-cheap')]).toEqual([5, 5]);
+    expect(h.records.every((r) => r.routeRules === undefined)).toBe(true);
+    await client().chat.completions.create({ model: 'errors', messages });
+    expect([answeredBy('err-main'), answeredBy('err-cheap')]).toEqual([5, 6]);
+    expect((await lastRecord()).routeRules).toEqual([{ rule: 'main-failing', skipped: false }]);
   });
 
   it('a latency rule: once the main target turns slow and has enough samples, the other is preferred', async () => {
