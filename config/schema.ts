@@ -5,6 +5,7 @@ import { cacheLimitsSchema, routeCacheSchema } from './cache-schema.js';
 import { authSchema, guardrailSchema, limitsSchema } from './governance-schema.js';
 import { routeMatches } from './globs.js';
 import { priceSchema, telemetrySchema } from './telemetry-schema.js';
+import { checkRuleRefs, rulesSchema } from './rules-schema.js';
 
 /** One placeholder/length rule for every secret; it lives in secret.ts so telemetry-schema.ts and slo-schema.ts use it without an import cycle. */
 export { checkSecret, isLoopbackHost } from './secret.js';
@@ -147,6 +148,8 @@ const routeSchema = z
     max_output_tokens: z.number().int().positive().default(4096),
     /** The response cache for this route (issue 16); absent: no caching. */
     cache: routeCacheSchema.optional(),
+    /** Routing rules, in order, before the strategy (config/rules-schema.ts; README: Routing rules). */
+    rules: rulesSchema.optional(),
   })
   .strict();
 
@@ -297,6 +300,7 @@ export function buildConfigSchema(providerTypes: readonly [string, ...string[]],
         if (emb !== undefined && !(emb in cfg.routes)) ctx.addIssue({ code: 'custom', path: ['routes', name, 'cache', 'semantic', 'embeddings_route'], message: `unknown route "${emb}" (declared: ${Object.keys(cfg.routes).join(', ')})` });
       }
       for (const [name, route] of Object.entries(cfg.routes)) {
+        checkRuleRefs(route, ['routes', name], ctx);
         for (const list of ['targets', 'fallbacks'] as const) {
           route[list].forEach((t, i) => {
             if (!(t.provider in cfg.providers)) {

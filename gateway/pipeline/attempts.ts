@@ -6,7 +6,9 @@ import { retryDelay } from '../routing/backoff.js';
 import { decide } from '../routing/classify.js';
 import { HealthRegistry } from '../routing/health.js';
 import { hedgeDelay } from '../routing/hedge.js';
+import { requestFacts } from '../routing/facts.js';
 import { planTargets } from '../routing/plan.js';
+import { evaluateRules } from '../routing/rules.js';
 import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import { Abort, sleepUnless } from '../upstream/abort.js';
 import type { CallContext, CallResult } from './context.js';
@@ -50,7 +52,9 @@ async function waitToRetry(loop: Loop, ms: number): Promise<boolean> {
 export async function runAttempts(ctx: CallContext, req: ChatRequest, route: ResolvedRoute, rec: CompletedRequest, exchange: Exchange = chatExchange): Promise<CallResult> {
   const weights = ctx.routing.weights();
   rec.weightsVersion = weights.version;
-  const plan = planTargets(route, { health: ctx.routing.health, weights, random: ctx.routing.random }).filter((t) => exchange.serves(t));
+  const ruled = route.rules.length === 0 ? undefined : evaluateRules(route, route.rules, requestFacts(ctx, req), (t) => ctx.routing.health.targetStats(t));
+  if (ruled !== undefined && ruled.decisions.length > 0) rec.routeRules = ruled.decisions;
+  const plan = planTargets(ruled?.view ?? route, { health: ctx.routing.health, weights, random: ctx.routing.random }).filter((t) => exchange.serves(t));
   if (plan.length === 0) throw exchange.unsupported(route.name);
   const loop: Loop = { ctx, req, route, rec, session: undefined, plan, owner: undefined, current: undefined, started: 0, running: new Map(), tried: new Set(), last: undefined, minContext: undefined, exchange };
   if (req.stream) {

@@ -3,6 +3,7 @@ import type { ErrorClass, ErrorCode, KeelError } from '../errors.js';
 import type { ResolvedTarget } from '../runtime/resolve.js';
 import type { CapturedContent } from '../telemetry/content.js';
 import type { TraceIds } from '../telemetry/trace-ids.js';
+import type { RuleDecision } from '../routing/rules.js';
 
 /**
  * Everything the gateway knows about one finished request: the seam where
@@ -126,6 +127,8 @@ export interface CompletedRequest {
   /** Prompt and answer, only when telemetry.capture_content is on. */
   content: CapturedContent | undefined;
   cache: CacheInfo | undefined;
+  /** The route's rules that matched, in order (gateway/routing/rules.ts); absent: none did. */
+  routeRules?: readonly RuleDecision[];
 }
 
 export type RequestObserver = (record: CompletedRequest) => void;

@@ -5,6 +5,9 @@ import type { SharedState } from '../state/types.js';
 import { CircuitBreaker, effectiveBreaker, sameBreakerSettings, type Breaker, type BreakerState } from './breaker.js';
 import { HedgeGate } from './hedge.js';
 import { SharedBreaker } from './shared-breaker.js';
+import type { ErrorClass } from '../errors.js';
+import { countsAgainstTarget } from './classify.js';
+import { TargetWindow, type TargetStats } from './window.js';
 
 /** How often shared breakers with traffic (or not closed) re-read the fleet's verdict: what another replica decided reaches this one within it. */
 const REFRESH_MS = 250;
@@ -56,6 +59,8 @@ export class HealthRegistry {
   readonly #breakers = new Map<string, BreakerEntry>();
   readonly #latency = new Map<string, TargetLatency>();
   readonly #hedges = new Map<string, HedgeGate>();
+  /** Per target, what routing rules read (window.ts). */
+  readonly #windows = new Map<string, TargetWindow>();
   readonly #now: () => number;
   /** The config version apply() last reconciled with (0: never; breakers are then made on first use). */
   #applied = 0;
@@ -178,6 +183,30 @@ export class HealthRegistry {
     l.ttftEwma = l.ttftEwma === undefined ? ms : ALPHA * ms + (1 - ALPHA) * l.ttftEwma;
     l.recent.push(ms);
     if (l.recent.length > RECENT) l.recent.shift();
+    this.#window(t).ttft(ms);
+  }
+
+  /**
+   * One settled attempt on `t` (undefined: it succeeded). Only what judges the target is kept:
+   * successes and provider failures; a caller's fault or Keel's says nothing about it.
+   */
+  observeOutcome(t: ResolvedTarget, cls: ErrorClass | undefined): void {
+    if (cls === undefined || countsAgainstTarget(cls)) this.#window(t).outcome(cls !== undefined);
+  }
+
+  /** `t`'s recent TTFT samples and outcomes, for routing rules. */
+  targetStats(t: ResolvedTarget): TargetStats {
+    return this.#window(t).stats();
+  }
+
+  #window(t: ResolvedTarget): TargetWindow {
+    const key = HealthRegistry.key(t);
+    let w = this.#windows.get(key);
+    if (w === undefined) {
+      w = new TargetWindow(this.#now);
+      this.#windows.set(key, w);
+    }
+    return w;
   }
 
   /** The hedge budget of one route (by name). */

@@ -9,6 +9,12 @@ export interface PlanContext {
   random: () => number;
 }
 
+/**
+ * A route as one request's routing rules left it (rules.ts): maybe fewer targets, other
+ * weights, and `prefer` steps applied to the plan in order (the last step's targets first).
+ */
+export type RouteView = ResolvedRoute & { readonly prefer?: readonly ((t: ResolvedTarget) => boolean)[] };
+
 /** With the latency strategy, this share of requests tries another target first, so a recovered one is noticed. */
 const EXPLORE = 0.1;
 
@@ -47,10 +53,12 @@ const blended = (t: ResolvedTarget) => (t.price === undefined ? Number.POSITIVE_
  * of `targets`, then `fallbacks` as listed. Health (open breakers) is applied as
  * the attempts run, not here, so a half-open probe slot is only taken when used.
  */
-export function planTargets(route: ResolvedRoute, p: PlanContext): ResolvedTarget[] {
+export function planTargets(route: RouteView, p: PlanContext): ResolvedTarget[] {
   const canary = route.targets.find((t) => t.canaryFirstStep !== undefined);
-  if (canary !== undefined) return canaryPlan(route, canary, p);
-  return strategyPlan(route, p);
+  let plan = canary !== undefined ? canaryPlan(route, canary, p) : strategyPlan(route, p);
+  // A stable partition keeps the strategy's order within the preferred and within the rest.
+  for (const preferred of route.prefer ?? []) plan = [...plan.filter(preferred), ...plan.filter((t) => !preferred(t))];
+  return plan;
 }
 
 /**

@@ -6,6 +6,7 @@ import { CATALOGUE } from './catalogue.js';
 import type { BreakerConfig, HedgeConfig, KeelConfig, ResponseLimits, Retries, RouteConfig, Timeouts } from '../../config/schema.js';
 import { adapterFor, type AuthScheme, type ProviderAdapter } from '../providers/index.js';
 import { buildRedactor, type Redactor } from '../redact.js';
+import { compileRules, type ResolvedRule } from '../routing/rules.js';
 
 /**
  * The gateway's view of one config snapshot, derived once per snapshot so the
@@ -66,6 +67,8 @@ export interface ResolvedRoute {
   adaptive: boolean;
   /** Requests of this route in flight at once (load shedding past it). */
   maxInFlight: number | undefined;
+  /** Routing rules, compiled once per snapshot (gateway/routing/rules.ts). */
+  rules: readonly ResolvedRule[];
 }
 
 /** A caller's virtual key as config declares it (auth.keys), resolved once per config snapshot. */
@@ -188,11 +191,13 @@ function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, provider
       responseLimits,
     });
   };
+  const targets = r.targets.map(target);
+  const fallbacks = r.fallbacks.map(target);
   return {
     name,
     strategy: r.strategy,
-    targets: r.targets.map(target),
-    fallbacks: r.fallbacks.map(target),
+    targets,
+    fallbacks,
     timeouts,
     retries: { ...DEFAULT_RETRIES, ...config.defaults.retries, ...r.retries },
     maxAttempts: r.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
@@ -202,6 +207,7 @@ function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, provider
     assemble: r.assemble_streams,
     adaptive: r.adaptive,
     maxInFlight: r.max_in_flight,
+    rules: compileRules(r.rules ?? [], [...targets, ...fallbacks]),
   };
 }
 

@@ -2,6 +2,7 @@ import type { Attributes } from '@opentelemetry/api';
 import { costUsd } from '../runtime/prices.js';
 import type { AttemptInfo, CompletedRequest } from '../pipeline/record.js';
 import { boundedJson, clip, CONTENT_CHARS, IDENTIFIER_CHARS } from './bounds.js';
+import { ruleTrail } from '../routing/rules.js';
 
 /**
  * CompletedRequest → span attributes: OTel GenAI v1.41.0 names where a convention
@@ -103,6 +104,8 @@ export function requestAttributes(rec: CompletedRequest, genAiProvider: string |
     'keel.fallback_used': rec.fallbacks > 0,
     'keel.hedged': rec.hedged,
     'keel.continued': rec.continued,
+    // Routing rules that matched, in order; one that would have left no target as `name:skipped`.
+    'keel.route.rule': rec.routeRules === undefined || rec.routeRules.length === 0 ? undefined : ruleTrail(rec.routeRules),
     'keel.stream.truncated': rec.stream ? rec.streamTruncated : undefined,
     'keel.stream.end_synthesized': rec.endSynthesized ? true : undefined,
     'keel.stream.malformed_chunks': rec.malformedChunks > 0 ? rec.malformedChunks : undefined,
