@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { KeelError } from '../errors.js';
+import type { ChatRequest, FormatId } from './canonical.js';
 
 /** The first zod issue as a KEEL_INVALID_REQUEST naming the field (`param` = dotted path). */
 export function invalid(error: z.ZodError, prefix: readonly (string | number)[] = []): KeelError {
@@ -46,3 +47,10 @@ export function sse(data: unknown, event?: string): string {
 }
 
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** A builder for `target` refuses a request carrying what only the caller's own format can express. */
+export function requireTranslatable(req: ChatRequest, target: FormatId): void {
+  const only = req.sameFormatOnly;
+  if (only === undefined || req.original.format === target) return;
+  throw new KeelError('KEEL_UNSUPPORTED', `${only.param}: ${only.reason} (this route's target speaks ${target}).`, { param: only.param });
+}

@@ -1,6 +1,6 @@
 import { KeelError } from '../../errors.js';
 import type { ChatRequest, Message, Part } from '../canonical.js';
-import { argumentsObject } from '../shared.js';
+import { argumentsObject, requireTranslatable } from '../shared.js';
 
 type Json = Record<string, unknown>;
 
@@ -65,6 +65,7 @@ function rejectInexpressible(req: ChatRequest): void {
 /** The upstream body for an Anthropic-format target. Same-format requests keep the caller's body. */
 export function buildRequest(req: ChatRequest, upstreamModel: string): Json {
   if (req.original.format === 'anthropic-messages') return withPrefill({ ...req.original.body, model: upstreamModel }, req.prefill);
+  requireTranslatable(req, 'anthropic-messages');
   rejectInexpressible(req);
   const body: Json = {
     model: upstreamModel,
