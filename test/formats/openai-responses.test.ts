@@ -312,6 +312,25 @@ describe('Responses streams', () => {
     expect(back.filter((e) => e.type !== 'start')).toEqual(canonical.filter((e) => e.type !== 'start' && !('choice' in e && e.choice !== 0)));
   });
 
+  it('interleaved arguments of parallel calls (as Chat upstreams may send them) all reach the final snapshot', () => {
+    const enc = resp.createStreamEncoder(req);
+    const events: StreamEvent[] = [
+      { type: 'start', id: 'x', model: 'm', created: 1 },
+      { type: 'tool_call', choice: 0, index: 0, id: 'a', name: 'f' },
+      { type: 'tool_args', choice: 0, index: 0, delta: '{"x"' },
+      { type: 'tool_call', choice: 0, index: 1, id: 'b', name: 'g' },
+      { type: 'tool_args', choice: 0, index: 1, delta: '{}' },
+      { type: 'tool_args', choice: 0, index: 0, delta: ':1}' },
+      { type: 'finish', choice: 0, reason: 'tool_calls' },
+      { type: 'end' },
+    ];
+    const { final } = sdkAccumulate(events.map((e) => enc.encode(e)).join(''));
+    expect(final?.output.map((o) => (o.type === 'function_call' ? [o.call_id, o.arguments] : []))).toEqual([
+      ['a', '{"x":1}'],
+      ['b', '{}'],
+    ]);
+  });
+
   it('a length finish ends with response.incomplete (max_output_tokens)', () => {
     const enc = resp.createStreamEncoder(req);
     const sse = [canonical[0], canonical[1], { type: 'finish', choice: 0, reason: 'length' }, { type: 'end' }].map((e) => enc.encode(e as StreamEvent)).join('');

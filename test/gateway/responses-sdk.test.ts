@@ -204,6 +204,7 @@ describe('openai SDK responses.* → Keel', () => {
     expect(added).toEqual(['message']);
     const rec = await eventually(() => h.records.find((r) => r.route === route));
     expect(rec.continued).toBe(true);
+    expect(rec.ingressFormat).toBe('openai-responses');
     const cont = h.sim.attempts().at(-1);
     expect(cont?.api).toBe('anthropic-messages');
   });

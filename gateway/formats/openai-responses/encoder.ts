@@ -15,6 +15,8 @@ interface OpenItem {
   text: string;
   callId: string;
   name: string;
+  /** Its `output_item.done` item, once closed: arguments that come late still reach the final snapshot. */
+  closed?: Json;
 }
 
 /**
@@ -60,6 +62,7 @@ export function createStreamEncoder(req: ChatRequest): StreamEncoder {
       );
     }
     const item = functionCallOut(it.id, it.callId, it.name, it.text, 'completed');
+    it.closed = item;
     done.push(item);
     return emit('response.function_call_arguments.done', { ...at, name: it.name, arguments: it.text }) + emit('response.output_item.done', { output_index: it.outputIndex, item });
   };
@@ -101,6 +104,7 @@ export function createStreamEncoder(req: ChatRequest): StreamEncoder {
           const it = tools.get(ev.index);
           if (it === undefined || ev.delta === '') return start();
           it.text += ev.delta;
+          if (it.closed !== undefined) it.closed.arguments = it.text;
           return start() + emit('response.function_call_arguments.delta', { item_id: it.id, output_index: it.outputIndex, delta: ev.delta });
         }
         case 'finish':
