@@ -8,10 +8,11 @@ import { functionCallOut, messageItem, responseId, responseObject, statusOut, te
 type Json = Record<string, unknown>;
 
 /** An output item being written: the open message, or a function call. */
-interface OpenItem {
+interface Item {
   outputIndex: number;
   id: string;
   kind: 'message' | 'function_call';
+  /** The message's text, or the call's arguments so far. */
   text: string;
   callId: string;
   name: string;
@@ -25,106 +26,141 @@ interface OpenItem {
  * deltas, its `.done` events and `output_item.done`, then response.completed (or .incomplete) with
  * the whole response. Every event has a `sequence_number`. Only choice 0 is encoded.
  */
-export function createStreamEncoder(req: ChatRequest): StreamEncoder {
-  let seq = 0;
-  let started = false;
-  let id = `keel_${Math.random().toString(36).slice(2, 14)}`;
-  let model = req.model;
-  let created = nowSeconds();
-  let finish: FinishReason | undefined;
-  let usage: Usage | undefined;
-  let open: OpenItem | undefined;
-  const done: Json[] = [];
+class ResponsesEncoder implements StreamEncoder {
+  #seq = 0;
+  #started = false;
+  #id = `keel_${Math.random().toString(36).slice(2, 14)}`;
+  #model: string;
+  #created = nowSeconds();
+  #finish: FinishReason | undefined;
+  #usage: Usage | undefined;
+  #open: Item | undefined;
+  /** The output items closed so far, as the final response lists them. */
+  readonly #done: Json[] = [];
   /** tool index → its item, kept after it closed for arguments that come late. */
-  const tools = new Map<number, OpenItem>();
+  readonly #tools = new Map<number, Item>();
 
-  const emit = (type: string, data: Json): string => sse({ type, sequence_number: seq++, ...data }, type);
-  const snapshot = (status: string, incomplete: Json | null, u: Usage | undefined) => responseObject({ id, model, created, output: [...done], status, incomplete, usage: u });
-  const start = (): string => {
-    if (started) return '';
-    started = true;
-    const r = snapshot('in_progress', null, undefined);
-    return emit('response.created', { response: r }) + emit('response.in_progress', { response: r });
-  };
-  const itemId = (prefix: string) => `${prefix}_${responseId(id).slice(5)}_${done.length}`;
-  const close = (): string => {
-    const it = open;
+  constructor(req: ChatRequest) {
+    this.#model = req.model;
+  }
+
+  encode(ev: StreamEvent): string {
+    if ('choice' in ev && ev.choice !== 0) return '';
+    switch (ev.type) {
+      case 'start':
+        if (!this.#started) ({ id: this.#id, model: this.#model, created: this.#created } = ev);
+        return this.#start();
+      case 'text':
+        return this.#start() + this.#text(ev.text);
+      case 'tool_call':
+        return this.#start() + this.#toolCall(ev.index, ev.id, ev.name);
+      case 'tool_args':
+        return this.#start() + this.#toolArgs(ev.index, ev.delta);
+      case 'finish':
+        this.#finish = ev.reason;
+        return this.#start();
+      case 'usage':
+        this.#usage = ev.usage;
+        return '';
+      case 'error':
+        return this.#emit('error', { code: ev.errorType, message: ev.message, param: null, error: { message: ev.message, type: ev.errorType, param: null, code: ev.errorType } });
+      case 'end':
+        return this.#end();
+    }
+  }
+
+  /** The Responses API's in-band `error` event; its `error` object is what makes the openai SDK raise an APIError. */
+  error(err: KeelError): string {
+    const e = renderError(err).error as Json;
+    return this.#emit('error', { code: e.code, message: err.message, param: e.param, error: e });
+  }
+
+  /** A Responses stream's end is response.completed: what the encoder saw (it is fed in pass-through) makes its snapshot. */
+  terminator(): string {
+    return this.#end();
+  }
+
+  #emit(type: string, data: Json): string {
+    return sse({ type, sequence_number: this.#seq++, ...data }, type);
+  }
+
+  #snapshot(status: string, incomplete: Json | null, usage: Usage | undefined): Json {
+    return responseObject({ id: this.#id, model: this.#model, created: this.#created, output: [...this.#done], status, incomplete, usage });
+  }
+
+  #start(): string {
+    if (this.#started) return '';
+    this.#started = true;
+    const r = this.#snapshot('in_progress', null, undefined);
+    return this.#emit('response.created', { response: r }) + this.#emit('response.in_progress', { response: r });
+  }
+
+  #item(kind: Item['kind'], callId = '', name = ''): Item {
+    const prefix = kind === 'message' ? 'msg' : 'fc';
+    return { outputIndex: this.#done.length, id: `${prefix}_${responseId(this.#id).slice(5)}_${this.#done.length}`, kind, text: '', callId, name };
+  }
+
+  #text(text: string): string {
+    if (text === '') return '';
+    let head = '';
+    let it = this.#open;
+    if (it?.kind !== 'message') {
+      head = this.#close();
+      it = this.#item('message');
+      this.#open = it;
+      const at = { item_id: it.id, output_index: it.outputIndex };
+      head += this.#emit('response.output_item.added', { output_index: it.outputIndex, item: messageItem(it.id, undefined, 'in_progress') });
+      head += this.#emit('response.content_part.added', { ...at, content_index: 0, part: textPart('') });
+    }
+    it.text += text;
+    return head + this.#emit('response.output_text.delta', { item_id: it.id, output_index: it.outputIndex, content_index: 0, delta: text, logprobs: [] });
+  }
+
+  #toolCall(index: number, callId: string, name: string): string {
+    const head = this.#close();
+    const it = this.#item('function_call', callId, name);
+    this.#open = it;
+    this.#tools.set(index, it);
+    return head + this.#emit('response.output_item.added', { output_index: it.outputIndex, item: functionCallOut(it.id, callId, name, '', 'in_progress') });
+  }
+
+  #toolArgs(index: number, delta: string): string {
+    const it = this.#tools.get(index);
+    if (it === undefined || delta === '') return '';
+    it.text += delta;
+    if (it.closed !== undefined) it.closed.arguments = it.text;
+    return this.#emit('response.function_call_arguments.delta', { item_id: it.id, output_index: it.outputIndex, delta });
+  }
+
+  /** The open item's closing events; it joins the items the final response lists. */
+  #close(): string {
+    const it = this.#open;
     if (it === undefined) return '';
-    open = undefined;
+    this.#open = undefined;
     const at = { item_id: it.id, output_index: it.outputIndex };
     if (it.kind === 'message') {
       const item = messageItem(it.id, it.text, 'completed');
-      done.push(item);
+      this.#done.push(item);
       return (
-        emit('response.output_text.done', { ...at, content_index: 0, text: it.text, logprobs: [] }) +
-        emit('response.content_part.done', { ...at, content_index: 0, part: textPart(it.text) }) +
-        emit('response.output_item.done', { output_index: it.outputIndex, item })
+        this.#emit('response.output_text.done', { ...at, content_index: 0, text: it.text, logprobs: [] }) +
+        this.#emit('response.content_part.done', { ...at, content_index: 0, part: textPart(it.text) }) +
+        this.#emit('response.output_item.done', { output_index: it.outputIndex, item })
       );
     }
     const item = functionCallOut(it.id, it.callId, it.name, it.text, 'completed');
     it.closed = item;
-    done.push(item);
-    return emit('response.function_call_arguments.done', { ...at, name: it.name, arguments: it.text }) + emit('response.output_item.done', { output_index: it.outputIndex, item });
-  };
-  const openMessage = (): string => {
-    const head = close();
-    open = { outputIndex: done.length, id: itemId('msg'), kind: 'message', text: '', callId: '', name: '' };
-    const at = { item_id: open.id, output_index: open.outputIndex };
-    return head + emit('response.output_item.added', { output_index: open.outputIndex, item: messageItem(open.id, undefined, 'in_progress') }) + emit('response.content_part.added', { ...at, content_index: 0, part: textPart('') });
-  };
-  const end = (): string => {
-    const tail = start() + close();
-    const { status, incomplete_details } = statusOut(finish ?? 'stop');
-    return tail + emit(status === 'completed' ? 'response.completed' : 'response.incomplete', { response: snapshot(status, incomplete_details, usage ?? { inputTokens: 0, outputTokens: 0 }) });
-  };
+    this.#done.push(item);
+    return this.#emit('response.function_call_arguments.done', { ...at, name: it.name, arguments: it.text }) + this.#emit('response.output_item.done', { output_index: it.outputIndex, item });
+  }
 
-  return {
-    encode(ev: StreamEvent): string {
-      if ('choice' in ev && ev.choice !== 0) return '';
-      switch (ev.type) {
-        case 'start':
-          if (!started) ({ id, model, created } = ev);
-          return start();
-        case 'text': {
-          if (ev.text === '') return start();
-          const head = start() + (open?.kind === 'message' ? '' : openMessage());
-          const it = open;
-          if (it === undefined) return head;
-          it.text += ev.text;
-          return head + emit('response.output_text.delta', { item_id: it.id, output_index: it.outputIndex, content_index: 0, delta: ev.text, logprobs: [] });
-        }
-        case 'tool_call': {
-          const head = start() + close();
-          const it: OpenItem = { outputIndex: done.length, id: itemId('fc'), kind: 'function_call', text: '', callId: ev.id, name: ev.name };
-          open = it;
-          tools.set(ev.index, it);
-          return head + emit('response.output_item.added', { output_index: it.outputIndex, item: functionCallOut(it.id, it.callId, it.name, '', 'in_progress') });
-        }
-        case 'tool_args': {
-          const it = tools.get(ev.index);
-          if (it === undefined || ev.delta === '') return start();
-          it.text += ev.delta;
-          if (it.closed !== undefined) it.closed.arguments = it.text;
-          return start() + emit('response.function_call_arguments.delta', { item_id: it.id, output_index: it.outputIndex, delta: ev.delta });
-        }
-        case 'finish':
-          finish = ev.reason;
-          return start();
-        case 'usage':
-          usage = ev.usage;
-          return '';
-        case 'error':
-          return emit('error', { code: ev.errorType, message: ev.message, param: null, error: { message: ev.message, type: ev.errorType, param: null, code: ev.errorType } });
-        case 'end':
-          return end();
-      }
-    },
-    // The Responses API's in-band `error` event; its `error` object is what makes the openai SDK raise an APIError.
-    error: (err: KeelError) => {
-      const e = renderError(err).error as Json;
-      return emit('error', { code: e.code, message: err.message, param: e.param, error: e });
-    },
-    // A Responses stream's end is response.completed: what the encoder saw (fed in pass-through) makes its snapshot.
-    terminator: () => end(),
-  };
+  #end(): string {
+    const head = this.#start() + this.#close();
+    const { status, incomplete_details } = statusOut(this.#finish ?? 'stop');
+    const response = this.#snapshot(status, incomplete_details, this.#usage ?? { inputTokens: 0, outputTokens: 0 });
+    return head + this.#emit(status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
+  }
+}
+
+export function createStreamEncoder(req: ChatRequest): StreamEncoder {
+  return new ResponsesEncoder(req);
 }
