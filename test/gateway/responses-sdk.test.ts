@@ -1,3 +1,4 @@
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import type { ResponseInputItem } from 'openai/resources/responses/responses';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -219,6 +220,31 @@ describe('openai SDK responses.* → Keel', () => {
     const streamed = await client.responses.stream({ model: 'r-cached', input }).finalResponse();
     expect(streamed.output_text).toBe(miss.output_text);
     expect(h.sim.attemptsFor('cache-up')).toHaveLength(1);
+  });
+
+  it('Chat Completions and Anthropic callers reach a Responses API target: text, tools, usage, streaming', async () => {
+    const chat = await client.chat.completions.create({ model: 'r-resp', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: prompt }], max_tokens: 50 });
+    expect(chat.choices[0]?.message.content).toBe(expected);
+    expect(chat.usage?.completion_tokens).toBe(12);
+    const sent = h.sim.attemptsFor('resp-up')[0];
+    expect(sent?.path).toBe('/v1/responses');
+    expect(sent?.body).toMatchObject({ model: 'resp-up', instructions: 'Be brief.', input: [{ type: 'message', role: 'user', content: prompt }], max_output_tokens: 50, store: false });
+    let text = '';
+    let usage: number | undefined;
+    for await (const c of await client.chat.completions.create({ model: 'r-resp', messages: [{ role: 'user', content: prompt }], stream: true, stream_options: { include_usage: true } })) {
+      text += c.choices[0]?.delta.content ?? '';
+      usage ??= c.usage?.completion_tokens;
+    }
+    expect(text).toBe(expected);
+    expect(usage).toBe(12);
+    const ant = new Anthropic({ baseURL: h.url, apiKey: 'caller', maxRetries: 0 });
+    const tools = [{ name: 'get_weather', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } } }];
+    const msg = await ant.messages.stream({ model: 'r-resp', max_tokens: 100, messages: [{ role: 'user', content: 'Weather?' }], tools }).finalMessage();
+    expect(msg.stop_reason).toBe('tool_use');
+    expect(msg.content[0]).toMatchObject({ type: 'tool_use', name: 'get_weather', input: { city: 'sim' } });
+    const plain = await ant.messages.create({ model: 'r-resp', max_tokens: 100, messages: [{ role: 'user', content: prompt }] });
+    expect(plain.content[0]).toMatchObject({ type: 'text', text: expected });
+    expect(plain.usage.output_tokens).toBe(12);
   });
 
   it('a Responses stream ends in an APIError the SDK raises when the provider fails mid-answer with no fallback', async () => {
