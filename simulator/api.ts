@@ -28,7 +28,7 @@ export interface AnswerContext {
 
 /** What differs between the simulated APIs: request reading, bodies, frames, errors. */
 export interface SimApi {
-  id: 'openai-chat' | 'anthropic-messages';
+  id: 'openai-chat' | 'anthropic-messages' | 'openai-responses';
   read(body: unknown): ParsedRequest;
   toolId(seq: number): string;
   body(answer: Answer, ctx: AnswerContext): unknown;

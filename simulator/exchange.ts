@@ -7,7 +7,7 @@ export interface AttemptRecord {
   /** Simulator clock (ms) at arrival and at the end of the response (or abort). */
   at: number;
   endedAt?: number;
-  api: 'openai-chat' | 'anthropic-messages' | 'openai-embeddings';
+  api: SimApi['id'] | 'openai-embeddings';
   path: string;
   model: string;
   stream: boolean;

@@ -1,5 +1,5 @@
 /**
- * Simulated OpenAI- and Anthropic-compatible providers with fault injection:
+ * Simulated OpenAI-compatible (Chat Completions, Responses) and Anthropic-compatible providers with fault injection:
  * the demo's providers, the tests' upstream, the benchmarks' fast upstream.
  * Behaviour is set per model name (see behaviour.ts for every fault).
  */

@@ -7,6 +7,7 @@ import { behaviourAt, parseModelName, validateBehaviour, type Behaviour, type Be
 import { produceAnswer, requestFault, sendBody, sendJson, sendStream } from './chat.js';
 import { Exchange, type AttemptRecord } from './exchange.js';
 import { openaiApi } from './openai.js';
+import { responsesApi } from './responses.js';
 
 export interface SimulatorOptions {
   host?: string;
@@ -121,7 +122,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const api: SimApi = path === '/v1/messages' ? anthropicApi : openaiApi;
+    const api: SimApi = path === '/v1/messages' ? anthropicApi : path === '/v1/responses' ? responsesApi : openaiApi;
     if (req.method === 'GET' && path === '/v1/models') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ object: 'list', data: [...models.keys()].map((id) => ({ id, object: 'model', created: 0, owned_by: 'simulator' })) }));
@@ -132,7 +133,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const record: AttemptRecord = { seq: seq++, at: now(), api: kind, path, model: '', stream: false, headers, body: undefined, outcome: 'pending' };
     const ex = new Exchange(req, res, record, now, shutdown.signal);
     try {
-      if (req.method !== 'POST' || !['/v1/chat/completions', '/v1/messages', '/v1/embeddings'].includes(path)) {
+      if (req.method !== 'POST' || !['/v1/chat/completions', '/v1/messages', '/v1/responses', '/v1/embeddings'].includes(path)) {
         return ex.error(api, 'not_found', 404, `Unknown request URL: ${req.method ?? ''} ${path}`);
       }
       attempts.push(record);

@@ -155,13 +155,63 @@ const anthropicSpec: Obj = {
   },
 };
 
+const responsesParts: Spec = {
+  each: {
+    by: 'type',
+    cases: { input_text: { keys: { text: true } }, output_text: { keys: { text: true } }, refusal: { keys: { refusal: true } }, input_image: { keys: { image_url: true } } },
+  },
+};
+const responsesMessage: Obj = { keys: { type: true, role: true, content: responsesParts } };
+
+/**
+ * What openai-responses/request.ts maps. Item ids and statuses, annotations, image `detail`,
+ * a tool's `strict`, reasoning items, previous_response_id and hosted tools are not (the last
+ * two also make a translated target refuse the request).
+ */
+const responsesSpec: Obj = {
+  ignore: NON_ANSWER,
+  keys: {
+    model: true,
+    instructions: true,
+    max_output_tokens: true,
+    temperature: true,
+    top_p: true,
+    parallel_tool_calls: true,
+    tool_choice: { keys: { type: true, name: true } },
+    text: { keys: { format: true } },
+    tools: { each: { by: 'type', cases: { function: { keys: { name: true, description: true, parameters: true } } } } },
+    input: {
+      each: {
+        by: 'type',
+        cases: {
+          message: responsesMessage,
+          function_call: { keys: { call_id: true, name: true, arguments: true } },
+          function_call_output: { keys: { call_id: true, output: responsesParts } },
+        },
+      },
+    },
+  },
+};
+
+/** A Responses input item without `type` is a message: walk it as one. */
+function typedInput(body: Record<string, unknown>): Record<string, unknown> {
+  if (!Array.isArray(body.input)) return body;
+  return { ...body, input: body.input.map((it: unknown) => (isRecord(it) && it.type === undefined ? { ...it, type: 'message' } : it)) };
+}
+
+const SPECS: Readonly<Record<ChatRequest['original']['format'], { spec: Obj; prepare?: (b: Record<string, unknown>) => Record<string, unknown> }>> = {
+  'openai-chat': { spec: openaiSpec },
+  'anthropic-messages': { spec: anthropicSpec },
+  'openai-responses': { spec: responsesSpec, prepare: typedInput },
+};
+
 /**
  * OpenAI system and developer messages anywhere in the list become one canonical system prompt,
  * but a same-format target sees them where they were. Only the usual layout (system messages
  * first) is implied by the canonical form; any other is residue.
  */
-function openaiSystemLayout(body: Record<string, unknown>): unknown {
-  const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
+function openaiSystemLayout(list: unknown): unknown {
+  const messages = Array.isArray(list) ? (list as unknown[]) : [];
   const layout: { i: number; role: string }[] = [];
   let leading = true;
   let usual = true;
@@ -182,8 +232,10 @@ function openaiSystemLayout(body: Record<string, unknown>): unknown {
 export function residue(req: ChatRequest): unknown {
   const { format, body } = req.original;
   if (!isRecord(body)) return undefined;
-  const fields = walk(body, format === 'openai-chat' ? openaiSpec : anthropicSpec);
-  const layout = format === 'openai-chat' ? openaiSystemLayout(body) : undefined;
+  const { spec, prepare } = SPECS[format];
+  const fields = walk(prepare === undefined ? body : prepare(body), spec);
+  // Responses input items have the same roles, and the same layout question.
+  const layout = format === 'openai-chat' ? openaiSystemLayout(body.messages) : format === 'openai-responses' ? openaiSystemLayout(body.input) : undefined;
   if (fields === undefined && layout === undefined) return undefined;
   return { format, fields, layout };
 }

@@ -12,7 +12,7 @@
  * - Tool-call arguments are JSON text, exactly as the model produced it.
  */
 
-export type FormatId = 'openai-chat' | 'anthropic-messages';
+export type FormatId = 'openai-chat' | 'anthropic-messages' | 'openai-responses';
 
 export type ImageSource =
   | { kind: 'url'; url: string }
@@ -76,6 +76,12 @@ export interface ChatRequest {
   prefill?: string;
   /** The caller's body as received, for same-format pass-through. */
   original: { format: FormatId; body: Record<string, unknown> };
+  /**
+   * A field of the original body only a target of the caller's own format can honour (a
+   * Responses `previous_response_id`, a hosted tool): another format's builder refuses the
+   * request (KEEL_UNSUPPORTED naming it) rather than drop what changes the answer.
+   */
+  sameFormatOnly?: { param: string; reason: string };
 }
 
 export interface Choice {

@@ -6,11 +6,13 @@
 import { anthropicMessages } from './anthropic-messages/index.js';
 import type { FormatId } from './canonical.js';
 import { openaiChat } from './openai-chat/index.js';
+import { openaiResponses } from './openai-responses/index.js';
 import type { WireFormat } from './types.js';
 
 export const formats: Readonly<Record<FormatId, WireFormat>> = Object.freeze({
   'openai-chat': openaiChat,
   'anthropic-messages': anthropicMessages,
+  'openai-responses': openaiResponses,
 });
 
 export type * from './canonical.js';

@@ -55,3 +55,10 @@ export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 export function assemblesUnless(format: FormatId, fields: readonly string[]): (req: ChatRequest) => boolean {
   return (req) => req.original.format !== format || fields.every((f) => req.original.body[f] === undefined || req.original.body[f] === null || req.original.body[f] === false);
 }
+
+/** A builder for `target` refuses a request carrying what only the caller's own format can express. */
+export function requireTranslatable(req: ChatRequest, target: FormatId): void {
+  const only = req.sameFormatOnly;
+  if (only === undefined || req.original.format === target) return;
+  throw new KeelError('KEEL_UNSUPPORTED', `${only.param}: ${only.reason} (this route's target speaks ${target}).`, { param: only.param });
+}

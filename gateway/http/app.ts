@@ -69,6 +69,7 @@ interface ApiRoute {
 const API_ROUTES = new Map<string, ApiRoute>([
   ['/v1/chat/completions', { format: 'openai-chat', operation: 'chat' }],
   ['/v1/messages', { format: 'anthropic-messages', operation: 'chat' }],
+  ['/v1/responses', { format: 'openai-responses', operation: 'chat' }],
   ['/v1/embeddings', { format: 'openai-chat', operation: 'embeddings' }],
 ]);
 
@@ -222,6 +223,7 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
     };
   app.post('/v1/chat/completions', serve(runChat, 'openai-chat', 'chat'));
   app.post('/v1/messages', serve(runChat, 'anthropic-messages', 'chat'));
+  app.post('/v1/responses', serve(runChat, 'openai-responses', 'chat'));
   app.post('/v1/embeddings', serve(runEmbeddings, 'openai-chat', 'embeddings'));
   const state = opts.state;
   registerInfoRoutes(app, runtime, () => drain.draining, state === undefined ? undefined : () => state.health());

@@ -7,7 +7,7 @@ import { redactorOf } from './auth.js';
 
 /** The caller's API format for a URL: the Anthropic surface gets Anthropic errors, everything else OpenAI's. */
 export function formatForUrl(url: string): WireFormat {
-  const id: FormatId = url.startsWith('/v1/messages') ? 'anthropic-messages' : 'openai-chat';
+  const id: FormatId = url.startsWith('/v1/messages') ? 'anthropic-messages' : url.startsWith('/v1/responses') ? 'openai-responses' : 'openai-chat';
   return formats[id];
 }
 

@@ -5,12 +5,14 @@
 import { anthropic } from './anthropic/index.js';
 import { openai } from './openai/index.js';
 import { openaiCompatible } from './openai-compatible/index.js';
+import { openaiResponses } from './openai-responses/index.js';
 import type { ProviderAdapter } from './types.js';
 
 export const providers: Readonly<Record<string, ProviderAdapter>> = Object.freeze({
   [openai.type]: openai,
   [anthropic.type]: anthropic,
   [openaiCompatible.type]: openaiCompatible,
+  [openaiResponses.type]: openaiResponses,
 });
 
 export const providerTypes = Object.keys(providers) as [string, ...string[]];

@@ -37,13 +37,17 @@ export function outputCap(runtime: Runtime, route: ResolvedRoute, req: ChatReque
 /**
  * The cap made explicit upstream: a request without max_tokens gets the route's, so it cannot
  * produce more than was reserved for it. A same-format pass-through body gets it too (OpenAI
- * Chat `max_tokens`; Anthropic requires max_tokens, so its bodies always have one).
+ * Chat `max_tokens`, Responses `max_output_tokens`; Anthropic requires max_tokens, so its bodies
+ * always have one).
  */
 export function withOutputCap(req: ChatRequest, cap: number): ChatRequest {
   if (req.maxTokens !== undefined) return req;
   const body = req.original.body;
-  const original = req.original.format === 'openai-chat' && body.max_tokens == null && body.max_completion_tokens == null ? { ...req.original, body: { ...body, max_tokens: cap } } : req.original;
-  return { ...req, maxTokens: cap, original };
+  const format = req.original.format;
+  let capped: Record<string, unknown> | undefined;
+  if (format === 'openai-chat' && body.max_tokens == null && body.max_completion_tokens == null) capped = { ...body, max_tokens: cap };
+  else if (format === 'openai-responses' && body.max_output_tokens == null) capped = { ...body, max_output_tokens: cap };
+  return { ...req, maxTokens: cap, original: capped === undefined ? req.original : { ...req.original, body: capped } };
 }
 
 /** The dearest input and output rates among every target the request could reach: its cost can be no higher. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { cacheKey, textForEmbedding, toolsSignature, type KeyOptions } from '../../gateway/cache/key.js';
 import { KeelError } from '../../gateway/errors.js';
 import { formats, type ChatRequest, type FormatId } from '../../gateway/formats/index.js';
-import { anthropicRequest, callerError, jsonish, key as hostileKey, mutations, onlyKeelErrors, openaiRequest, text } from '../property/arbitraries.js';
+import { anthropicRequest, callerError, jsonish, key as hostileKey, mutations, onlyKeelErrors, openaiRequest, responsesRequest, text } from '../property/arbitraries.js';
 
 type Body = Record<string, unknown>;
 
@@ -222,8 +222,41 @@ describe('cacheKey changes', () => {
   });
 });
 
+describe('cacheKey for Responses API bodies', () => {
+  const chat: Body = { model: 'chat', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }], max_tokens: 5, temperature: 0.5 };
+  const resp: Body = { model: 'chat', instructions: 'be brief', input: [{ role: 'user', content: [{ type: 'input_text', text: 'hi' }] }], max_output_tokens: 5, temperature: 0.5 };
+
+  it('shares a key with the Chat Completions twin, whatever the spelling of the input or the transport fields', () => {
+    const k = keyOf('openai-chat', chat);
+    expect(keyOf('openai-responses', resp)).toBe(k);
+    expect(keyOf('openai-responses', { ...resp, input: [{ type: 'message', role: 'user', content: 'hi' }], stream: true, store: true, metadata: { a: 'b' } })).toBe(k);
+    expect(keyOf('openai-responses', { ...resp, instructions: undefined, input: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }] })).toBe(k);
+  });
+
+  it('changes with what only a Responses target reads: stored state, reasoning, hosted tools, a tool’s strict, an odd system layout', () => {
+    const k = keyOf('openai-responses', resp);
+    const tool = { type: 'function', name: 'f', parameters: { type: 'object' } };
+    expect(keyOf('openai-responses', { ...resp, tools: [tool] })).not.toBe(k);
+    const variants: Body[] = [
+      { ...resp, previous_response_id: 'resp_1' },
+      { ...resp, reasoning: { effort: 'high' } },
+      { ...resp, truncation: 'auto' },
+      { ...resp, tools: [{ type: 'web_search' }] },
+      { ...resp, tools: [{ ...tool, strict: true }] },
+      { ...resp, input: [...(resp.input as unknown[]), { type: 'reasoning', id: 'rs_1', summary: [] }] },
+      { ...resp, instructions: undefined, input: [{ role: 'user', content: 'hi' }, { role: 'system', content: 'be brief' }] },
+    ];
+    const withTool = keyOf('openai-responses', { ...resp, tools: [tool] });
+    for (const v of variants) {
+      const kv = keyOf('openai-responses', v);
+      expect(kv, JSON.stringify(v)).not.toBe(k);
+      expect(kv, JSON.stringify(v)).not.toBe(withTool);
+    }
+  });
+});
+
 describe('cacheKey never throws', () => {
-  const valid: Record<FormatId, fc.Arbitrary<Body>> = { 'openai-chat': openaiRequest, 'anthropic-messages': anthropicRequest };
+  const valid: Record<FormatId, fc.Arbitrary<Body>> = { 'openai-chat': openaiRequest, 'anthropic-messages': anthropicRequest, 'openai-responses': responsesRequest };
   it.each(Object.keys(valid) as FormatId[])('for any request %s parses, hostile ones included', (id) => {
     fc.assert(
       fc.property(fc.oneof(valid[id], mutations(valid[id])), fc.boolean(), (body, includeUser) => {

@@ -148,10 +148,11 @@ function view(res: ChatResponse) {
   };
 }
 
-const IDS: FormatId[] = ['openai-chat', 'anthropic-messages'];
+const IDS: FormatId[] = ['openai-chat', 'anthropic-messages', 'openai-responses'];
 const requestBody: Record<FormatId, (usage: boolean) => Record<string, unknown>> = {
   'openai-chat': (usage) => ({ model: 'r', stream: true, messages: [{ role: 'user', content: 'hi' }], ...(usage ? { stream_options: { include_usage: true } } : {}) }),
   'anthropic-messages': () => ({ model: 'r', stream: true, max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }),
+  'openai-responses': () => ({ model: 'r', stream: true, input: 'hi' }),
 };
 
 describe.each(IDS)('entryToSse for a %s caller', (id) => {
@@ -171,8 +172,8 @@ describe.each(IDS)('entryToSse for a %s caller', (id) => {
         const streamed = acc.response();
         const whole = format.parseResponse(JSON.parse(JSON.stringify(format.renderResponse(res))));
         expect(view(streamed)).toEqual(view(whole));
-        // OpenAI reports usage in a stream only to a caller who asked for it; Anthropic always does.
-        if (id === 'anthropic-messages' || askUsage) expect(streamed.usage).toEqual(whole.usage);
+        // OpenAI Chat reports usage in a stream only to a caller who asked for it; Anthropic and Responses always do.
+        if (id !== 'openai-chat' || askUsage) expect(streamed.usage).toEqual(whole.usage);
         else expect(chunks.some((c) => c.includes('"usage"'))).toBe(false);
       }),
       { numRuns: RUNS },

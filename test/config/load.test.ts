@@ -45,7 +45,7 @@ describe('config loading', () => {
     ['unknown key in a route target', GOOD.replace('weight: 2 }', 'weight: 2, wieght: 3 }'), /^keel\.yaml:10:57: routes\.chat\.targets\[0\]\.wieght: unknown key "wieght" — did you mean "weight"\?/],
     ['wrong type', GOOD.replace('weight: 2', 'weight: heavy'), /^keel\.yaml:10:54: routes\.chat\.targets\[0\]\.weight: expected a number, got a string$/],
     ['missing required key', GOOD.replace('provider: oai, model: gpt-4o-mini, ', 'provider: oai, '), /^keel\.yaml:10:9: routes\.chat\.targets\[0\]\.model: missing required key "model"$/],
-    ['bad enum', GOOD.replace('type: openai', 'type: opneai'), /^keel\.yaml:5:11: providers\.oai\.type: must be one of: openai, anthropic, openai-compatible$/],
+    ['bad enum', GOOD.replace('type: openai', 'type: opneai'), /^keel\.yaml:5:11: providers\.oai\.type: must be one of: openai, anthropic, openai-compatible, openai-responses$/],
     ['bad URL', GOOD.replace('type: openai', 'type: openai\n    base_url: not a url'), /^keel\.yaml:6:15: providers\.oai\.base_url: must be an http\(s\) URL$/],
     ['out-of-range number', GOOD.replace('port: 8080', 'port: 70000'), /^keel\.yaml:2:9: server\.port: must be at most 65535$/],
     ['unknown provider in a route', GOOD.replace('provider: oai', 'provider: nope'), /^keel\.yaml:10:21: routes\.chat\.targets\[0\]\.provider: unknown provider "nope" \(declared: oai\)$/],

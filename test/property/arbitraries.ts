@@ -219,6 +219,77 @@ export const anthropicEvent = fc.oneof(
   fc.record({ type: fc.constant('error'), error: fc.record({ type: text, message: text }) }),
 );
 
+const respPart = fc.oneof(
+  fc.record({ type: fc.constant('input_text'), text }),
+  fc.record({ type: fc.constant('input_image'), image_url: image, detail: fc.constantFrom('auto', 'low', 'high') }, { requiredKeys: ['type', 'image_url'] }),
+  fc.record({ type: fc.constant('input_file'), file_id: nonEmpty }),
+);
+const respMessage = fc.oneof(
+  fc.record({ type: fc.constant('message'), role: fc.constantFrom('user', 'system', 'developer'), content: fc.oneof(nonEmpty, fc.array(respPart, { minLength: 1, maxLength: 3 })) }, { requiredKeys: ['role', 'content'] }),
+  fc.record({ type: fc.constant('message'), role: fc.constant('assistant'), content: fc.oneof(nonEmpty, fc.array(fc.record({ type: fc.constant('output_text'), text: nonEmpty, annotations: fc.constant([]) }), { minLength: 1, maxLength: 2 })) }, { requiredKeys: ['role', 'content'] }),
+);
+const respItem = fc.oneof(
+  { weight: 3, arbitrary: respMessage },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('function_call'), call_id: nonEmpty, name: nonEmpty, arguments: argsText }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('function_call_output'), call_id: nonEmpty, output: fc.oneof(nonEmpty, fc.array(fc.record({ type: fc.constant('input_text'), text }), { minLength: 1, maxLength: 2 })) }) },
+);
+const respUser = fc.record({ role: fc.constant('user'), content: fc.oneof(nonEmpty, fc.array(respPart, { minLength: 1, maxLength: 2 })) });
+
+/** A valid, stateless Responses API request (https://platform.openai.com/docs/api-reference/responses/create). */
+export const responsesRequest = fc.record(
+  {
+    model: nonEmpty,
+    input: fc.oneof(nonEmpty, fc.tuple(fc.array(respItem, { maxLength: 4 }), respUser).map(([items, last]) => [...items, last])),
+    instructions: text,
+    stream: fc.boolean(),
+    max_output_tokens: fc.integer({ min: 1, max: 1_000_000 }),
+    temperature: fc.double({ min: 0, max: 2, noNaN: true }),
+    top_p: fc.double({ min: 0, max: 1, noNaN: true }),
+    tools: fc.array(fc.record({ type: fc.constant('function'), name: nonEmpty, description: text, parameters: schema, strict: fc.boolean() }, { requiredKeys: ['type', 'name', 'parameters', 'strict'] }), { minLength: 1, maxLength: 3 }),
+    tool_choice: fc.oneof(fc.constantFrom('auto', 'none', 'required'), fc.record({ type: fc.constant('function'), name: nonEmpty })),
+    parallel_tool_calls: fc.boolean(),
+    text: fc.record({ format: fc.oneof(fc.record({ type: fc.constantFrom('text', 'json_object') }), fc.record({ type: fc.constant('json_schema'), name: nonEmpty, schema, strict: fc.boolean() })) }),
+    user: text,
+    metadata: fc.dictionary(fc.string({ maxLength: 8 }), text, { maxKeys: 2 }),
+    store: fc.boolean(),
+  },
+  { requiredKeys: ['model', 'input'] },
+);
+
+const usageResp = fc.record(
+  { input_tokens: fc.nat(), output_tokens: fc.nat(), total_tokens: fc.nat(), input_tokens_details: fc.record({ cached_tokens: fc.nat() }), output_tokens_details: fc.record({ reasoning_tokens: fc.nat() }) },
+  { requiredKeys: ['input_tokens', 'output_tokens'] },
+);
+const respOutputItem = fc.oneof(
+  fc.record({ id: nonEmpty, type: fc.constant('message'), role: fc.constant('assistant'), status: fc.constant('completed'), content: fc.array(fc.oneof(fc.record({ type: fc.constant('output_text'), text, annotations: fc.constant([]) }), fc.record({ type: fc.constant('refusal'), refusal: text })), { maxLength: 2 }) }),
+  fc.record({ id: nonEmpty, type: fc.constant('function_call'), status: fc.constant('completed'), call_id: nonEmpty, name: nonEmpty, arguments: argsText }),
+  fc.record({ id: nonEmpty, type: fc.constant('reasoning'), summary: fc.constant([]) }),
+);
+const respStatus = fc.oneof(
+  fc.record({ status: fc.constant('completed'), incomplete_details: fc.constant(null) }),
+  fc.record({ status: fc.constant('incomplete'), incomplete_details: fc.record({ reason: fc.constantFrom('max_output_tokens', 'content_filter') }) }),
+);
+
+/** A Response object a Responses-format provider sends (a completed or incomplete one). */
+export const responsesResponse = fc
+  .tuple(
+    fc.record({ id: nonEmpty, object: fc.constant('response'), created_at: fc.nat(), model: nonEmpty, output: fc.array(respOutputItem, { maxLength: 3 }), usage: usageResp, error: fc.constant(null) }, { requiredKeys: ['id', 'model', 'output'] }),
+    respStatus,
+  )
+  .map(([r, st]) => ({ ...r, ...st }));
+
+/** Responses API stream events (the `data:` JSON), as an upstream sends them. */
+export const responsesEvent = fc.oneof(
+  fc.record({ type: fc.constantFrom('response.created', 'response.in_progress'), sequence_number: fc.nat(), response: responsesResponse.map((r) => ({ ...r, status: 'in_progress', output: [] })) }),
+  fc.record({ type: fc.constantFrom('response.output_item.added', 'response.output_item.done'), sequence_number: fc.nat(), output_index: fc.nat({ max: 3 }), item: respOutputItem }),
+  fc.record({ type: fc.constantFrom('response.output_text.delta', 'response.refusal.delta'), sequence_number: fc.nat(), item_id: nonEmpty, output_index: fc.nat({ max: 3 }), content_index: fc.constant(0), delta: text }),
+  fc.record({ type: fc.constant('response.function_call_arguments.delta'), sequence_number: fc.nat(), item_id: nonEmpty, output_index: fc.nat({ max: 3 }), delta: text }),
+  fc.record({ type: fc.constantFrom('response.completed', 'response.incomplete'), sequence_number: fc.nat(), response: responsesResponse }),
+  fc.record({ type: fc.constant('response.failed'), sequence_number: fc.nat(), response: responsesResponse.map((r) => ({ ...r, status: 'failed', error: { code: 'server_error', message: 'boom' } })) }),
+  fc.record({ type: fc.constantFrom('response.content_part.added', 'response.output_text.done', 'response.some_future_event'), sequence_number: fc.nat() }),
+  fc.record({ type: fc.constant('error'), sequence_number: fc.nat(), code: fc.oneof(text, fc.constant(null)), message: text, param: fc.constant(null) }),
+);
+
 /** Runs `fn`: it returns, or throws a KeelError with the given code family; anything else fails the property. */
 export function onlyKeelErrors<T>(fn: () => T, allowed: (err: KeelError) => boolean): T | KeelError {
   try {

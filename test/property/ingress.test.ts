@@ -2,14 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KeelError } from '../../gateway/errors.js';
 import { formats, type FormatId } from '../../gateway/formats/index.js';
-import { anthropicRequest, anyValue, callerError, checkCanonical, jsonish, mutations, onlyKeelErrors, openaiRequest } from './arbitraries.js';
+import { anthropicRequest, anyValue, callerError, checkCanonical, jsonish, mutations, onlyKeelErrors, openaiRequest, responsesRequest } from './arbitraries.js';
 
 /**
  * Ingress parsers against hostile bodies: whatever a caller sends, parseRequest returns a
  * canonical request or throws a KeelError with a 4xx caller_* class (DESIGN.md §6, §8),
  * never a TypeError that would surface as a 500.
  */
-const valid: Record<FormatId, fc.Arbitrary<Record<string, unknown>>> = { 'openai-chat': openaiRequest, 'anthropic-messages': anthropicRequest };
+const valid: Record<FormatId, fc.Arbitrary<Record<string, unknown>>> = { 'openai-chat': openaiRequest, 'anthropic-messages': anthropicRequest, 'openai-responses': responsesRequest };
 const RUNS = 2_000;
 
 /** As the gateway gets it: through JSON text (undefined and NaN gone, lone surrogates kept). */
@@ -42,7 +42,7 @@ describe.each(Object.keys(valid) as FormatId[])('%s parseRequest', (id) => {
   });
 
   it('a JSON object with the right top-level keys and hostile values: a 4xx at most', () => {
-    const shaped = fc.record({ model: jsonish, messages: fc.oneof(jsonish, fc.array(jsonish, { maxLength: 3 })), max_tokens: jsonish, stream: jsonish, tools: jsonish, system: jsonish }, { requiredKeys: [] });
+    const shaped = fc.record({ model: jsonish, messages: fc.oneof(jsonish, fc.array(jsonish, { maxLength: 3 })), input: fc.oneof(jsonish, fc.array(jsonish, { maxLength: 3 })), max_tokens: jsonish, stream: jsonish, tools: jsonish, system: jsonish, instructions: jsonish, text: jsonish }, { requiredKeys: [] });
     fc.assert(fc.property(shaped, (body) => parse(viaJson(body))), { numRuns: RUNS });
   });
 

@@ -16,22 +16,25 @@ import {
   openaiRequest,
   openaiResponse,
   providerMalformed,
+  responsesEvent,
+  responsesRequest,
+  responsesResponse,
   text,
 } from './arbitraries.js';
 
 /**
- * The translators between the two wire formats. Requests: what a caller's format accepts, the
+ * The translators between the wire formats. Requests: what a caller's format accepts, the
  * other format's builder either expresses or refuses with a 4xx (KEEL_UNSUPPORTED), and what it
  * builds the other side's own parser accepts. Provider output (bodies, stream events): anything
  * a provider sends is read or refused as KEEL_UPSTREAM_BAD_RESPONSE (provider_malformed: the
  * relay skips the chunk or fails over), never a TypeError; and what Keel encodes for a caller
  * always decodes again.
  */
-const IDS: FormatId[] = ['openai-chat', 'anthropic-messages'];
-const other = (id: FormatId): FormatId => (id === 'openai-chat' ? 'anthropic-messages' : 'openai-chat');
-const validRequest: Record<FormatId, fc.Arbitrary<Record<string, unknown>>> = { 'openai-chat': openaiRequest, 'anthropic-messages': anthropicRequest };
-const validResponse: Record<FormatId, fc.Arbitrary<Record<string, unknown>>> = { 'openai-chat': openaiResponse, 'anthropic-messages': anthropicResponse };
-const validEvent: Record<FormatId, fc.Arbitrary<Record<string, unknown>>> = { 'openai-chat': openaiChunk, 'anthropic-messages': anthropicEvent };
+const IDS: FormatId[] = ['openai-chat', 'anthropic-messages', 'openai-responses'];
+const others = (id: FormatId): FormatId[] => IDS.filter((x) => x !== id);
+const validRequest: Record<FormatId, fc.Arbitrary<Record<string, unknown>>> = { 'openai-chat': openaiRequest, 'anthropic-messages': anthropicRequest, 'openai-responses': responsesRequest };
+const validResponse: Record<FormatId, fc.Arbitrary<Record<string, unknown>>> = { 'openai-chat': openaiResponse, 'anthropic-messages': anthropicResponse, 'openai-responses': responsesResponse };
+const validEvent: Record<FormatId, fc.Arbitrary<Record<string, unknown>>> = { 'openai-chat': openaiChunk, 'anthropic-messages': anthropicEvent, 'openai-responses': responsesEvent };
 const RUNS = 1_500;
 
 /** As the gateway gets a body: through JSON text (undefined and NaN gone, lone surrogates kept). */
@@ -56,9 +59,7 @@ function build(req: ChatRequest, to: FormatId, forceStreamUsage: boolean): Recor
   return onlyKeelErrors(() => formats[to].buildRequest(req, 'up-model', { forceStreamUsage }), callerError);
 }
 
-describe.each(IDS)('requests from %s', (from) => {
-  const to = other(from);
-
+describe.each(IDS.flatMap((from) => others(from).map((to) => [from, to] as const)))('requests from %s to %s', (from, to) => {
   it(`valid requests round-trip: parse → build ${to} → ${to} parses it`, () => {
     fc.assert(
       fc.property(validRequest[from], fc.boolean(), (body, force) => {
@@ -79,7 +80,9 @@ describe.each(IDS)('requests from %s', (from) => {
       { numRuns: RUNS },
     );
   });
+});
 
+describe.each(IDS)('requests from %s', (from) => {
   it(`valid requests pass through to ${from} unchanged but for the model`, () => {
     fc.assert(
       fc.property(validRequest[from], fc.boolean(), (body, force) => {
@@ -91,7 +94,7 @@ describe.each(IDS)('requests from %s', (from) => {
     );
   });
 
-  it(`mutated requests that still parse build for either format or are refused with a 4xx`, () => {
+  it(`mutated requests that still parse build for every format or are refused with a 4xx`, () => {
     fc.assert(
       fc.property(mutations(validRequest[from]), fc.boolean(), (body, force) => {
         const req = onlyKeelErrors(() => formats[from].parseRequest(viaJson(body)), callerError);
@@ -106,11 +109,8 @@ describe.each(IDS)('requests from %s', (from) => {
   });
 });
 
-describe.each(IDS)('responses from a %s provider', (from) => {
-  const to = other(from);
-  const parse = (body: unknown) => onlyKeelErrors(() => formats[from].parseResponse(body), providerMalformed);
-
-  it(`valid responses render for both callers, and the ${to} rendering reads back with the same text`, () => {
+describe.each(IDS.flatMap((from) => others(from).map((to) => [from, to] as const)))('responses from a %s provider to a %s caller', (from, to) => {
+  it(`valid responses render for every caller, and the ${to} rendering reads back with the same text`, () => {
     fc.assert(
       fc.property(validResponse[from], (body) => {
         const res = formats[from].parseResponse(viaJson(body));
@@ -124,6 +124,14 @@ describe.each(IDS)('responses from a %s provider', (from) => {
       { numRuns: RUNS },
     );
   });
+});
+
+/** A Response can say it failed (`status: failed`, an `error`): that is the provider's error, classified, not a malformed body. */
+const FAILED = new Set(['KEEL_UPSTREAM_ERROR', 'KEEL_UPSTREAM_RATE_LIMITED', 'KEEL_UPSTREAM_REJECTED']);
+
+describe.each(IDS)('responses from a %s provider', (from) => {
+  const refused = (err: KeelError) => providerMalformed(err) || (from === 'openai-responses' && FAILED.has(err.code));
+  const parse = (body: unknown) => onlyKeelErrors(() => formats[from].parseResponse(body), refused);
 
   it('any body, or a mutated valid one: read, or refused as the provider’s malformed answer', () => {
     fc.assert(fc.property(fc.oneof(anyValue, mutations(validResponse[from])), (body) => void parse(body)), { numRuns: RUNS });
@@ -131,7 +139,7 @@ describe.each(IDS)('responses from a %s provider', (from) => {
 });
 
 
-const sseFrom = (id: FormatId) => (json: Record<string, unknown>): SseEvent => (id === 'anthropic-messages' ? { event: String(json.type), data: JSON.stringify(json) } : { data: JSON.stringify(json) });
+const sseFrom = (id: FormatId) => (json: Record<string, unknown>): SseEvent => (id === 'openai-chat' ? { data: JSON.stringify(json) } : { event: String(json.type), data: JSON.stringify(json) });
 
 /** One upstream event as a provider might send it: valid, mutated, or not JSON at all. */
 const upstreamEvent = (id: FormatId): fc.Arbitrary<SseEvent> =>

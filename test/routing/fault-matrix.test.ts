@@ -10,7 +10,8 @@ const within = (ms: number): number => ms * 3;
 
 /**
  * Issue 17's acceptance over the whole fault catalogue: every fault the simulator has, on the
- * primary, for every kind of caller (OpenAI and Anthropic clients, streaming and not). Each
+ * primary, for every kind of caller (OpenAI Chat Completions, Anthropic Messages and OpenAI
+ * Responses clients, streaming and not). Each
  * request ends in the complete answer (the fallback's, a retry's or a continuation's: the
  * simulator answers the same prompt with the same words on every model) or in an explicit
  * error, never in a truncated success, and never later than its timers allow.
@@ -43,8 +44,8 @@ const retries = { attempts: 1, backoff_ms: 20, max_backoff_ms: 50 };
 /** The longest any case may take: two timed-out attempts, a backoff, the fallback's answer. */
 const BOUND = within(2 * timers.ttft_ms + 600);
 
-type Caller = 'openai-json' | 'openai-stream' | 'anthropic-json' | 'anthropic-stream';
-const CALLERS: Caller[] = ['openai-json', 'openai-stream', 'anthropic-json', 'anthropic-stream'];
+type Caller = 'openai-json' | 'openai-stream' | 'anthropic-json' | 'anthropic-stream' | 'responses-json' | 'responses-stream';
+const CALLERS: Caller[] = ['openai-json', 'openai-stream', 'anthropic-json', 'anthropic-stream', 'responses-json', 'responses-stream'];
 
 describe('the fault catalogue × every caller: a complete answer or an explicit error', () => {
   let h: Harness;
@@ -56,7 +57,9 @@ describe('the fault catalogue × every caller: a complete answer or an explicit 
     for (const [name, spec] of Object.entries(FAULTS)) {
       behaviours[`m-${name}`] = { ...spec, tokens: TOKENS };
       // The fallback accepts a prefill (Anthropic), so a stream broken after tokens can be continued.
-      routes[name] = { targets: [{ provider: 'oai', model: `m-${name}` }], fallbacks: [{ provider: 'ant', model: `fb-${name}` }], timeouts: timers, retries, response_limits: { max_event_bytes: 64 * 1024 } };
+      // A breaker that stays closed: every caller meets the primary's fault, none is spared by an open circuit.
+      const breaker = { consecutive_failures: 100, min_requests: 100 };
+      routes[name] = { targets: [{ provider: 'oai', model: `m-${name}` }], fallbacks: [{ provider: 'ant', model: `fb-${name}` }], timeouts: timers, retries, breaker, response_limits: { max_event_bytes: 64 * 1024 } };
     }
     h = await startHarness({
       behaviours,
@@ -96,6 +99,14 @@ describe('the fault catalogue × every caller: a complete answer or an explicit 
           const m = await s.finalMessage();
           return { text: m.content.map((b) => (b.type === 'text' ? b.text : '')).join(''), finish: m.stop_reason };
         }
+        case 'responses-json': {
+          const r = await oai.responses.create({ model: route, input: PROMPT });
+          return { text: r.output_text, finish: r.status === 'completed' ? 'stop' : r.status };
+        }
+        case 'responses-stream': {
+          const r = await oai.responses.stream({ model: route, input: PROMPT }).finalResponse();
+          return { text: r.output_text, finish: r.status === 'completed' ? 'stop' : r.status };
+        }
       }
     } catch (error) {
       return { error };
@@ -128,8 +139,8 @@ describe('the fault catalogue × every caller: a complete answer or an explicit 
 
   it('non-streaming callers were streamed upstream: the same timers judged them', async () => {
     const json = h.sim.attempts().filter((a) => a.model === 'm-slow_start');
-    // Four callers, each one attempt on the slow primary (ttft_ms fails over; not retried), all upstream streams.
-    expect(json.map((a) => a.stream)).toEqual([true, true, true, true]);
+    // Every caller, each one attempt on the slow primary (ttft_ms fails over; not retried), all upstream streams.
+    expect(json.map((a) => a.stream)).toEqual(CALLERS.map(() => true));
     expect(await eventually(() => (json.every((a) => a.outcome === 'client_aborted') ? true : undefined))).toBe(true);
   });
 });

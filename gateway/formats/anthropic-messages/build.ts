@@ -1,6 +1,6 @@
 import { KeelError } from '../../errors.js';
 import type { ChatRequest, Message, Part } from '../canonical.js';
-import { argumentsObject } from '../shared.js';
+import { argumentsObject, requireTranslatable } from '../shared.js';
 
 type Json = Record<string, unknown>;
 
@@ -66,6 +66,7 @@ function rejectInexpressible(req: ChatRequest): void {
 export function buildRequest(req: ChatRequest, upstreamModel: string): Json {
   // A non-streaming caller's request may be streamed upstream (pipeline/assemble.ts): `stream` follows req.
   if (req.original.format === 'anthropic-messages') return withPrefill({ ...req.original.body, model: upstreamModel, ...(req.stream ? { stream: true } : {}) }, req.prefill);
+  requireTranslatable(req, 'anthropic-messages');
   rejectInexpressible(req);
   const body: Json = {
     model: upstreamModel,

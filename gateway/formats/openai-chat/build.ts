@@ -1,4 +1,5 @@
 import type { ChatRequest, Message, Part } from '../canonical.js';
+import { requireTranslatable } from '../shared.js';
 
 type Json = Record<string, unknown>;
 
@@ -45,6 +46,7 @@ export function buildRequest(req: ChatRequest, upstreamModel: string, opts: { fo
     if (req.prefill !== undefined) body.messages = [...(Array.isArray(body.messages) ? (body.messages as unknown[]) : []), { role: 'assistant', content: req.prefill }];
     return body;
   }
+  requireTranslatable(req, 'openai-chat');
   const messages: Json[] = req.system === undefined ? [] : [{ role: 'system', content: req.system }];
   for (const m of req.messages) messages.push(...messageOut(m));
   if (req.prefill !== undefined) messages.push({ role: 'assistant', content: req.prefill });
