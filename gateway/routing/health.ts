@@ -56,6 +56,8 @@ export class HealthRegistry {
   readonly #breakers = new Map<string, BreakerEntry>();
   readonly #latency = new Map<string, TargetLatency>();
   readonly #hedges = new Map<string, HedgeGate>();
+  /** When a real request's attempt on each target (by key) last settled: the active health check leaves busy targets alone. */
+  readonly #traffic = new Map<string, number>();
   readonly #now: () => number;
   /** The config version apply() last reconciled with (0: never; breakers are then made on first use). */
   #applied = 0;
@@ -178,6 +180,22 @@ export class HealthRegistry {
     l.ttftEwma = l.ttftEwma === undefined ? ms : ALPHA * ms + (1 - ALPHA) * l.ttftEwma;
     l.recent.push(ms);
     if (l.recent.length > RECENT) l.recent.shift();
+  }
+
+  /** A real request's attempt on `t` settled now (one map write; probes never call it). */
+  noteTraffic(t: ResolvedTarget): void {
+    this.#traffic.set(HealthRegistry.key(t), this.#now());
+  }
+
+  /** When `t` last had real traffic (ms, this registry's clock); undefined: never, in this process. */
+  lastTraffic(t: ResolvedTarget): number | undefined {
+    return this.#traffic.get(HealthRegistry.key(t));
+  }
+
+  /** Every breaker of `t`, on whichever routes list it: a probe's verdict is about the target, so it goes to all. */
+  breakersOf(t: ResolvedTarget): Breaker[] {
+    const suffix = `\n${HealthRegistry.key(t)}`;
+    return [...this.#breakers.entries()].filter(([k]) => k.endsWith(suffix)).map(([, e]) => e.breaker);
   }
 
   /** The hedge budget of one route (by name). */
