@@ -141,7 +141,7 @@ export class Prober {
     const intervalMs = hc.interval_s * 1000;
     const now = this.#now();
     const traffic = this.#o.health.lastTraffic(target);
-    if (hc.only_when_idle && traffic !== undefined && now - traffic < intervalMs) return;
+    if (hc.only_when_idle && traffic !== undefined && now - traffic <= intervalMs) return;
     s.running = true;
     try {
       if (!(await this.#mine(target, now, intervalMs))) return;
