@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { EffectiveHealthCheck } from '../../config/health-check-schema.js';
-import type { KeelError } from '../errors.js';
 import { HealthRegistry } from '../routing/health.js';
 import type { Redactor } from '../redact.js';
 import type { ResolvedTarget, Runtime } from '../runtime/resolve.js';
 import type { SharedState } from '../state/types.js';
+import { KeelError } from '../errors.js';
+import { Abort } from '../upstream/abort.js';
 import { sendProbe } from './send.js';
 import type { ProbeObserver, ProbeRecord } from './types.js';
 import { outcomeOf, ProbeWindow, type ProbeOutcome } from './verdict.js';
@@ -35,7 +36,7 @@ export interface ProberOptions {
   onProbe?: ProbeObserver;
   log?: (msg: string) => void;
   /** The probe itself (tests replace it to script outcomes). */
-  send?: (target: ResolvedTarget, hc: EffectiveHealthCheck, redact: Redactor) => Promise<KeelError | undefined>;
+  send?: (target: ResolvedTarget, hc: EffectiveHealthCheck, redact: Redactor, signal: Abort) => Promise<KeelError | undefined>;
 }
 
 interface Scheduled {
@@ -63,6 +64,8 @@ export class Prober {
   #timer: unknown;
   #stopped = false;
   readonly #inFlight = new Set<Promise<void>>();
+  /** One per probe under way, aborted by stop(): a closing gateway does not wait out a probe's timeout_ms. */
+  readonly #aborts = new Set<Abort>();
 
   constructor(o: ProberOptions) {
     this.#o = o;
@@ -75,9 +78,10 @@ export class Prober {
     return this;
   }
 
-  /** Stops scheduling; resolves when the probes under way have ended (each is bounded by its timeout_ms). */
+  /** Stops scheduling and cuts the probes under way (no verdict, no record); resolves when they have ended. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    for (const a of this.#aborts) a.abort(new KeelError('KEEL_ATTEMPT_CANCELLED', 'the gateway is closing: health check cut'));
     if (this.#timer !== undefined) this.#timers.clear(this.#timer);
     this.#timer = undefined;
     await Promise.all([...this.#inFlight]);
@@ -144,11 +148,14 @@ export class Prober {
     if (hc.only_when_idle && traffic !== undefined && now - traffic <= intervalMs) return;
     s.running = true;
     try {
-      if (!(await this.#mine(target, now, intervalMs))) return;
+      if (!(await this.#mine(target, now, intervalMs)) || this.#stopped) return;
       const startedAtMs = Date.now();
       const started = performance.now();
       const send = this.#o.send ?? sendProbe;
-      const error = await send(target, hc, redact);
+      const signal = new Abort();
+      this.#aborts.add(signal);
+      const error = await send(target, hc, redact, signal).finally(() => this.#aborts.delete(signal));
+      if (this.#stopped) return;
       const outcome = outcomeOf(error?.errorClass);
       await this.#judge(target, outcome);
       this.#o.onProbe?.(probeRecord(target, hc, outcome, error, startedAtMs, performance.now() - started));

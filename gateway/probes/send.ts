@@ -15,8 +15,7 @@ import { probeChatBody } from './verdict.js';
  * (upstreamStatusError, transportError, a body that is not the format's answer is
  * provider_malformed), so what counts against a target is the same for both. Never throws.
  */
-export async function sendProbe(target: ResolvedTarget, hc: EffectiveHealthCheck, redact: Redactor): Promise<KeelError | undefined> {
-  const signal = new Abort();
+export async function sendProbe(target: ResolvedTarget, hc: EffectiveHealthCheck, redact: Redactor, signal: Abort = new Abort()): Promise<KeelError | undefined> {
   const timer = setTimeout(() => signal.abort(new KeelError('KEEL_UPSTREAM_TIMEOUT', `provider ${target.provider.name}: health check got no answer within ${hc.timeout_ms} ms`, { upstreamCode: 'probe_timeout' })), hc.timeout_ms);
   timer.unref();
   try {

@@ -29,8 +29,10 @@ function harness(routes: Record<string, unknown>, o: { state?: SharedState; cloc
     now,
     timers,
     state: o.state,
-    send: (t: ResolvedTarget) => {
+    send: (t: ResolvedTarget, _hc, _redact, signal) => {
       sent.push(t.model);
+      // `hang`: answers only when aborted (stop()), with the abort's reason.
+      if (t.model === 'hang') return new Promise((resolve) => signal.onAbort(() => resolve(signal.reason as KeelError)));
       return Promise.resolve(script.get(t.model)?.shift());
     },
   });
@@ -48,7 +50,8 @@ function harness(routes: Record<string, unknown>, o: { state?: SharedState; cloc
         pending = undefined;
         clock.t = Math.max(clock.t, p.at);
         p.fn();
-        for (let i = 0; i < 5; i++) await Promise.resolve();
+        // Every microtask of the probes it started (scripted sends settle at once) runs before setImmediate.
+        await new Promise((r) => setImmediate(r));
       }
       clock.t = end;
     },
@@ -129,6 +132,15 @@ describe('Prober', () => {
     await h.prober.stop();
     await h.run(3000);
     expect(h.sent).toHaveLength(3);
+  });
+
+  it('stop() cuts a probe under way: no verdict, no record, no wait for its timeout', async () => {
+    const h = harness({ a: { targets: [{ provider: 'p', model: 'hang', health_check: { ...hc, timeout_ms: 120_000 } }] } });
+    h.prober.start();
+    await h.run(1000);
+    expect(h.sent).toEqual(['hang']);
+    await h.prober.stop();
+    expect(h.state('a', 'hang')).toBe('closed');
   });
 
   it('with a remote store, two replicas probe a target once per interval (a lease per target and interval)', async () => {

@@ -43,6 +43,7 @@ describe('active health checks (gateway + simulator)', () => {
           // A target's health_check overrides its provider's; the provider's applies to the rest.
           claude: { targets: [{ provider: 'ant', model: 'claude-probed' }, { provider: 'ant', model: 'claude-models', health_check: { method: 'models' } }], ...fast },
           own4xx: { targets: [oai('ctx', { health_check: hc() })], ...fast },
+          silent: { targets: [oai('silent', { health_check: hc({ timeout_ms: 150 }) })], ...fast },
         },
       }),
     });
@@ -104,6 +105,15 @@ describe('active health checks (gateway + simulator)', () => {
     const rec = await eventually(() => probes.find((p) => p.model === 'claude-models'), 3000);
     expect(rec).toMatchObject({ method: 'models', outcome: 'ok' });
     expect(h.sim.attemptsFor('claude-models')).toHaveLength(0);
+  });
+
+  it('a target that never answers fails its probes at timeout_ms (provider_timeout)', async () => {
+    h.sim.setBehaviour('silent', { fault: 'hang' });
+    const at = probes.length;
+    const rec = await eventually(() => probes.slice(at).find((p) => p.model === 'silent' && p.outcome === 'failed'), 3000);
+    expect(rec.errorClass).toBe('provider_timeout');
+    expect(rec.durationMs).toBeGreaterThanOrEqual(140);
+    expect(rec.durationMs).toBeLessThan(1000);
   });
 
   it('a 4xx about the probe itself is inconclusive: it never opens the breaker', async () => {
