@@ -105,5 +105,7 @@ export function statusText(v: StatusView): string {
   const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   lines.push(fmt(head), fmt(widths.map((w) => '─'.repeat(w))), ...rows.map(fmt), '');
   lines.push(v.firing.length === 0 ? 'No alerts firing.' : `Firing: ${v.firing.map((f) => `${f.slo} (${f.kind}, since ${f.since})`).join('; ')}`, '');
+  const probes = v.probes ?? [];
+  if (probes.length > 0) lines.push(`Health checks: ${probes.map((p) => `${p.provider} ${p.model} ${p.outcome}${p.errorClass === '' ? '' : ` (${p.errorClass})`} at ${p.at}`).join('; ')}`, '');
   return lines.join('\n');
 }

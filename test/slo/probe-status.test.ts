@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertingSchema } from '../../config/slo-schema.js';
 import { buildSloServer, SloLoop } from '../../slo/index.js';
-import { probeStatus } from '../../slo/status.js';
+import { probeStatus, statusText } from '../../slo/status.js';
 import { insertRows, migrate, openStore, type Store } from '../../store/index.js';
 
 /** The status API's health checks, from probe_results on embedded ClickHouse (the page renders this list: test/slo/status-page.test.ts). */
@@ -34,6 +34,8 @@ describe('status: last health check per target', () => {
     const res = await app.inject({ method: 'GET', url: '/api/status' });
     expect(res.statusCode).toBe(200);
     expect(res.json<{ probes: { model: string }[] }>().probes.map((p) => p.model)).toEqual(['fb', 'idle', 'odd']);
+    // `keel slo status` prints the same list.
+    expect(statusText(res.json())).toContain(`Health checks: p fb failed (provider_error) at ${new Date(now - 60_000).toISOString()}; p idle ok at`);
     await app.close();
   });
 });
