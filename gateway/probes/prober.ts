@@ -63,6 +63,7 @@ export class Prober {
   readonly #windows = new Map<string, ProbeWindow>();
   #timer: unknown;
   #stopped = false;
+  #failing = false;
   readonly #inFlight = new Set<Promise<void>>();
   /** One per probe under way, aborted by stop(): a closing gateway does not wait out a probe's timeout_ms. */
   readonly #aborts = new Set<Abort>();
@@ -99,8 +100,11 @@ export class Prober {
     try {
       rt = this.#o.runtime();
       this.#reconcile(rt);
+      this.#failing = false;
     } catch (err) {
-      this.#o.log?.(`health checks: could not read the config (${err instanceof Error ? err.message : String(err)}); retrying`);
+      // Said once, not every second until it reads again.
+      if (!this.#failing) this.#o.log?.(`health checks: could not read the config (${err instanceof Error ? err.message : String(err)}); retrying every ${RECONCILE_MS} ms`);
+      this.#failing = true;
     }
     const now = this.#now();
     for (const s of this.#targets.values()) {
