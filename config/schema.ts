@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { sloBlockSchema } from './slo-schema.js';
 import { checkSecret, hashKey, isLoopbackHost } from './secret.js';
 import { cacheLimitsSchema, routeCacheSchema } from './cache-schema.js';
+import { healthCheckSchema } from './health-check-schema.js';
 import { authSchema, guardrailSchema, limitsSchema } from './governance-schema.js';
 import { routeMatches } from './globs.js';
 import { priceSchema, telemetrySchema } from './telemetry-schema.js';
@@ -68,6 +69,8 @@ const targetSchema = z
     /** USD per million tokens: the `cost` strategy and cost attribution (else `prices`, else built-in). */
     price: priceSchema.optional(),
     timeouts: timeoutsSchema.optional(),
+    /** Active health check of this target when idle; overrides its provider's, field by field. */
+    health_check: healthCheckSchema.optional(),
     /** Roll this target out gradually: its share of the route steps up while its burn stays near the baseline's. */
     canary: z
       .object({
@@ -170,6 +173,8 @@ function providerSchema(types: readonly [string, ...string[]]) {
       auth: z.enum(['bearer', 'api-key', 'x-api-key', 'none']).optional(),
       /** The endpoint continues a trailing assistant message (stream continuation may use it); defaults to the type's. */
       prefill: z.boolean().optional(),
+      /** Active health checks (synthetic probes) of this provider's targets while idle. */
+      health_check: healthCheckSchema.optional(),
     })
     .strict();
 }

@@ -34,6 +34,8 @@ export const STATUS_PAGE = `<!doctype html>
 <table id="weights"><thead><tr><th>Target (route | provider | model)</th><th>Weight multiplier</th><th>Canary share</th></tr></thead><tbody></tbody></table>
 <h2>Providers (last 5 minutes)</h2>
 <table id="providers"><thead><tr><th>Provider</th><th>Model</th><th>Attempts</th><th>Success</th><th>p95 TTFT</th></tr></thead><tbody></tbody></table>
+<h2>Health checks (last probe per target, last hour)</h2>
+<table id="probes"><thead><tr><th>Provider</th><th>Model</th><th>Last result</th><th>At</th><th>Probes</th><th>Success</th></tr></thead><tbody></tbody></table>
 <script>
 const pct = (x, d) => (x * 100).toFixed(d) + '%';
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
@@ -57,6 +59,12 @@ function render(v) {
     ? '<tr><td colspan="5" class="muted">No upstream attempts in the last 5 minutes.</td></tr>'
     : v.providers.map((p) =>
     '<tr><td>' + esc(p.provider) + '</td><td>' + esc(p.model) + '</td><td>' + p.attempts + '</td><td>' + pct(p.successRate, 1) + '</td><td>' + (p.p95TtftMs === null ? '—' : p.p95TtftMs + ' ms') + '</td></tr>').join('');
+  const probes = v.probes || [];
+  document.querySelector('#probes tbody').innerHTML = probes.length === 0
+    ? '<tr><td colspan="6" class="muted">No health check in the last hour (none configured, or every probed target had traffic).</td></tr>'
+    : probes.map((p) =>
+    '<tr><td>' + esc(p.provider) + '</td><td>' + esc(p.model) + '</td><td class="' + (p.outcome === 'failed' ? 'bad' : 'ok') + '">' + esc(p.outcome) + (p.errorClass ? ' (' + esc(p.errorClass) + ')' : '') +
+      '</td><td>' + esc(p.at) + '</td><td>' + p.probes + '</td><td>' + (p.successRatio === null ? '—' : pct(p.successRatio, 1)) + '</td></tr>').join('');
 }
 async function refresh() {
   try { render(await (await fetch('api/status')).json()); } catch (e) { document.getElementById('updated').textContent = 'Cannot reach the SLO engine: ' + e; }

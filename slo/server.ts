@@ -5,7 +5,7 @@ import type { LeadershipInfo, SharedSnapshot } from './leader.js';
 import type { SloLoop } from './loop.js';
 import { STATUS_PAGE } from './page.js';
 import type { WeightsSnapshotJson } from './publisher.js';
-import { providerHealth, statusView } from './status.js';
+import { probeStatus, providerHealth, statusView } from './status.js';
 
 export interface SloServerOptions {
   /** slo.token: required by everything but /healthz, as a Bearer token or a Basic password. */
@@ -50,10 +50,12 @@ export function buildSloServer(loop: SloLoop, client: ClickHouseClient, weights?
   app.get('/api/status', async (_req, reply) => {
     if (!info().leader) {
       const followed = await followerView(o);
-      return followed === undefined ? reply.code(503).send(NO_LEADER) : followed.status;
+      // Probes are read here, from the store every engine shares, not from the leader's published view.
+      return followed === undefined ? reply.code(503).send(NO_LEADER) : { ...followed.status, probes: await probeStatus(client, Date.now()).catch(() => []) };
     }
     const snap = loop.latest;
-    return statusView(snap, await providerHealth(client, snap.at || Date.now()).catch(() => []), weights?.(), o.configVersion?.(), info());
+    const view = statusView(snap, await providerHealth(client, snap.at || Date.now()).catch(() => []), weights?.(), o.configVersion?.(), info());
+    return { ...view, probes: await probeStatus(client, Date.now()).catch(() => []) };
   });
   if (weights !== undefined) {
     app.get('/api/weights', async (_req, reply) => {

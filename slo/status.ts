@@ -23,6 +23,8 @@ export interface StatusView {
   }[];
   firing: { slo: string; kind: string; since: string }[];
   providers: { provider: string; model: string; attempts: number; successRate: number; p95TtftMs: number | null }[];
+  /** The last active health check per target (last hour, probe_results); absent where the store was not read. */
+  probes?: ProbeStatus[];
   /** The routing weights snapshot gateways follow: multipliers and canary shares. */
   weights: { version: string; targets: { target: string; multiplier: number | null; canaryShare: number | null }[] };
 }
@@ -52,6 +54,30 @@ export function statusView(snap: SloSnapshot, providers: StatusView['providers']
   };
 }
 
+/** A target's last probe, and its success ratio over the conclusive probes of the last hour (null: none). */
+export interface ProbeStatus {
+  provider: string;
+  model: string;
+  outcome: string;
+  errorClass: string;
+  at: string;
+  probes: number;
+  successRatio: number | null;
+}
+
+/** The last active health check per target over the last hour, from probe_results (never from llm_attempts: probes are not requests). */
+export async function probeStatus(client: ClickHouseClient, now: number): Promise<ProbeStatus[]> {
+  // Aliases differ from the columns: ClickHouse would read `outcome` in countIf as the argMax of the same name.
+  const rows = await queryRows<Omit<ProbeStatus, 'at' | 'outcome'> & { atMs: number; last: string }>(
+    client,
+    `SELECT provider, model, argMax(outcome, ts) AS last, argMax(error_class, ts) AS errorClass, toFloat64(toUnixTimestamp64Milli(max(ts))) AS atMs,
+            toUInt32(count()) AS probes, if(countIf(outcome != 'inconclusive') = 0, NULL, round(countIf(outcome = 'ok') / countIf(outcome != 'inconclusive'), 4)) AS successRatio
+     FROM ${readTable(client, 'probe_results')} WHERE ts >= fromUnixTimestamp64Milli({from:Int64}) GROUP BY provider, model ORDER BY provider, model`,
+    { from: now - 60 * 60_000 },
+  );
+  return rows.map(({ atMs, last, ...r }) => ({ provider: r.provider, model: r.model, outcome: last, errorClass: r.errorClass, at: new Date(atMs).toISOString(), probes: r.probes, successRatio: r.successRatio }));
+}
+
 /** Provider health over the last five minutes, from llm_attempts. */
 export async function providerHealth(client: ClickHouseClient, now: number): Promise<StatusView['providers']> {
   return queryRows<StatusView['providers'][number]>(
@@ -79,5 +105,7 @@ export function statusText(v: StatusView): string {
   const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   lines.push(fmt(head), fmt(widths.map((w) => '─'.repeat(w))), ...rows.map(fmt), '');
   lines.push(v.firing.length === 0 ? 'No alerts firing.' : `Firing: ${v.firing.map((f) => `${f.slo} (${f.kind}, since ${f.since})`).join('; ')}`, '');
+  const probes = v.probes ?? [];
+  if (probes.length > 0) lines.push(`Health checks: ${probes.map((p) => `${p.provider} ${p.model} ${p.outcome}${p.errorClass === '' ? '' : ` (${p.errorClass})`} at ${p.at}`).join('; ')}`, '');
   return lines.join('\n');
 }

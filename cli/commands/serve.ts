@@ -133,6 +133,7 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
     state,
     log,
     observer: t.telemetry.observer,
+    onProbe: t.telemetry.probe,
     metrics: t.telemetry.metricsHandler,
   });
   log(`using ${source.announce}`);

@@ -53,6 +53,20 @@ export const providersRouting: Dashboard = dashboard({
             FROM otel_metrics_gauge WHERE $__timeFilter(TimeUnix) AND MetricName = 'keel.breaker.state' AND ${byVar("Attributes['keel.route']", 'route')} GROUP BY time, target ORDER BY time`,
     },
     {
+      title: 'Health check success ratio by target',
+      unit: 'percentunit',
+      description: 'Active health checks (probes) of idle targets, from probe_results: never counted as requests or in any SLI. Inconclusive probes (a 4xx about the probe itself) are left out.',
+      sql: `SELECT $__timeInterval(ts) AS time, concat(provider, ' ', model) AS target, countIf(outcome = 'ok') / count() AS ratio
+            FROM probe_results WHERE $__timeFilter(ts) AND outcome != 'inconclusive' AND ${byVar('provider', 'provider')} AND ${byVar('model', 'model')} GROUP BY time, target ORDER BY time`,
+    },
+    {
+      title: 'Last health check per target',
+      type: 'table',
+      sql: `SELECT provider, model, argMax(outcome, ts) AS last_outcome, argMax(error_class, ts) AS last_error_class, max(ts) AS last_probe,
+              round(argMax(duration_ms, ts), 1) AS last_duration_ms, count() AS probes, countIf(outcome = 'ok') AS ok
+            FROM probe_results WHERE $__timeFilter(ts) AND ${byVar('provider', 'provider')} AND ${byVar('model', 'model')} GROUP BY provider, model ORDER BY provider, model`,
+    },
+    {
       title: 'Adaptive weights over time',
       unit: 'short',
       sql: `SELECT $__timeInterval(ts) AS time, concat(route, ' ', provider, ' ', model) AS target, argMax(multiplier, ts) AS multiplier

@@ -12,6 +12,7 @@ import { runEmbeddings } from '../pipeline/embeddings.js';
 import { dropCacheStore } from '../cache/registry.js';
 import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
 import { HealthRegistry } from '../routing/health.js';
+import { Prober, type ProbeObserver } from '../probes/index.js';
 import { MemoryState } from '../state/memory.js';
 import type { GovernanceState } from '../state/types.js';
 import { NO_WEIGHTS, type WeightsSnapshot } from '../routing/weights.js';
@@ -53,6 +54,8 @@ export interface GatewayOptions {
   state?: GovernanceState;
   /** Operational log lines from the pipeline (a failed stage); default stderr. */
   log?: (msg: string) => void;
+  /** Where active health checks' results go (telemetry: keel.probe spans and metrics). */
+  onProbe?: ProbeObserver;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -233,6 +236,9 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
     return Promise.resolve();
   });
   if (opts.metrics !== undefined) registerMetrics(app, opts.metrics, server);
+  // Active health checks of idle targets (gateway/probes) live and die with the gateway.
+  const prober = new Prober({ runtime, health, state: opts.state, now: opts.now, onProbe: opts.onProbe, log: routing.log }).start();
+  app.addHook('onClose', () => prober.stop());
   return app;
 }
 

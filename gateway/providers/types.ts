@@ -19,6 +19,8 @@ export interface ProviderAdapter {
   readonly chatPath: string;
   /** Appended to the base URL for embeddings; absent means the provider has none. */
   readonly embeddingsPath?: string;
+  /** Appended to the base URL to list models (GET): the active health check's `models` method. */
+  readonly modelsPath?: string;
   /**
    * The API continues a trailing assistant message (a prefill) instead of answering
    * anew, so a stream that broke mid-answer can be completed there. Overridable per provider.

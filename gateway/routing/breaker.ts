@@ -37,6 +37,13 @@ export interface Breaker {
   record(success: boolean): void;
   release(): void;
   reconfigure(cfg: BreakerConfig): void;
+  /** Opens now, whatever the window says: the active health check judged the target dead (gateway/probes). */
+  trip(): void;
+  /**
+   * Takes the half-open slot for a verdict made outside the request path (a probe), then
+   * record() or release() it. False when not half-open or the slot is taken. May wait on shared state.
+   */
+  takeProbe(): Promise<boolean>;
 }
 
 /**
@@ -125,6 +132,15 @@ export class CircuitBreaker implements Breaker {
   /** A probe that never reported (its request was abandoned) must not block probing forever. */
   release(): void {
     this.#probeInFlight = false;
+  }
+
+  trip(): void {
+    this.#probeInFlight = false;
+    this.#open();
+  }
+
+  takeProbe(): Promise<boolean> {
+    return Promise.resolve(this.state === 'half_open' && this.allow());
   }
 
   #open(): void {

@@ -61,6 +61,8 @@ export class HealthRegistry {
   readonly #hedges = new Map<string, HedgeGate>();
   /** Per target, what routing rules read (window.ts). */
   readonly #windows = new Map<string, TargetWindow>();
+  /** When a real request's attempt on each target (by key) last settled: the active health check leaves busy targets alone. */
+  readonly #traffic = new Map<string, number>();
   readonly #now: () => number;
   /** The config version apply() last reconciled with (0: never; breakers are then made on first use). */
   #applied = 0;
@@ -207,6 +209,22 @@ export class HealthRegistry {
       this.#windows.set(key, w);
     }
     return w;
+  }
+
+  /** A real request's attempt on `t` settled now (one map write; probes never call it). */
+  noteTraffic(t: ResolvedTarget): void {
+    this.#traffic.set(HealthRegistry.key(t), this.#now());
+  }
+
+  /** When `t` last had real traffic (ms, this registry's clock); undefined: never, in this process. */
+  lastTraffic(t: ResolvedTarget): number | undefined {
+    return this.#traffic.get(HealthRegistry.key(t));
+  }
+
+  /** Every breaker of `t`, on whichever routes list it: a probe's verdict is about the target, so it goes to all. */
+  breakersOf(t: ResolvedTarget): Breaker[] {
+    const suffix = `\n${HealthRegistry.key(t)}`;
+    return [...this.#breakers.entries()].filter(([k]) => k.endsWith(suffix)).map(([, e]) => e.breaker);
   }
 
   /** The hedge budget of one route (by name). */

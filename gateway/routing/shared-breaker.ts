@@ -179,6 +179,24 @@ export class SharedBreaker implements Breaker {
     void this.#count(success);
   }
 
+  /** Opens the fleet's breaker now (an active health check's verdict); a replica that opened it first wins, as in #count. */
+  trip(): void {
+    this.#local.trip();
+    if (!this.#shared) return;
+    // Read first: an idle breaker's view may predate another replica's verdict, and the write is a compare-and-set on it.
+    void this.refresh()
+      .then(() => (this.#view.open ? undefined : this.#write(this.#view.raw, `open:${this.#d.now()}`)))
+      .then(() => this.refresh());
+  }
+
+  /** Half-open: the fleet's probe slot, under the same lease a request's probe takes (read fresh: an idle breaker's view may be old). */
+  async takeProbe(): Promise<boolean> {
+    if (!this.#shared) return this.#local.takeProbe();
+    await this.refresh();
+    await this.claim();
+    return this.#phase(this.#d.now()) === 'half_open' && this.allow();
+  }
+
   /** An abandoned probe gives its lease back: its open period still needs one, and another replica may take it now. */
   release(): void {
     this.#local.release();

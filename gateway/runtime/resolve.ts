@@ -1,5 +1,6 @@
 import type { ClientKeyConfig } from '../../config/governance-schema.js';
 import { globRegExp } from '../../config/globs.js';
+import { effectiveHealthCheck, type EffectiveHealthCheck } from '../../config/health-check-schema.js';
 import { hashKey } from '../../config/secret.js';
 import type { Price } from '../pipeline/record.js';
 import { CATALOGUE } from './catalogue.js';
@@ -43,6 +44,8 @@ export interface ResolvedTarget {
   responseLimits: EffectiveResponseLimits;
   /** Set when this target is rolling out as a canary: its first step's share, percent. */
   canaryFirstStep: number | undefined;
+  /** Its active health check (the target's fields over its provider's); undefined: never probed. */
+  healthCheck: EffectiveHealthCheck | undefined;
 }
 
 export type EffectiveTimeouts = Required<Timeouts>;
@@ -189,6 +192,7 @@ function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, provider
       canaryFirstStep: t.canary?.steps[0],
       timeouts: { ...timeouts, ...t.timeouts },
       responseLimits,
+      healthCheck: effectiveHealthCheck(config.providers[t.provider]?.health_check, t.health_check),
     });
   };
   const targets = r.targets.map(target);

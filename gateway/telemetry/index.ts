@@ -8,10 +8,12 @@ import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from 
 import type { AuditRecord } from '../../config/audit.js';
 import type { TelemetryConfig } from '../../config/telemetry-schema.js';
 import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
+import type { ProbeObserver, ProbeRecord } from '../probes/types.js';
 import type { StateHealth } from '../state/types.js';
 import { collectorHeaders, spanDestinations, type SpanDestination } from './destinations.js';
 import { PROBE_MS, reachable, within, type FlushReport } from './flush.js';
 import { createMetrics, type BreakerView } from './metrics.js';
+import { createProbeMetrics } from './probes.js';
 import { observeEventLoop } from './runtime.js';
 import type { SpanThreadData } from './span-messages.js';
 import { createSpanPipeline, type SpanSink } from './span-pipeline.js';
@@ -31,6 +33,8 @@ export interface Telemetry {
   metricsHandler: (req: IncomingMessage, res: ServerResponse) => void;
   /** Audit events as `keel.audit` spans (gateway/telemetry/audit-spans.ts); without a span destination they go nowhere. */
   audit(records: AuditRecord[]): void;
+  /** Active health checks (gateway/probes): `keel.probe` spans and keel.probe.* metrics, never request telemetry. */
+  probe: ProbeObserver;
   flush(): Promise<void>;
   /** The last export, bounded by telemetry.flush_timeout_ms (or `timeoutMs`); says what it dropped. */
   shutdown(timeoutMs?: number): Promise<FlushReport>;
@@ -88,6 +92,15 @@ export function createTelemetry(cfg: TelemetryConfig, o: TelemetryOptions): Tele
   const stopLoopDelay = observeEventLoop(meterProvider.getMeter('keel'));
   const destinations = spanDestinations(cfg, o.collectorUrl, env);
   const spans = spanSink(cfg, o, destinations, env, (destination, n) => metrics.dropped(destination, n));
+  const probeMetrics = createProbeMetrics(meterProvider.getMeter('keel'));
+  const probe = (r: ProbeRecord) => {
+    try {
+      probeMetrics.record(r);
+    } catch {
+      metrics.dropped('metrics', 1);
+    }
+    spans?.probes([r]);
+  };
   const metricsToCollector = cfg.enabled && o.collectorUrl !== undefined;
   const record = (rec: CompletedRequest) => {
     try {
@@ -103,6 +116,7 @@ export function createTelemetry(cfg: TelemetryConfig, o: TelemetryOptions): Tele
     observer: (rec: CompletedRequest) => void setImmediate(record, rec),
     metricsHandler: (req, res) => prometheus.getMetricsRequestHandler(req, res),
     audit: (records) => spans?.audit(records),
+    probe: (r) => void setImmediate(probe, r),
     async flush() {
       await spans?.flush();
       await meterProvider.forceFlush();

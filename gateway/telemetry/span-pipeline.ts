@@ -3,7 +3,9 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { AuditRecord } from '../../config/audit.js';
 import type { CompletedRequest } from '../pipeline/record.js';
+import type { ProbeRecord } from '../probes/types.js';
 import { recordAuditSpans } from './audit-spans.js';
+import { recordProbeSpans } from './probes.js';
 import { SPAN_LIMITS } from './bounds.js';
 import { within, type SpanShutdown } from './flush.js';
 import { QueueingSpanProcessor } from './processor.js';
@@ -24,6 +26,8 @@ export interface SpanSink {
   record(rec: CompletedRequest): void;
   /** Audit events (config changes): one `keel.audit` span each, to the same destinations. */
   audit(records: AuditRecord[]): void;
+  /** Active health checks: one `keel.probe` span each. */
+  probes(records: ProbeRecord[]): void;
   flush(): Promise<void>;
   /** Exports what is left and stops; with a deadline, gives up at it. Resolves with the spans dropped at the end. */
   shutdown(o?: SpanShutdown): Promise<number>;
@@ -57,6 +61,13 @@ export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: s
     audit(records) {
       try {
         recordAuditSpans(tracer, records);
+      } catch {
+        onDrop('record', records.length);
+      }
+    },
+    probes(records) {
+      try {
+        recordProbeSpans(tracer, records);
       } catch {
         onDrop('record', records.length);
       }

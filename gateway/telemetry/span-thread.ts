@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { AuditRecord } from '../../config/audit.js';
+import type { ProbeRecord } from '../probes/types.js';
 import type { CompletedRequest } from '../pipeline/record.js';
 import { spansOf, type FromSpanThread, type SpanThreadData, type ToSpanThread } from './span-messages.js';
 import type { SpanShutdown } from './flush.js';
@@ -57,13 +58,23 @@ export class SpanThread implements SpanSink {
 
   /** Audit events are few (a reload makes a handful): posted at once, not batched, under the same span bound. */
   audit(records: AuditRecord[]): void {
-    if (records.length === 0) return;
-    if (this.#dead || this.#pendingSpans + records.length > this.#maxSpans) {
-      this.#onDrop('record', records.length);
+    this.#few({ type: 'audit', records });
+  }
+
+  /** Probes are few too (one per target and interval at most): the same path as audit events. */
+  probes(records: ProbeRecord[]): void {
+    this.#few({ type: 'probes', records });
+  }
+
+  #few(m: Extract<ToSpanThread, { type: 'audit' | 'probes' }>): void {
+    const n = m.records.length;
+    if (n === 0) return;
+    if (this.#dead || this.#pendingSpans + n > this.#maxSpans) {
+      this.#onDrop('record', n);
       return;
     }
-    this.#pendingSpans += records.length;
-    this.#send({ type: 'audit', records });
+    this.#pendingSpans += n;
+    this.#send(m);
   }
 
   held(): number {
@@ -116,7 +127,7 @@ export class SpanThread implements SpanSink {
     } catch {
       // A record that cannot be cloned (it never should) is dropped, not thrown at a request.
       if (m.type === 'records') this.#dropPosted(m.records);
-      else if (m.type === 'audit') {
+      else if (m.type === 'audit' || m.type === 'probes') {
         this.#pendingSpans -= m.records.length;
         this.#onDrop('record', m.records.length);
       }

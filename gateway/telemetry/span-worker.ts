@@ -14,8 +14,9 @@ const post = (m: FromSpanThread) => port.postMessage(m);
 const spans = createSpanPipeline(workerData as SpanThreadData, (destination, n) => post({ type: 'dropped', destination, spans: n }));
 
 port.on('message', (m: ToSpanThread) => {
-  if (m.type === 'audit') {
-    spans.audit(m.records);
+  if (m.type === 'audit' || m.type === 'probes') {
+    if (m.type === 'audit') spans.audit(m.records);
+    else spans.probes(m.records);
     post({ type: 'done', spans: m.records.length, held: spans.held() });
     return;
   }

@@ -22,6 +22,8 @@ export interface UpstreamRequest {
   url: string;
   headers: Readonly<Record<string, string>>;
   body: string;
+  /** POST unless said (the active health check's model list is a GET, sent with an empty body). */
+  method?: 'GET' | 'POST';
   signal: Abort;
   connectMs: number;
   headersMs: number;
@@ -61,9 +63,9 @@ export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamRespon
         {
           origin: url.origin,
           path: url.pathname + url.search,
-          method: 'POST',
+          method: req.method ?? 'POST',
           headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...req.headers },
-          body: req.body,
+          body: req.method === 'GET' ? undefined : req.body,
           headersTimeout: req.headersMs,
           // Body gaps are policed by Keel (relay ttft/idle; UpstreamBody.text for whole bodies),
           // which can stop the clock while it waits on the caller rather than on the provider.

@@ -73,10 +73,15 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
       store: { path: join(dir, 'data'), database: 'default', ttl_days: { traces: 7, metrics: 7, requests: 30, sli: 400 } },
     });
     const health = new HealthRegistry();
+    let probed = 0;
     t = createTelemetry(telemetrySchema.parse({}), { collectorUrl: c.url, breakers: () => health.breakers(), spanFlushMs: 20, env: {} });
     h = await startHarness({
       behaviours: { 'gpt-up': { ttft_ms: 20, itl_ms: 5 }, 'flaky-up': { error_rate: 0.3 } },
-      gateway: { health },
+      // An idle target under active health checks: probe_results (the Providers panels), never llm_requests or sli_1m.
+      gateway: { health, onProbe: (r) => {
+        probed++;
+        t.probe(r);
+      } },
       observe: t.observer,
       config: (url) => ({
         // A client key with a team and a customer, so the cost dashboard's key, team and customer dimensions are filled.
@@ -86,6 +91,7 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
           'gpt-sim': { targets: [{ provider: 'oai', model: 'gpt-up', price: { input: 1, output: 2 } }] },
           cached: { targets: [{ provider: 'oai', model: 'gpt-up', price: { input: 1, output: 2 } }], cache: { ttl_s: 60 } },
           flaky: { targets: [{ provider: 'oai', model: 'flaky-up' }], fallbacks: [{ provider: 'ant', model: 'claude-up' }], retries: { attempts: 1, backoff_ms: 5, max_backoff_ms: 10 } },
+          idle: { targets: [{ provider: 'oai', model: 'idle-up', health_check: { interval_s: 0.05 } }] },
         },
       }),
     });
@@ -99,6 +105,8 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
     }
     // A cached route: a miss, then hits (the cache panels, cost saved).
     for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'cached', messages: [{ role: 'user', content: 'cached question' }] });
+    while (probed < 2) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setImmediate(r));
     await t.flush();
     await c.batcher.flush();
     // The SLO engine's tables, from the same traffic: evaluations (with a TTFT SLO strict enough to
@@ -203,6 +211,15 @@ describe('every dashboard query on ClickHouse filled by real traffic', () => {
     for (const r of use) for (const col of ['today_usd', 'this_month_usd', 'last_24h_usd', 'last_30d_usd']) expect(Number(r[col]), `${String(r.scope)} ${col}`).toBeCloseTo(usd, 3);
     // Another customer selected: nothing of acme's.
     expect(await run(panelSql('cost-usage', 'Budget use'), { ...all, customer: 'globex' })).toEqual([]);
+  });
+
+  it('active health checks land in probe_results only: no request, attempt or SLI row (callers\' SLIs untouched)', async () => {
+    const count = async (sql: string) => Number((await queryRows<{ n: string }>(c.store.client, sql))[0]?.n);
+    expect(await count("SELECT count() AS n FROM probe_results WHERE provider = 'oai' AND model = 'idle-up' AND outcome = 'ok' AND method = 'chat'")).toBeGreaterThanOrEqual(2);
+    expect(await count("SELECT count() AS n FROM otel_traces WHERE SpanName = 'keel.probe' AND SpanAttributes['keel.probe'] = 'true'")).toBeGreaterThanOrEqual(2);
+    expect(await count("SELECT count() AS n FROM llm_requests WHERE request_model = 'idle-up' OR response_model = 'idle-up' OR route = ''")).toBe(0);
+    expect(await count("SELECT count() AS n FROM llm_attempts WHERE model = 'idle-up'")).toBe(0);
+    expect(await count("SELECT count() AS n FROM sli_1m WHERE model = 'idle-up' OR route = 'idle'")).toBe(0);
   });
 
   it('with a route selected, the overview only shows that route', async () => {

@@ -680,3 +680,33 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS audit_log_mv ON CLUSTER `keel` TO audit_l
     SpanAttributes['keel.audit.actor'] AS actor
 FROM otel_traces
 WHERE SpanName = 'keel.audit' AND SpanAttributes['keel.audit.event'] != '';
+
+-- migration 12: probe_results and its view on otel_traces (keel.probe spans: active health checks)
+CREATE TABLE IF NOT EXISTS probe_results ON CLUSTER `keel` (
+    ts DateTime64(3) CODEC(Delta, ZSTD(1)),
+    provider LowCardinality(String),
+    provider_name LowCardinality(String),
+    model LowCardinality(String),
+    method LowCardinality(String),
+    outcome LowCardinality(String),
+    error_class LowCardinality(String),
+    duration_ms Float64
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{uuid}/{shard}', '{replica}')
+PARTITION BY toDate(ts)
+ORDER BY (provider, model, ts)
+TTL toDateTime(ts) + toIntervalDay(30)
+SETTINGS replicated_deduplication_window = 10000;
+
+CREATE TABLE IF NOT EXISTS probe_results_all ON CLUSTER `keel` AS probe_results ENGINE = Distributed('keel', 'keel', 'probe_results');
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS probe_results_mv ON CLUSTER `keel` TO probe_results AS SELECT
+    toDateTime64(Timestamp, 3) AS ts,
+    SpanAttributes['keel.provider'] AS provider,
+    SpanAttributes['gen_ai.provider.name'] AS provider_name,
+    SpanAttributes['gen_ai.request.model'] AS model,
+    SpanAttributes['keel.probe.method'] AS method,
+    SpanAttributes['keel.probe.outcome'] AS outcome,
+    SpanAttributes['keel.error.class'] AS error_class,
+    Duration / 1e6 AS duration_ms
+FROM otel_traces
+WHERE SpanName = 'keel.probe' AND SpanAttributes['keel.probe'] = 'true';

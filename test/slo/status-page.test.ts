@@ -30,6 +30,9 @@ describe('status page', () => {
       }
     }
     await insertRows(store.client, 'llm_requests', rows);
+    // Active health checks: a fallback that died (its last probe failed) and one that is fine; inconclusive probes do not count in the ratio.
+    const probe = (msAgo: number, model: string, outcome: string, error_class = '') => ({ ts: String((Date.now() - msAgo) / 1000), provider: 'p', provider_name: 'p', model, method: 'chat', outcome, error_class, duration_ms: 12 });
+    await insertRows(store.client, 'probe_results', [probe(180_000, 'fb', 'ok'), probe(120_000, 'fb', 'failed', 'provider_error'), probe(60_000, 'fb', 'failed', 'provider_error'), probe(60_000, 'idle', 'inconclusive', 'caller_rejected'), probe(30_000, 'idle', 'ok'), probe(2 * 3_600_000, 'gone', 'ok')]);
     const loop = new SloLoop({
       client: store.client,
       specs: () => ['chat', 'embed'].map((route) => sloSpecSchema.parse({ name: `${route}-availability`, objective: 99, window: '1d', sli: 'availability', scope: { route } })),
@@ -68,6 +71,9 @@ describe('status page', () => {
     const weights = await page.evaluate<string[][]>(`Array.from(document.querySelectorAll('#weights tbody tr')).map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent))`);
     expect(weights).toEqual([['chat|p|m', '0.05', '—'], ['chat|p|new', '1', '25%']]);
     expect(await page.textContent('#wversion')).toBe('version w42');
+    const probes = await page.evaluate<string[][]>(`Array.from(document.querySelectorAll('#probes tbody tr')).map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent))`);
+    // The last probe per target within the hour (an older target is gone), success over conclusive probes.
+    expect(probes.map((r) => [r[0], r[1], r[2], r[4], r[5]])).toEqual([['p', 'fb', 'failed (provider_error)', '3', '33.3%'], ['p', 'idle', 'ok', '2', '100.0%']]);
     const alerts = await page.textContent('#alerts');
     expect(alerts).toMatch(/chat-availability — page/);
     expect(alerts).not.toMatch(/embed-availability/);

@@ -83,7 +83,7 @@ describe('cluster DDL executed on chDB (all but the Keeper parts)', () => {
   });
 
   it('the dedup window is set where the collector relies on it, and the Distributed tables refuse inserts', () => {
-    for (const t of ['otel_traces', 'llm_requests', 'llm_attempts', 'sli_1m', 'audit_log']) {
+    for (const t of ['otel_traces', 'llm_requests', 'llm_attempts', 'sli_1m', 'audit_log', 'probe_results']) {
       const [row] = rows<{ q: string }>(`SELECT create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name = '${t}'`);
       expect(row?.q, t).toMatch(/replicated_deduplication_window = 10000/);
     }
@@ -100,7 +100,8 @@ describe('cluster DDL executed on chDB (all but the Keeper parts)', () => {
       const probe = stripCluster(s).replace(/^(\s*CREATE TABLE (?:IF NOT EXISTS )?)(\w+)/, `$1probe_${n}_$2 UUID '${uuid}'`);
       expect(() => session.query(probe), probe).toThrow(/NO_ZOOKEEPER/);
     }
-    expect(n).toBe(17);
+    // 18 with probe_results (migration 12).
+    expect(n).toBe(18);
     // And the check can fail: a broken parameter is reported before Keeper is.
     expect(() =>
       session.query(`CREATE TABLE broken UUID '00000000-0000-4000-8000-999999999999' (ts DateTime) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{uuid}/{shard}', '{replica}', nope) ORDER BY ts`),

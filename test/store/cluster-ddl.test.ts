@@ -60,8 +60,8 @@ describe('cluster DDL (a pure rewrite of the single-node migrations)', () => {
   it('the dedup window follows the engine: replicated_deduplication_window wherever the single-node DDL had the non-replicated one', () => {
     const single = MIGRATIONS.flatMap((m) => m.statements);
     const withWindow = single.filter((s) => s.includes('non_replicated_deduplication_window = 10000'));
-    // otel_traces, otel_traces_trace_id_ts, the 5 metric tables, llm_requests, llm_attempts, sli_1m's ALTER, and audit_log.
-    expect(withWindow.length).toBe(11);
+    // otel_traces, otel_traces_trace_id_ts, the 5 metric tables, llm_requests, llm_attempts, sli_1m's ALTER, audit_log and probe_results.
+    expect(withWindow.length).toBe(12);
     const cluster = all(REPLICATED);
     expect(cluster.join('\n')).not.toContain('non_replicated_deduplication_window');
     for (const s of withWindow) {

@@ -10,6 +10,8 @@ export const anthropic = {
   genAiName: 'anthropic',
   supportsPrefill: true,
   chatPath: '/v1/messages',
+  // https://docs.anthropic.com/en/api/models-list
+  modelsPath: '/v1/models',
   // The Messages API requires a version header; 2023-06-01 is the current stable one.
   headers: { 'anthropic-version': '2023-06-01' },
 } as const satisfies ProviderAdapter;

@@ -14,4 +14,5 @@ export const openaiCompatible = {
   supportsPrefill: false,
   chatPath: '/chat/completions',
   embeddingsPath: '/embeddings',
+  modelsPath: '/models',
 } as const satisfies ProviderAdapter;

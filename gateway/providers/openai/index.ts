@@ -11,4 +11,5 @@ export const openai = {
   supportsPrefill: false,
   chatPath: '/chat/completions',
   embeddingsPath: '/embeddings',
+  modelsPath: '/models',
 } as const satisfies ProviderAdapter;
