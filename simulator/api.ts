@@ -12,6 +12,8 @@ export type ErrorKind = 'rate_limit' | 'server_error' | 'overloaded' | 'context_
 
 export interface ParsedRequest {
   model: string;
+  /** Stored state the request refers to and the simulator does not have: a 400, after the model's own faults (a down server fails first). */
+  unknownState?: string | undefined;
   stream: boolean;
   n: number;
   includeUsage: boolean;

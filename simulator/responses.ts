@@ -31,14 +31,14 @@ function itemText(it: InputItem): string {
 function read(raw: unknown): ParsedRequest {
   const body = raw as Body;
   if (typeof body !== 'object' || body === null || typeof body.model !== 'string') throw new BadRequest("Missing required parameter: 'model'.");
-  // The simulator keeps no responses: a reference to one is unknown to it, as to a fresh account.
-  if (typeof body.previous_response_id === 'string') throw new BadRequest(`Previous response with id '${body.previous_response_id}' not found.`);
   const items: InputItem[] = typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : Array.isArray(body.input) ? (body.input as InputItem[]) : [];
   if (items.length === 0) throw new BadRequest("Missing required parameter: 'input'.");
   const users = items.filter((m) => (m.type === undefined || m.type === 'message') && m.role === 'user');
   const choice = body.tool_choice as { type?: unknown; name?: unknown } | string | undefined;
   return {
     model: body.model,
+    // The simulator keeps no responses: a reference to one is unknown to it, as to a fresh account.
+    unknownState: typeof body.previous_response_id === 'string' ? `Previous response with id '${body.previous_response_id}' not found.` : undefined,
     stream: body.stream === true,
     n: 1,
     includeUsage: true,

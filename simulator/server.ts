@@ -97,6 +97,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     await ex.sleep(b.headers_delay_ms);
     const failNow = b.error_rate !== undefined && random() < b.error_rate;
     if (await requestFault(api, ex, b, failNow, parsed.answer.prefill)) return;
+    if (parsed.unknownState !== undefined) throw new BadRequest(parsed.unknownState);
     const answer = produceAnswer(api, parsed, b, ex.record.seq);
     const ctx = { seq: ex.record.seq, model: parsed.model, created: Math.floor(now() / 1000), includeUsage: parsed.includeUsage, n: parsed.n };
     return parsed.stream ? sendStream(api, ex, answer, ctx, b) : sendJson(api, ex, answer, ctx, b);

@@ -44,6 +44,18 @@ async function waitToRetry(loop: Loop, ms: number): Promise<boolean> {
 }
 
 /**
+ * A request that only its own format can carry (a Responses `previous_response_id`) goes only to
+ * targets of that format, when there are any: a fallback of another format would answer the
+ * caller's 400 for a failure that was the provider's. With none, the plan stays, and the first
+ * target's builder refuses the request with the reason (a 400 naming the field).
+ */
+function expressible(plan: ResolvedTarget[], req: ChatRequest): ResolvedTarget[] {
+  if (req.sameFormatOnly === undefined) return plan;
+  const same = plan.filter((t) => t.provider.adapter.format === req.original.format);
+  return same.length > 0 ? same : plan;
+}
+
+/**
  * Runs a request's attempts: targets in the strategy's order, then fallbacks;
  * retries on the same target for what may pass (rate limits, 5xx) with backoff
  * and Retry-After; moves on at once for what will not (timeouts, credentials);
@@ -54,7 +66,7 @@ export async function runAttempts(ctx: CallContext, req: ChatRequest, route: Res
   rec.weightsVersion = weights.version;
   const ruled = route.rules.length === 0 ? undefined : evaluateRules(route, route.rules, requestFacts(ctx, req), (t) => ctx.routing.health.targetStats(t));
   if (ruled !== undefined && ruled.decisions.length > 0) rec.routeRules = ruled.decisions;
-  const plan = planTargets(ruled?.view ?? route, { health: ctx.routing.health, weights, random: ctx.routing.random }).filter((t) => exchange.serves(t));
+  const plan = expressible(planTargets(ruled?.view ?? route, { health: ctx.routing.health, weights, random: ctx.routing.random }).filter((t) => exchange.serves(t)), req);
   if (plan.length === 0) throw exchange.unsupported(route.name);
   const loop: Loop = { ctx, req, route, rec, session: undefined, plan, owner: undefined, current: undefined, started: 0, running: new Map(), tried: new Set(), last: undefined, minContext: undefined, exchange };
   if (req.stream) {

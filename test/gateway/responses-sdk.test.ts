@@ -176,6 +176,15 @@ describe('openai SDK responses.* → Keel', () => {
     expect((sent?.body as { previous_response_id?: unknown }).previous_response_id).toBe('resp_abc');
   });
 
+  it('previous_response_id on a route whose Responses target fails: other formats are not tried, the provider failure is returned', async () => {
+    h.sim.clearAttempts();
+    const err = await client.responses.create({ model: 'r-resp-down', input: 'and then?', previous_response_id: 'resp_abc' }).catch((e: unknown) => e);
+    // The provider's failure (a 5xx after retries), not a 400 from a fallback that cannot carry the id.
+    expect(err).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(h.sim.attemptsFor('ant-fallback')).toHaveLength(0);
+    expect(h.sim.attemptsFor('down-resp').length).toBeGreaterThan(0);
+  });
+
   it.each([false, true])('fails over from a failing target to one of another format (stream: %s)', async (streaming) => {
     for (const [route, fallback] of [
       ['r-resp-down', 'ant-fallback'],
