@@ -62,3 +62,18 @@ export function requireTranslatable(req: ChatRequest, target: FormatId): void {
   if (only === undefined || req.original.format === target) return;
   throw new KeelError('KEEL_UNSUPPORTED', `${only.param}: ${only.reason} (this route's target speaks ${target}).`, { param: only.param });
 }
+
+/**
+ * One SSE event of a format whose events name their `type` (Anthropic Messages, OpenAI
+ * Responses), validated against the format's closed union; undefined for a type Keel does not
+ * know, since providers add event types over time and those carry nothing Keel needs.
+ */
+export function typedEvent<T>(data: string, known: ReadonlySet<string>, schema: z.ZodType<T>): T | undefined {
+  const json = parseUpstreamJson(data);
+  const kind = (json as { type?: unknown } | null)?.type;
+  if (typeof kind !== 'string') throw badUpstream('a stream event without a type');
+  if (!known.has(kind)) return undefined;
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw badUpstream(`a ${kind} event`, parsed.error);
+  return parsed.data;
+}

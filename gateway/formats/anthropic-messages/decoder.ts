@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SseEvent, StreamEvent } from '../canonical.js';
 import type { StreamDecoder } from '../types.js';
-import { badUpstream, nowSeconds, parseUpstreamJson } from '../shared.js';
+import { nowSeconds, typedEvent } from '../shared.js';
 import { finishIn, usageIn } from './mapping.js';
 import { usage, type AnthropicUsage } from './schema.js';
 
@@ -26,14 +26,9 @@ export function createStreamDecoder(): StreamDecoder {
   const toolIndexOfBlock = new Map<number, number>();
   return {
     decode(ev: SseEvent): StreamEvent[] {
-      const json = parseUpstreamJson(ev.data);
-      const kind = (json as { type?: unknown } | null)?.type;
-      if (typeof kind !== 'string') throw badUpstream('a stream event without a type');
       // Anthropic adds event types over time; ones Keel does not know carry nothing it needs.
-      if (!KNOWN.has(kind)) return [];
-      const parsed = event.safeParse(json);
-      if (!parsed.success) throw badUpstream(`a ${kind} event`, parsed.error);
-      const e = parsed.data;
+      const e = typedEvent(ev.data, KNOWN, event);
+      if (e === undefined) return [];
       switch (e.type) {
         case 'message_start':
           startUsage = e.message.usage;

@@ -1,6 +1,6 @@
 import type { SseEvent, StreamEvent } from '../canonical.js';
 import type { StreamDecoder } from '../types.js';
-import { badUpstream, parseUpstreamJson } from '../shared.js';
+import { typedEvent } from '../shared.js';
 import { finishIn, usageIn } from './response.js';
 import { functionCallItem, streamEvent, type ResponseObject } from './schema.js';
 
@@ -27,14 +27,9 @@ export function createStreamDecoder(): StreamDecoder {
   ];
   return {
     decode(ev: SseEvent): StreamEvent[] {
-      const json = parseUpstreamJson(ev.data);
-      const kind = (json as { type?: unknown } | null)?.type;
-      if (typeof kind !== 'string') throw badUpstream('a stream event without a type');
       // in_progress, content parts, reasoning, annotations, hosted tools: nothing Keel needs.
-      if (!KNOWN.has(kind)) return [];
-      const parsed = streamEvent.safeParse(json);
-      if (!parsed.success) throw badUpstream(`a ${kind} event`, parsed.error);
-      const e = parsed.data;
+      const e = typedEvent(ev.data, KNOWN, streamEvent);
+      if (e === undefined) return [];
       switch (e.type) {
         case 'response.created':
           return [{ type: 'start', id: e.response.id, model: e.response.model, created: e.response.created_at ?? Math.floor(Date.now() / 1000) }];
