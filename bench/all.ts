@@ -23,8 +23,8 @@ const BENCHES = [
   ['cache-index', 'cache-index.js'],
 ] as const;
 
-/** Run only when named in BENCH_ONLY (the before/after bench needs BENCH_BASELINE), kept in RESULTS.md once measured. */
-const ON_REQUEST = [['ab', 'ab.js']] as const;
+/** Run only when named in BENCH_ONLY (the before/after bench needs BENCH_BASELINE; the soak takes 10 minutes), kept in RESULTS.md once measured. */
+const ON_REQUEST = [['ab', 'ab.js'], ['soak', 'soak.js']] as const;
 
 function run(script: string): Promise<string> {
   return new Promise((resolve, reject) => {
