@@ -1,4 +1,4 @@
-import { droppedSpans, MODELS, portkeyHeaders, startCollector, startFloor, startGateway, startOtlpSink, startPortkey, startSimulator, startUpstream, tempDir } from './lib/fleet.js';
+import { BENCH_KEY, droppedSpans, MODELS, portkeyHeaders, startCollector, startFloor, startGateway, startOtlpSink, startPortkey, startRedis, startSimulator, startUpstream, tempDir } from './lib/fleet.js';
 import { col, med, runGrid, type Measured, type Target } from './lib/cells.js';
 import { quantile, runLoad } from './lib/load.js';
 import { machineLine } from './lib/machine.js';
@@ -18,6 +18,11 @@ const WARM_S = Number(process.env.BENCH_WARM_S ?? 25);
 const CONCURRENCY = [1, 16, 64];
 
 const chat = (model: string) => () => JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] });
+/** Every request a new question: the exact cache's miss path (lookup, capture, store) on every one. */
+const distinct = (model: string) => (n: number) => JSON.stringify({ model, messages: [{ role: 'user', content: `hi, question ${n}` }] });
+const EVERYTHING = 'keel, everything on, in-process state';
+const EVERYTHING_REDIS = 'keel, everything on, Redis state';
+const NO_ASSEMBLY = 'keel, full telemetry, assemble_streams off';
 
 async function ceiling(name: string, p: Proc, model: string): Promise<string[]> {
   const runs = [];
@@ -44,19 +49,28 @@ async function main(): Promise<void> {
   const full = await startGateway(dir, upstream.url, { telemetry: true, collectorPort: port });
   const sink = await startOtlpSink();
   const sinkFull = await startGateway(tempDir(), upstream.url, { telemetry: true, collectorPort: Number(new URL(sink.url).port) });
+  // Issue 18's cells: keel.example.yaml's stages (key, RPM/TPM, budgets, a guardrail each way) and an exact cache missing every time.
+  const all = await startGateway(dir, upstream.url, { telemetry: true, collectorPort: port, governance: true, cache: true, name: 'gateway-all.yaml' });
+  const redis = await startRedis();
+  const allRedis = await startGateway(dir, upstream.url, { telemetry: true, collectorPort: port, governance: true, cache: true, redis: { url: redis.url }, name: 'gateway-all-redis.yaml' });
+  const noAsm = await startGateway(dir, upstream.url, { telemetry: true, collectorPort: port, assemble: false, name: 'gateway-no-assembly.yaml' });
   const portkey = await startPortkey();
   const floor = await startFloor(upstream.url);
+  const key = { authorization: `Bearer ${BENCH_KEY}` };
   const targets: Target[] = [
     { name: 'direct', url: upstream.url, body: chat(MODELS.fast), pids: [], warmS: 5 },
     { name: 'floor (node:http + undici)', url: floor.url, body: chat(MODELS.fast), pids: [floor.pid], warmS: WARM_S },
     { name: 'keel, telemetry off', url: bare.url, body: chat('bench'), pids: [bare.pid], warmS: WARM_S },
     { name: 'keel, full telemetry', url: full.url, body: chat('bench'), pids: [full.pid], collectorPid: collector.pid, warmS: WARM_S, dropped: () => droppedSpans(full.url) },
     { name: 'keel, full telemetry → OTLP sink', url: sinkFull.url, body: chat('bench'), pids: [sinkFull.pid], warmS: WARM_S, dropped: () => droppedSpans(sinkFull.url) },
+    { name: NO_ASSEMBLY, url: noAsm.url, body: chat('bench'), pids: [noAsm.pid], collectorPid: collector.pid, warmS: WARM_S, dropped: () => droppedSpans(noAsm.url) },
+    { name: EVERYTHING, url: all.url, headers: key, body: distinct('bench'), pids: [all.pid], collectorPid: collector.pid, warmS: WARM_S, dropped: () => droppedSpans(all.url) },
+    { name: EVERYTHING_REDIS, url: allRedis.url, headers: key, body: distinct('bench'), pids: [allRedis.pid], collectorPid: collector.pid, warmS: WARM_S, dropped: () => droppedSpans(allRedis.url) },
     { name: 'portkey', url: portkey.url, headers: portkeyHeaders(upstream.url), body: chat(MODELS.fast), pids: [portkey.pid], warmS: WARM_S },
   ];
   const grid = await runGrid('bench overhead', targets, { path: '/v1/chat/completions', concurrency: CONCURRENCY, repeats: REPEATS, seconds: SECONDS });
-  const dropped = (await droppedSpans(full.url)) + (await droppedSpans(sinkFull.url));
-  for (const p of [floor, portkey, sinkFull, sink, full, bare, collector, upstream]) await p.stop();
+  const dropped = (await droppedSpans(full.url)) + (await droppedSpans(sinkFull.url)) + (await droppedSpans(all.url)) + (await droppedSpans(allRedis.url)) + (await droppedSpans(noAsm.url));
+  for (const p of [floor, portkey, noAsm, allRedis, redis, all, sinkFull, sink, full, bare, collector, upstream]) await p.stop();
 
   const rows: string[][] = [];
   const ratios: string[][] = [];
@@ -91,6 +105,14 @@ async function main(): Promise<void> {
   const tput = med(c64?.get('keel, full telemetry'), (m) => m.rps) / med(c64?.get('portkey'), (m) => m.rps);
   const budget = med(c64?.get('portkey'), (m) => m.cpuPerReq) / med(c64?.get('keel, full telemetry'), (m) => m.cpuPerReq);
   const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
+  const floor64 = med(c64?.get('floor (node:http + undici)'), (m) => m.cpuPerReq);
+  const issue18 = [EVERYTHING, EVERYTHING_REDIS].map((name) => {
+    const cpu = med(c64?.get(name), (m) => m.cpuPerReq) / floor64;
+    const p50 = added((m) => m.p50, name);
+    const p99 = added((m) => m.p99, name);
+    return `${name}: CPU per request at 64 ${cpu.toFixed(1)}× the floor's (≤ 1.3×: ${verdict(cpu <= 1.3)}), added at concurrency 1 p50 ${p50.toFixed(2)} ms (≤ 0.15: ${verdict(p50 <= 0.15)}) and p99 ${p99.toFixed(2)} ms (≤ 1.5: ${verdict(p99 <= 1.5)})`;
+  });
+  const asmCost = med(c64?.get('keel, full telemetry'), (m) => m.cpuPerReq) - med(c64?.get(NO_ASSEMBLY), (m) => m.cpuPerReq);
   process.stdout.write(
     [
       '## Proxy overhead and Portkey side by side (`npm run bench:overhead`)',
@@ -112,6 +134,8 @@ async function main(): Promise<void> {
       '"per proxy CPU-second" = Portkey CPU ms per request ÷ Keel CPU ms per request: the throughput ratio on the same core budget once each proxy saturates it (measured req/s can be capped by the load core instead). Keel full telemetry counts the gateway process (its span thread included), not the collector.',
       '',
       `Spans the full-telemetry gateway dropped over the whole run (keel_telemetry_dropped_total): ${dropped}.`,
+      '',
+      `Issue 18 (everything on: keel.example.yaml's stages, an exact cache taking its miss path on every request, full telemetry): ${issue18.join('; ')}. Streaming non-streaming requests upstream and assembling them (assemble_streams, on by default) costs ${asmCost.toFixed(3)} ms of gateway CPU per request at 64 (full telemetry with it on, minus off, same run): the upstream's ~14 chunks are each read, parsed and decoded where one JSON body was.`,
       '',
       `Targets: added p50 at concurrency 1 with full telemetry ${added((m) => m.p50).toFixed(2)} ms (≤ 0.5: ${verdict(added((m) => m.p50) <= 0.5)}); added p99 ${added((m) => m.p99).toFixed(2)} ms (≤ 2: ${verdict(added((m) => m.p99) <= 2)}); to the OTLP sink: added p50 ${added((m) => m.p50, sinkName).toFixed(2)} ms, p99 ${added((m) => m.p99, sinkName).toFixed(2)} ms; throughput at 64 with full telemetry ${tput.toFixed(1)}× Portkey measured, ${budget.toFixed(1)}× per proxy CPU-second (≥ 10×: ${verdict(Math.max(tput, budget) >= 10)}).`,
       '',

@@ -11,6 +11,10 @@ import { answerJson, type AttemptInput, type AttemptOutcome } from './attempt.js
 /** Nothing reaches the caller while a stream is assembled: every failure before its end fails over cleanly. */
 const NOWHERE: RelaySink = { write: () => undefined, end: () => undefined, closed: false };
 
+// Made only when needed: a KeelError captures a stack, too dear to build on every request.
+const tooLarge = (a: AttemptInput) =>
+  new KeelError('KEEL_UPSTREAM_BAD_RESPONSE', `provider ${a.target.provider.name} streamed more than ${a.target.responseLimits.max_bytes} bytes`, { upstreamCode: 'response_too_large' });
+
 interface Assembly {
   controller: Abort;
   started: number;
@@ -30,13 +34,12 @@ export async function relayAssembled(res: UpstreamResponse, upstream: WireFormat
   const stats = newStreamStats(st.started);
   // What a JSON body may hold (response_limits.max_bytes) bounds an assembled one too.
   let bytes = 0;
-  const tooLarge = new KeelError('KEEL_UPSTREAM_BAD_RESPONSE', `provider ${a.target.provider.name} streamed more than ${a.target.responseLimits.max_bytes} bytes`, { upstreamCode: 'response_too_large' });
   const outcome = await relayStream({
     body: res.body,
     decoder: upstream.createStreamDecoder(),
     render: (sse, events) => {
       bytes += sse.data.length;
-      if (bytes > a.target.responseLimits.max_bytes) st.controller.abort(tooLarge);
+      if (bytes > a.target.responseLimits.max_bytes) st.controller.abort(tooLarge(a));
       acc.pushAll(events);
       return '';
     },
