@@ -53,7 +53,7 @@ function governanceLines(): string[] {
 }
 
 /** `redis`: the state layer (DESIGN.md §9) in Redis, so breakers are shared; absent: in-process. */
-export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number, redis?: RedisState, governance = false, guardStream = false, cache = false, assemble = true): string {
+export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number, redis?: RedisState, governance = false, guardStream = false, cache = false, assemble = false): string {
   const target = (model: string) => `{ provider: up, model: "${model}" }`;
   const path = join(dir, name);
   writeFileSync(
@@ -62,7 +62,7 @@ export function keelConfig(dir: string, name: string, upstream: string, telemetr
       'providers:',
       `  up: { type: openai-compatible, base_url: "${upstream}/v1", auth: none }`,
       'routes:',
-      `  bench: { targets: [${target(MODELS.fast)}]${governance ? ', guardrails: [no-secrets, pii-out]' : ''}${cache ? ', cache: { ttl_s: 300 }' : ''}${assemble ? '' : ', assemble_streams: false'} }`,
+      `  bench: { targets: [${target(MODELS.fast)}]${governance ? ', guardrails: [no-secrets, pii-out]' : ''}${cache ? ', cache: { ttl_s: 300 }' : ''}${assemble ? ', assemble_streams: true' : ''} }`,
       `  stream: { targets: [${target(MODELS.stream)}]${guardStream ? ', guardrails: [stream-secrets, stream-pii]' : ''} }`,
       `  retry: { targets: [${target(MODELS.failOnce)}], retries: { attempts: 1, backoff_ms: 0 }, breaker: ${NO_BREAKER} }`,
       `  fallback: { targets: [${target(MODELS.fail)}], fallbacks: [${target(MODELS.fast)}], retries: { attempts: 0 }, breaker: ${NO_BREAKER} }`,
@@ -106,7 +106,7 @@ export interface GatewayOptions {
   guardStream?: boolean;
   /** An exact response cache on the bench route: requests with distinct bodies take its miss path (lookup, capture, store). */
   cache?: boolean;
-  /** false: the bench route's non-streaming requests are not streamed upstream and assembled (route assemble_streams). */
+  /** The bench route's non-streaming requests are streamed upstream and assembled (route assemble_streams). */
   assemble?: boolean;
 }
 

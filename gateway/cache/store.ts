@@ -33,8 +33,23 @@ export interface CacheStoreOptions {
 
 const PREFIX = 'cache:';
 
+/**
+ * What one LRU slot costs beside its entry's text: the key string, the Map entry and the slot
+ * object with its links and times (V8: ~16 B per string header, ~100 B for a small object and
+ * its Map entry). Counted so that cache.max_bytes bounds the memory the cache really holds.
+ */
+const SLOT_BYTES = 160;
+
+/**
+ * Entries are kept as their encoded text, not as the parsed answer: a parsed ChatResponse is
+ * several objects and strings, about 7 times its JSON in heap (bench:soak: 190,000 entries
+ * counted as 64 MiB of text grew the gateway by ~500 MiB), so bytes counted as text did not
+ * bound memory. A hit decodes its entry (microseconds).
+ */
+const slotBytes = (key: string, text: string) => entryBytes(text) + key.length + SLOT_BYTES;
+
 export class CacheStore {
-  readonly #lru: ByteLru<CacheEntry>;
+  readonly #lru: ByteLru<string>;
   readonly #o: CacheStoreOptions;
   readonly #now: () => number;
   #stores = 0;
@@ -42,7 +57,7 @@ export class CacheStore {
   constructor(o: CacheStoreOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
-    this.#lru = new ByteLru<CacheEntry>({ maxBytes: o.maxBytes, now: this.#now });
+    this.#lru = new ByteLru<string>({ maxBytes: o.maxBytes, now: this.#now });
   }
 
   stats(): StoreStats {
@@ -53,14 +68,15 @@ export class CacheStore {
   async lookup(key: string, staleMs: number): Promise<CacheLookup | undefined> {
     const now = this.#now();
     const local = this.#lru.get(key);
-    if (local !== undefined) return this.#view(local.value, now, staleMs);
+    const kept = local === undefined ? undefined : decodeEntry(local.value);
+    if (kept !== undefined) return this.#view(kept, now, staleMs);
     if (this.#o.shared === undefined) return undefined;
     const text = await this.#o.shared.get(PREFIX + key).catch(() => undefined);
     const entry = text === undefined ? undefined : decodeEntry(text);
     if (entry === undefined) return undefined;
     const found = this.#view(entry, now, staleMs);
     // Kept here too, for the windows it has left: the next hit on this replica costs no round trip.
-    if (found !== undefined) this.#lru.set(key, entry, entryBytes(text ?? ''), entry.storedAtMs + entry.ttlMs, entry.storedAtMs + entry.ttlMs + staleMs);
+    if (found !== undefined && text !== undefined) this.#lru.set(key, text, slotBytes(key, text), entry.storedAtMs + entry.ttlMs, entry.storedAtMs + entry.ttlMs + staleMs);
     return found;
   }
 
@@ -76,10 +92,9 @@ export class CacheStore {
    */
   put(key: string, entry: CacheEntry, staleMs: number): boolean {
     const text = encodeEntry(entry);
-    const bytes = entryBytes(text);
-    if (bytes > this.#o.maxEntryBytes) return false;
+    if (entryBytes(text) > this.#o.maxEntryBytes) return false;
     const freshUntil = entry.storedAtMs + entry.ttlMs;
-    if (!this.#lru.set(key, entry, bytes, freshUntil, freshUntil + staleMs)) return false;
+    if (!this.#lru.set(key, text, slotBytes(key, text), freshUntil, freshUntil + staleMs)) return false;
     this.#stores++;
     void this.#o.shared?.set(PREFIX + key, text, entry.ttlMs + staleMs).catch((err: unknown) => {
       this.#o.log?.(`cache: an entry could not be shared (${err instanceof Error ? err.message : String(err)}); it answers on this replica only`);

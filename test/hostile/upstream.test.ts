@@ -52,9 +52,9 @@ describe('hostile upstreams and callers', () => {
           silent: { targets: [target('hang-up')], ...fallback, timeouts: { ttft_ms: 300, headers_ms: 5000 } },
           'line-early': { targets: [target('line-early-up')], ...fallback },
           'line-late': { targets: [target('line-late-up')] },
-          // The JSON body path: not streamed upstream and assembled (that path is 'huge-assembled').
-          'huge-body': { targets: [target('huge-body-up')], ...fallback, response_limits: { max_bytes: 1024 * 1024 }, assemble_streams: false },
-          'huge-assembled': { targets: [target('huge-body-up')], ...fallback, response_limits: { max_bytes: 1024 * 1024, max_event_bytes: 64 * 1024 } },
+          // The JSON body path; the same request streamed upstream and assembled is 'huge-assembled'.
+          'huge-body': { targets: [target('huge-body-up')], ...fallback, response_limits: { max_bytes: 1024 * 1024 } },
+          'huge-assembled': { targets: [target('huge-body-up')], ...fallback, assemble_streams: true, response_limits: { max_bytes: 1024 * 1024, max_event_bytes: 64 * 1024 } },
           'huge-error': { targets: [target('huge-error-up')], ...fallback },
           honest: { targets: [target('honest-up')] },
           'embed-stall': { targets: [target('embed-stall-up')], timeouts: { idle_ms: 300 } },

@@ -18,6 +18,8 @@ const behaviours: Record<string, BehaviourSpec> = {
   'ctx-first': { fault: 'context_length' },
 };
 const timers = { connect_ms: 500, headers_ms: 3000, ttft_ms: 300, idle_ms: 300, total_ms: 8000 };
+/** Opted in per route (off by default: every streamed chunk costs CPU a JSON body does not). */
+const on = { assemble_streams: true };
 const oai = (model: string, extra: Record<string, unknown> = {}) => ({ provider: 'oai', model, ...extra });
 const ant = (model: string) => ({ provider: 'ant', model });
 const weather = { type: 'function' as const, function: { name: 'weather', description: 'the weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
@@ -33,12 +35,12 @@ describe('non-streaming answers assembled from upstream streams', () => {
         providers: { oai: { type: 'openai-compatible', base_url: `${url}/v1`, api_key: 'k' }, ant: { type: 'anthropic', base_url: url, api_key: 'k' } },
         context_windows: { 'small-known': 4096 },
         routes: {
-          assembled: { targets: [oai('plain')], timeouts: timers },
-          whole: { targets: [oai('plain')], timeouts: timers, assemble_streams: false },
-          'ant-assembled': { targets: [ant('plain-ant')], timeouts: timers },
-          'ant-whole': { targets: [ant('plain-ant')], timeouts: timers, assemble_streams: false },
-          'slow-assembled': { targets: [oai('slow')], fallbacks: [oai('fb-a')], timeouts: timers },
-          'slow-whole': { targets: [oai('slow')], fallbacks: [oai('fb-w')], timeouts: timers, assemble_streams: false },
+          assembled: { targets: [oai('plain')], timeouts: timers, ...on },
+          whole: { targets: [oai('plain')], timeouts: timers },
+          'ant-assembled': { targets: [ant('plain-ant')], timeouts: timers, ...on },
+          'ant-whole': { targets: [ant('plain-ant')], timeouts: timers },
+          'slow-assembled': { targets: [oai('slow')], fallbacks: [oai('fb-a')], timeouts: timers, ...on },
+          'slow-whole': { targets: [oai('slow')], fallbacks: [oai('fb-w')], timeouts: timers },
           // gpt-4o's window (128k) is in the catalogue: gpt-4o-mini (also 128k) cannot fit what it could not; an unknown model may.
           ctx: { targets: [oai('gpt-4o')], fallbacks: [oai('gpt-4o-mini'), oai('small-known'), oai('mystery')], timeouts: timers },
           'ctx-unknown': { targets: [oai('ctx-first')], fallbacks: [oai('small-known'), oai('fb-unknown')], timeouts: timers },

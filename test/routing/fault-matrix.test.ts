@@ -59,7 +59,7 @@ describe('the fault catalogue × every caller: a complete answer or an explicit 
       // The fallback accepts a prefill (Anthropic), so a stream broken after tokens can be continued.
       // A breaker that stays closed: every caller meets the primary's fault, none is spared by an open circuit.
       const breaker = { consecutive_failures: 100, min_requests: 100 };
-      routes[name] = { targets: [{ provider: 'oai', model: `m-${name}` }], fallbacks: [{ provider: 'ant', model: `fb-${name}` }], timeouts: timers, retries, breaker, response_limits: { max_event_bytes: 64 * 1024 } };
+      routes[name] = { targets: [{ provider: 'oai', model: `m-${name}` }], fallbacks: [{ provider: 'ant', model: `fb-${name}` }], timeouts: timers, retries, breaker, assemble_streams: true, response_limits: { max_event_bytes: 64 * 1024 } };
     }
     h = await startHarness({
       behaviours,
