@@ -92,7 +92,6 @@ function note(loop: Loop, target: ResolvedTarget, at: { reason: AttemptReason; s
   const breaker = ctx.routing.health.breaker(route, target);
   if (cls !== undefined && isVerdictless(cls)) breaker.release();
   else breaker.record(cls === undefined || !countsAgainstTarget(cls));
-  ctx.routing.health.noteTraffic(target);
   if (outcome.ok && outcome.ttftMs !== undefined) ctx.routing.health.observeLatency(target, outcome.ttftMs);
   ctx.routing.health.observeOutcome(target, cls);
   if (outcome.stats !== undefined && (outcome.ok || outcome.committed)) recordStream(rec, outcome.stats, ctx.receivedAt, reason === 'continuation');

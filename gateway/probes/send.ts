@@ -1,12 +1,11 @@
 import { KeelError, toKeelError } from '../errors.js';
 import { formats } from '../formats/index.js';
-import { readBody } from '../pipeline/attempt.js';
+import { readBody, rejectErrorStatus } from '../pipeline/attempt.js';
 import { encodeBody, sendToTarget } from '../pipeline/context.js';
 import type { Redactor } from '../redact.js';
 import { endpointUrl, type ResolvedTarget } from '../runtime/resolve.js';
 import { Abort } from '../upstream/abort.js';
 import { sendUpstream, transportError, type UpstreamResponse } from '../upstream/send.js';
-import { retryAfterMs, upstreamStatusError } from '../upstream/status.js';
 import type { EffectiveHealthCheck } from '../../config/health-check-schema.js';
 import { probeChatBody } from './verdict.js';
 
@@ -40,8 +39,9 @@ function listModels(target: ResolvedTarget, signal: Abort): Promise<UpstreamResp
 
 async function judge(res: UpstreamResponse, target: ResolvedTarget, hc: EffectiveHealthCheck, signal: Abort, redact: Redactor): Promise<void> {
   const upstream = formats[target.provider.adapter.format];
+  // An error status is mapped exactly as an attempt's is (its body read to 64 KiB, Retry-After kept).
+  await rejectErrorStatus(res, upstream, target, signal, redact);
   const text = await readBody(res, target, signal);
-  if (res.statusCode >= 400) throw upstreamStatusError(res.statusCode, text, upstream, target.provider.name, retryAfterMs(res.headers['retry-after']), redact);
   let json: unknown;
   try {
     json = JSON.parse(text);

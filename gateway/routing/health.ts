@@ -189,11 +189,15 @@ export class HealthRegistry {
   }
 
   /**
-   * One settled attempt on `t` (undefined: it succeeded). Only what judges the target is kept:
-   * successes and provider failures; a caller's fault or Keel's says nothing about it.
+   * One real request's attempt on `t` settled now (cls undefined: it succeeded): the time is
+   * kept for the active health check, which leaves busy targets alone; for routing rules only
+   * what judges the target is kept (successes and provider failures; a caller's fault or Keel's
+   * says nothing about it). Probes never call it.
    */
   observeOutcome(t: ResolvedTarget, cls: ErrorClass | undefined): void {
-    if (cls === undefined || countsAgainstTarget(cls)) this.#window(t).outcome(cls !== undefined);
+    const key = HealthRegistry.key(t);
+    this.#traffic.set(key, this.#now());
+    if (cls === undefined || countsAgainstTarget(cls)) this.#windowOf(key).outcome(cls !== undefined);
   }
 
   /** `t`'s recent TTFT samples and outcomes, for routing rules. */
@@ -202,18 +206,16 @@ export class HealthRegistry {
   }
 
   #window(t: ResolvedTarget): TargetWindow {
-    const key = HealthRegistry.key(t);
+    return this.#windowOf(HealthRegistry.key(t));
+  }
+
+  #windowOf(key: string): TargetWindow {
     let w = this.#windows.get(key);
     if (w === undefined) {
       w = new TargetWindow(this.#now);
       this.#windows.set(key, w);
     }
     return w;
-  }
-
-  /** A real request's attempt on `t` settled now (one map write; probes never call it). */
-  noteTraffic(t: ResolvedTarget): void {
-    this.#traffic.set(HealthRegistry.key(t), this.#now());
   }
 
   /** When `t` last had real traffic (ms, this registry's clock); undefined: never, in this process. */

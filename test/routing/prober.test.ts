@@ -109,7 +109,7 @@ describe('Prober', () => {
     h.prober.start();
     const targets = [...(buildRuntime(parseConfig({ providers: { p: { type: 'openai' } }, routes: { a: { targets: [{ provider: 'p', model: 'busy' }, { provider: 'p', model: 'always' }] } } }), 1).routes.get('a')?.targets ?? [])];
     for (let i = 0; i < 4; i++) {
-      for (const t of targets) h.health.noteTraffic(t);
+      for (const t of targets) h.health.observeOutcome(t, undefined);
       await h.run(1000);
     }
     expect(h.sent.filter((m) => m === 'busy')).toEqual([]);
