@@ -1,5 +1,4 @@
-import type { AttributeValue } from '@opentelemetry/api';
-import type { ReadableSpan, SpanLimits } from '@opentelemetry/sdk-trace-base';
+import type { SpanLimits } from '@opentelemetry/sdk-trace-base';
 
 /**
  * Size bounds on everything Keel puts in a span (DESIGN.md §6: every buffer has a bound).
@@ -44,13 +43,13 @@ export const SPAN_LIMITS: SpanLimits = {
 };
 
 /**
- * Estimated bytes per export request. The estimate counts UTF-16 units; UTF-8 needs at most
- * 3 bytes per unit, so a full batch encodes to at most ~12 MiB, under the collector's 32 MiB
- * body cap with room for protobuf framing, whatever the text.
+ * Encoded bytes per export request (exact: spans are queued encoded). Far under the
+ * collector's 32 MiB body cap; one group past it goes alone (batchLength), and a group is at
+ * most SEAL_SPANS spans, each bounded by SPAN_LIMITS and the cuts above.
  */
 export const EXPORT_BATCH_BYTES = 4 * 1024 * 1024;
 
-/** Estimated bytes waiting per destination: 16 full batches; spans beyond are dropped and counted. */
+/** Encoded bytes waiting per destination: 16 full batches; spans beyond are dropped and counted. */
 export const QUEUE_BYTES = 16 * EXPORT_BATCH_BYTES;
 
 const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
@@ -142,42 +141,19 @@ function newestFitting(items: readonly unknown[], max: number): readonly unknown
   return items.slice(i);
 }
 
-/** Protobuf framing per attribute (KeyValue and AnyValue tags and lengths), rounded up. */
-const ATTRIBUTE_OVERHEAD = 8;
-/** Ids, times, kind, status, flags and framing of one span. */
-const SPAN_OVERHEAD = 128;
-
-function valueBytes(v: AttributeValue | undefined): number {
-  if (typeof v === 'string') return v.length;
-  if (Array.isArray(v)) return v.reduce<number>((n, x) => n + (typeof x === 'string' ? x.length : 8) + 2, 0);
-  return 8;
-}
-
-function attributesBytes(attrs: ReadableSpan['attributes']): number {
-  let n = 0;
-  for (const key in attrs) n += key.length + valueBytes(attrs[key]) + ATTRIBUTE_OVERHEAD;
-  return n;
-}
-
-/** A cheap estimate of a span's encoded size: its strings' lengths plus fixed framing. */
-export function estimateSpanBytes(span: ReadableSpan): number {
-  let n = SPAN_OVERHEAD + span.name.length + (span.status.message?.length ?? 0) + attributesBytes(span.attributes);
-  for (const e of span.events) n += SPAN_OVERHEAD + e.name.length + attributesBytes(e.attributes ?? {});
-  for (const l of span.links) n += SPAN_OVERHEAD + attributesBytes(l.attributes ?? {});
-  return n;
-}
-
 /**
- * How many of the queue's first entries make the next export: at most `maxSpans`, and no
- * more than `maxBytes` estimated, except that one span always goes (alone) so an oversized
- * one cannot wedge the queue.
+ * How many of the queue's first groups of encoded spans make the next export: at most
+ * `maxSpans` spans and `maxBytes` bytes, except that one group always goes (alone) so an
+ * oversized one cannot wedge the queue.
  */
-export function batchLength(queue: readonly { bytes: number }[], maxSpans: number, maxBytes: number): number {
+export function batchLength(queue: readonly { bytes: { length: number }; spans: number }[], maxSpans: number, maxBytes: number): number {
   let bytes = 0;
+  let spans = 0;
   let n = 0;
-  for (const e of queue) {
-    if (n >= maxSpans || (n > 0 && bytes + e.bytes > maxBytes)) break;
-    bytes += e.bytes;
+  for (const g of queue) {
+    if (n > 0 && (spans + g.spans > maxSpans || bytes + g.bytes.length > maxBytes)) break;
+    bytes += g.bytes.length;
+    spans += g.spans;
     n++;
   }
   return n;

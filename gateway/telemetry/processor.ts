@@ -1,15 +1,16 @@
 import type { Context } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
-import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { batchLength, estimateSpanBytes, EXPORT_BATCH_BYTES, QUEUE_BYTES } from './bounds.js';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { batchLength, EXPORT_BATCH_BYTES, QUEUE_BYTES } from './bounds.js';
+import { encodeSpans, type EncodedExporter, type EncodedSpans } from './otlp-encoded.js';
 
 export interface QueueOptions {
   /** Spans waiting beyond this are dropped and counted, never buffered without bound. */
   maxQueue: number;
-  /** Estimated bytes waiting beyond this are dropped and counted too (default QUEUE_BYTES). */
+  /** Encoded bytes waiting beyond this are dropped and counted too (default QUEUE_BYTES). */
   maxQueueBytes?: number;
   batchSize: number;
-  /** Estimated bytes per export (default EXPORT_BATCH_BYTES): a batch is cut at whichever bound comes first. */
+  /** Encoded bytes per export (default EXPORT_BATCH_BYTES): a batch is cut at whichever bound comes first. */
   maxBatchBytes?: number;
   flushMs: number;
   /** Share of traces sent (by trace id, so a trace is whole or absent); 1 for the collector. */
@@ -25,17 +26,30 @@ export function sampledTrace(traceId: string, ratio: number): boolean {
 }
 
 /**
+ * Spans per encoded group: a span thread ends 64 requests' spans in one run, and a group must
+ * stay under the collector's body cap even when each span carries captured content at its
+ * bounds (bounds.ts), since a group cannot be split once encoded.
+ */
+export const SEAL_SPANS = 32;
+
+/**
  * A batching span processor that never blocks a request and counts what it drops
  * (the SDK's BatchSpanProcessor drops silently). One export in flight at a time;
  * the exporter's own retries handle transient collector failures.
+ *
+ * Spans that end in one synchronous run (a request's spans, or a span thread's batch of
+ * requests) are encoded together in a microtask and queued as bytes (otlp-encoded.ts says why).
  */
 export class QueueingSpanProcessor implements SpanProcessor {
-  readonly #exporter: SpanExporter;
+  readonly #exporter: EncodedExporter;
   readonly #o: QueueOptions;
   readonly #maxBatchBytes: number;
   readonly #maxQueueBytes: number;
-  /** Each span with its estimated size, computed once as it ends (bounds.ts). */
-  #queue: { span: ReadableSpan; bytes: number }[] = [];
+  /** Ended in the current synchronous run, encoded by the microtask #seal. */
+  #pending: ReadableSpan[] = [];
+  /** Encoded groups waiting for an export. */
+  #queue: EncodedSpans[] = [];
+  #queuedSpans = 0;
   #queuedBytes = 0;
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
@@ -46,7 +60,7 @@ export class QueueingSpanProcessor implements SpanProcessor {
   #abandoned = false;
   #failed = 0;
 
-  constructor(exporter: SpanExporter, o: QueueOptions) {
+  constructor(exporter: EncodedExporter, o: QueueOptions) {
     this.#exporter = exporter;
     this.#o = o;
     this.#maxBatchBytes = o.maxBatchBytes ?? EXPORT_BATCH_BYTES;
@@ -57,20 +71,40 @@ export class QueueingSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.#closed || !sampledTrace(span.spanContext().traceId, this.#o.sample)) return;
-    const bytes = estimateSpanBytes(span);
-    if (this.#queue.length >= this.#o.maxQueue || this.#queuedBytes + bytes > this.#maxQueueBytes) {
-      this.#o.onDrop(1);
-      return;
-    }
-    this.#queue.push({ span, bytes });
-    this.#queuedBytes += bytes;
+    if (this.#pending.push(span) === 1) queueMicrotask(() => this.#seal());
+  }
+
+  /** Encodes what ended since the last seal and queues it, or drops and counts it past a bound. */
+  #seal(): void {
+    const pending = this.#pending;
+    if (pending.length === 0) return;
+    this.#pending = [];
+    if (this.#closed) return;
+    for (let i = 0; i < pending.length; i += SEAL_SPANS) this.#enqueue(pending.slice(i, i + SEAL_SPANS));
     if (this.#fullBatch()) void this.#drain(false);
     else this.#arm();
   }
 
-  /** A whole batch is waiting, by count or by estimated bytes. */
+  #enqueue(spans: ReadableSpan[]): void {
+    let group: EncodedSpans;
+    try {
+      group = encodeSpans(spans);
+    } catch {
+      this.#o.onDrop(spans.length);
+      return;
+    }
+    if (this.#queuedSpans + group.spans > this.#o.maxQueue || this.#queuedBytes + group.bytes.length > this.#maxQueueBytes) {
+      this.#o.onDrop(group.spans);
+      return;
+    }
+    this.#queue.push(group);
+    this.#queuedSpans += group.spans;
+    this.#queuedBytes += group.bytes.length;
+  }
+
+  /** A whole batch is waiting, by count or by bytes. */
   #fullBatch(): boolean {
-    return this.#queue.length >= this.#o.batchSize || this.#queuedBytes >= this.#maxBatchBytes;
+    return this.#queuedSpans >= this.#o.batchSize || this.#queuedBytes >= this.#maxBatchBytes;
   }
 
   #arm(): void {
@@ -81,6 +115,7 @@ export class QueueingSpanProcessor implements SpanProcessor {
 
   /** `all`: empty the queue (flush, shutdown); otherwise one batch, then only full ones. */
   #drain(all: boolean): Promise<void> {
+    if (all) this.#seal();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#inFlight === undefined) {
@@ -104,25 +139,30 @@ export class QueueingSpanProcessor implements SpanProcessor {
     while (this.#queue.length > 0 && (first || all || this.#fullBatch())) {
       first = false;
       const batch = this.#takeBatch();
-      this.#exporting = batch.length;
+      const spans = batch.reduce((n, g) => n + g.spans, 0);
+      this.#exporting = spans;
       const ok = await new Promise<boolean>((resolve) => this.#exporter.export(batch, (r) => resolve(r.code === ExportResultCode.SUCCESS)));
       this.#exporting = 0;
       if (this.#abandoned) return;
       if (!ok) {
-        this.#failed += batch.length;
-        this.#o.onDrop(batch.length);
+        this.#failed += spans;
+        this.#o.onDrop(spans);
       }
     }
   }
 
-  /** The next export: bounded in spans and in estimated bytes, so no export can exceed the collector's body cap. */
-  #takeBatch(): ReadableSpan[] {
+  /** The next export: bounded in spans and in bytes, so no export can exceed the collector's body cap. */
+  #takeBatch(): EncodedSpans[] {
     const taken = this.#queue.splice(0, batchLength(this.#queue, this.#o.batchSize, this.#maxBatchBytes));
-    for (const e of taken) this.#queuedBytes -= e.bytes;
-    return taken.map((e) => e.span);
+    for (const g of taken) {
+      this.#queuedSpans -= g.spans;
+      this.#queuedBytes -= g.bytes.length;
+    }
+    return taken;
   }
 
   async forceFlush(): Promise<void> {
+    this.#seal();
     await this.#inFlight;
     await this.#drain(true);
   }
@@ -140,7 +180,7 @@ export class QueueingSpanProcessor implements SpanProcessor {
    */
   /** Spans this destination still holds: queued, or in the export on the wire. */
   get held(): number {
-    return this.#queue.length + this.#exporting;
+    return this.#pending.length + this.#queuedSpans + this.#exporting;
   }
 
   get failed(): number {
@@ -157,8 +197,10 @@ export class QueueingSpanProcessor implements SpanProcessor {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    const lost = this.#queue.length + this.#exporting;
+    const lost = this.#pending.length + this.#queuedSpans + this.#exporting;
+    this.#pending = [];
     this.#queue = [];
+    this.#queuedSpans = 0;
     this.#queuedBytes = 0;
     if (lost > 0) this.#o.onDrop(lost);
     return lost;

@@ -1,4 +1,3 @@
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { AuditRecord } from '../../config/audit.js';
@@ -8,6 +7,7 @@ import { recordAuditSpans } from './audit-spans.js';
 import { recordProbeSpans } from './probes.js';
 import { SPAN_LIMITS } from './bounds.js';
 import { within, type SpanShutdown } from './flush.js';
+import { otlpEncodedExporter } from './otlp-encoded.js';
 import { QueueingSpanProcessor } from './processor.js';
 import { spansOf, type SpanThreadData } from './span-messages.js';
 import { recordSpans } from './spans.js';
@@ -36,13 +36,13 @@ export interface SpanSink {
 }
 
 /**
- * Finished requests in, OTel spans out: the SDK's tracer and the official OTLP/proto
- * exporter, one bounded queue per destination, drops counted. Runs wherever it is
+ * Finished requests in, OTel spans out: the SDK's tracer, its OTLP/protobuf serializer and
+ * the official OTLP/HTTP transport (otlp-encoded.ts), one bounded queue per destination, drops counted. Runs wherever it is
  * created: in the span thread (span-worker.ts) or on the gateway's own thread.
  */
 export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: string, spans: number) => void): SpanSink {
   const named = data.destinations.map((d) => {
-    const exporter = d.url === undefined ? new OTLPTraceExporter() : new OTLPTraceExporter({ url: d.url, headers: d.headers, timeoutMillis: data.exportTimeoutMs });
+    const exporter = d.url === undefined ? otlpEncodedExporter() : otlpEncodedExporter({ url: d.url, headers: d.headers, timeoutMillis: data.exportTimeoutMs });
     return { name: d.name, processor: new QueueingSpanProcessor(exporter, { maxQueue: data.maxQueueSpans, batchSize: EXPORT_SPANS, flushMs: data.flushMs, sample: d.sample, onDrop: (spans) => onDrop(d.name, spans) }) };
   });
   const processors = named.map((n) => n.processor);

@@ -2,13 +2,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ExportResultCode } from '@opentelemetry/core';
 import fc from 'fast-check';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeRequest } from '../../collector/otlp/decode.js';
 import type { AnyValue, Span as OtlpSpan } from '../../collector/otlp/types.js';
 import type { AttemptInfo, CompletedRequest } from '../../gateway/pipeline/record.js';
 import { batchLength, boundedJson, clip, CONTENT_CHARS, EXPORT_BATCH_BYTES, IDENTIFIER_CHARS, SPAN_LIMITS, SPAN_NAME_MODEL_CHARS } from '../../gateway/telemetry/bounds.js';
 import { captureInput, outputOfText } from '../../gateway/telemetry/content.js';
+import type { EncodedSpans } from '../../gateway/telemetry/otlp-encoded.js';
 import { QueueingSpanProcessor } from '../../gateway/telemetry/processor.js';
 import { createSpanPipeline } from '../../gateway/telemetry/span-pipeline.js';
 
@@ -152,15 +153,18 @@ describe('span limits (the SDK backstop)', () => {
 });
 
 describe('batchLength', () => {
-  const q = (...sizes: number[]) => sizes.map((bytes) => ({ bytes }));
+  // Groups of encoded spans: [bytes, spans].
+  const q = (...groups: [number, number][]) => groups.map(([bytes, spans]) => ({ bytes: { length: bytes }, spans }));
   it.each([
-    [q(1, 1, 1), 2, 100, 2],
-    [q(40, 40, 40), 10, 100, 2],
-    [q(60, 60), 10, 100, 1],
-    [q(500, 1), 10, 100, 1],
-    [q(100), 10, 100, 1],
+    [q([1, 1], [1, 1], [1, 1]), 2, 100, 2],
+    [q([40, 1], [40, 1], [40, 1]), 10, 100, 2],
+    [q([60, 1], [60, 1]), 10, 100, 1],
+    [q([500, 1], [1, 1]), 10, 100, 1],
+    [q([100, 1]), 10, 100, 1],
+    [q([10, 3], [10, 3], [10, 3]), 7, 100, 2],
+    [q([10, 12], [10, 1]), 7, 100, 1],
     [q(), 10, 100, 0],
-  ])('%j, at most %i spans and %i bytes → %i', (queue, maxSpans, maxBytes, n) => {
+  ])('%j, at most %i spans and %i bytes → %i groups', (queue, maxSpans, maxBytes, n) => {
     expect(batchLength(queue, maxSpans, maxBytes)).toBe(n);
   });
 });
@@ -169,22 +173,30 @@ describe('the export queue bound in bytes', () => {
   it('drops and counts spans beyond maxQueueBytes while an export is in flight', async () => {
     let dropped = 0;
     const exported: number[] = [];
+    const bytes: number[] = [];
     const exporter = {
-      export: (batch: ReadableSpan[], done: (r: { code: ExportResultCode }) => void) => {
-        exported.push(batch.length);
+      export: (batch: EncodedSpans[], done: (r: { code: ExportResultCode }) => void) => {
+        exported.push(batch.reduce((n, g) => n + g.spans, 0));
+        bytes.push(batch.reduce((n, g) => n + g.bytes.length, 0));
         setTimeout(() => done({ code: ExportResultCode.SUCCESS }), 5);
       },
       shutdown: async () => undefined,
     };
     const q = new QueueingSpanProcessor(exporter, { maxQueue: 1_000, maxQueueBytes: 10_000, batchSize: 512, maxBatchBytes: 4_000, flushMs: 10, sample: 1, onDrop: (n) => (dropped += n) });
     const provider = new BasicTracerProvider({ spanProcessors: [q] });
-    for (let i = 0; i < 20; i++) provider.getTracer('t').startSpan('s', { attributes: { a: 'x'.repeat(1_000) } }).end();
+    // One span per tick: each its own encoded group, as each request's spans are.
+    for (let i = 0; i < 20; i++) {
+      provider.getTracer('t').startSpan('s', { attributes: { a: 'x'.repeat(1_000) } }).end();
+      await Promise.resolve();
+    }
     await provider.forceFlush();
     const sent = exported.reduce((a, b) => a + b, 0);
     expect(dropped).toBeGreaterThan(0);
     expect(sent + dropped).toBe(20);
-    // ~1.2 kB each: three fit under 4,000 estimated bytes, never more.
+    // ~1.1 kB encoded each: three fit under 4,000 bytes, never more, and no export is past the bound.
+    expect(exported.length).toBeGreaterThan(0);
     expect(Math.max(...exported)).toBeLessThanOrEqual(3);
+    expect(Math.max(...bytes)).toBeLessThanOrEqual(4_000);
   });
 });
 

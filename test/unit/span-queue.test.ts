@@ -1,17 +1,22 @@
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ExportResultCode } from '@opentelemetry/core';
+import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
+import type { EncodedSpans } from '../../gateway/telemetry/otlp-encoded.js';
 import { QueueingSpanProcessor } from '../../gateway/telemetry/processor.js';
 
-// The fields the queue reads: the trace id (sampling) and what it sizes (bounds.ts estimateSpanBytes).
-const span = { spanContext: () => ({ traceId: 'abcdef0123456789abcdef0123456789' }), name: 'chat m', attributes: {}, status: { code: 0 }, events: [], links: [] } as unknown as ReadableSpan;
+const tracer = new BasicTracerProvider().getTracer('t');
+const span = () => {
+  const s = tracer.startSpan('chat m');
+  s.end();
+  return s as unknown as ReadableSpan;
+};
 
 describe('span queue', () => {
   it('a steady trickle is exported once per flush interval (or per full batch), not once per export round trip', async () => {
     const batches: number[] = [];
     const exporter = {
-      export: (batch: ReadableSpan[], done: (r: { code: ExportResultCode }) => void) => {
-        batches.push(batch.length);
+      export: (batch: EncodedSpans[], done: (r: { code: ExportResultCode }) => void) => {
+        batches.push(batch.reduce((n, g) => n + g.spans, 0));
         setTimeout(() => done({ code: ExportResultCode.SUCCESS }), 15);
       },
       shutdown: async () => undefined,
@@ -19,8 +24,8 @@ describe('span queue', () => {
     const q = new QueueingSpanProcessor(exporter, { maxQueue: 100_000, batchSize: 200, flushMs: 100, sample: 1, onDrop: () => undefined });
     let sent = 0;
     const timer = setInterval(() => {
-      q.onEnd(span);
-      q.onEnd(span);
+      q.onEnd(span());
+      q.onEnd(span());
       sent += 2;
     }, 2);
     await new Promise((r) => setTimeout(r, 1_000));
