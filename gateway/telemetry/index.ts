@@ -16,6 +16,7 @@ import { createMetrics, type BreakerView } from './metrics.js';
 import { createProbeMetrics } from './probes.js';
 import { observeEventLoop } from './runtime.js';
 import type { SpanThreadData } from './span-messages.js';
+import { LocalMetrics } from './local-metrics.js';
 import { createSpanPipeline, type SpanSink } from './span-pipeline.js';
 import { SpanThread } from './span-thread.js';
 
@@ -55,7 +56,7 @@ export interface TelemetryOptions {
   spanThread?: boolean;
 }
 
-function metricReaders(cfg: TelemetryConfig, o: TelemetryOptions, prometheus: PrometheusExporter): MetricReader[] {
+function metricReaders(cfg: TelemetryConfig, o: TelemetryOptions, prometheus: PrometheusExporter, local: LocalMetrics): MetricReader[] {
   const readers: MetricReader[] = [prometheus];
   const interval = o.metricExportMs ?? 10_000;
   if (cfg.enabled && o.collectorUrl !== undefined) {
@@ -63,6 +64,7 @@ function metricReaders(cfg: TelemetryConfig, o: TelemetryOptions, prometheus: Pr
         exporter: new OTLPMetricExporter({ url: `${o.collectorUrl}/v1/metrics`, headers: collectorHeaders(cfg), timeoutMillis: o.exportTimeoutMs }),
         exportIntervalMillis: interval,
         exportTimeoutMillis: Math.min(interval, o.exportTimeoutMs ?? interval),
+        metricProducers: [local],
       }));
   }
   return readers;
@@ -86,9 +88,11 @@ function spanSink(cfg: TelemetryConfig, o: TelemetryOptions, destinations: SpanD
 
 export function createTelemetry(cfg: TelemetryConfig, o: TelemetryOptions): Telemetry {
   const env = o.env ?? process.env;
-  const prometheus = new PrometheusExporter({ preventServerStart: true });
-  const meterProvider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': cfg.service_name }), readers: metricReaders(cfg, o, prometheus) });
-  const metrics = createMetrics(meterProvider.getMeter('keel'), o.breakers, o.state);
+  const resource = resourceFromAttributes({ 'service.name': cfg.service_name });
+  const local = new LocalMetrics(resource);
+  const prometheus = new PrometheusExporter({ preventServerStart: true, metricProducers: [local] });
+  const meterProvider = new MeterProvider({ resource, readers: metricReaders(cfg, o, prometheus, local) });
+  const metrics = createMetrics(meterProvider.getMeter('keel'), local, o.breakers, o.state);
   const stopLoopDelay = observeEventLoop(meterProvider.getMeter('keel'));
   const destinations = spanDestinations(cfg, o.collectorUrl, env);
   const spans = spanSink(cfg, o, destinations, env, (destination, n) => metrics.dropped(destination, n));

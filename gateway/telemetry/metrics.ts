@@ -4,6 +4,7 @@ import type { BreakerState } from '../routing/breaker.js';
 import type { StateHealth } from '../state/types.js';
 import { cacheStats } from '../cache/registry.js';
 import { answering, requestCost } from './attributes.js';
+import type { LocalMetrics } from './local-metrics.js';
 
 /** Advised bucket boundaries (standards.md §1.7): DUR in seconds, TOK in tokens. */
 const DUR = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -62,32 +63,36 @@ export interface GatewayMetrics {
  */
 const GOVERNANCE: ReadonlySet<string> = new Set(['caller_over_limit', 'caller_over_budget', 'caller_guardrail', 'caller_forbidden']);
 
-export function createMetrics(meter: Meter, breakers: () => BreakerView[], state?: () => StateHealth, budgets: BudgetGauge = budgetGauge): GatewayMetrics {
-  const duration = meter.createHistogram('gen_ai.client.operation.duration', { unit: 's', description: 'GenAI operation duration', advice: { explicitBucketBoundaries: DUR } });
-  const tokens = meter.createHistogram('gen_ai.client.token.usage', { unit: '{token}', description: 'Tokens used per operation', advice: { explicitBucketBoundaries: TOK } });
-  const ttfc = meter.createHistogram('gen_ai.client.operation.time_to_first_chunk', { unit: 's', description: 'Time to the first chunk of a stream', advice: { explicitBucketBoundaries: DUR } });
-  const tpoc = meter.createHistogram('gen_ai.client.operation.time_per_output_chunk', { unit: 's', description: 'Time between chunks of a stream', advice: { explicitBucketBoundaries: DUR } });
-  const requests = meter.createCounter('keel.requests', { description: 'Requests handled, by route, status and error class' });
-  const fallbacks = meter.createCounter('keel.fallbacks', { description: 'Fallback targets tried' });
-  const retries = meter.createCounter('keel.retries', { description: 'Retries on the same target' });
-  const hedges = meter.createCounter('keel.hedges', { description: 'Requests hedged to a second target' });
-  const cacheHits = meter.createCounter('keel.cache.hits', { description: 'Requests answered from cache, by kind (exact, semantic, stale)' });
-  const cacheMisses = meter.createCounter('keel.cache.misses', { description: 'Requests of cached routes no entry answered' });
-  const cacheSaved = meter.createCounter('keel.cache.saved.usd', { description: 'What answers served from cache cost when they were bought (USD)' });
-  const cacheLookup = meter.createHistogram('keel.cache.lookup.duration', { unit: 's', description: 'Cache lookup time (embedding included for semantic lookups)', advice: { explicitBucketBoundaries: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1] } });
+/**
+ * `local`: the per-request counters and histograms (local-metrics.ts says why they are not the
+ * SDK's); `meter`: the observed gauges and counters, read once per collection.
+ */
+export function createMetrics(meter: Meter, local: LocalMetrics, breakers: () => BreakerView[], state?: () => StateHealth, budgets: BudgetGauge = budgetGauge): GatewayMetrics {
+  const duration = local.histogram({ name: 'gen_ai.client.operation.duration', unit: 's', description: 'GenAI operation duration', boundaries: DUR });
+  const tokens = local.histogram({ name: 'gen_ai.client.token.usage', unit: '{token}', description: 'Tokens used per operation', boundaries: TOK });
+  const ttfc = local.histogram({ name: 'gen_ai.client.operation.time_to_first_chunk', unit: 's', description: 'Time to the first chunk of a stream', boundaries: DUR });
+  const tpoc = local.histogram({ name: 'gen_ai.client.operation.time_per_output_chunk', unit: 's', description: 'Time between chunks of a stream', boundaries: DUR });
+  const requests = local.counter({ name: 'keel.requests', description: 'Requests handled, by route, status and error class' });
+  const fallbacks = local.counter({ name: 'keel.fallbacks', description: 'Fallback targets tried' });
+  const retries = local.counter({ name: 'keel.retries', description: 'Retries on the same target' });
+  const hedges = local.counter({ name: 'keel.hedges', description: 'Requests hedged to a second target' });
+  const cacheHits = local.counter({ name: 'keel.cache.hits', description: 'Requests answered from cache, by kind (exact, semantic, stale)' });
+  const cacheMisses = local.counter({ name: 'keel.cache.misses', description: 'Requests of cached routes no entry answered' });
+  const cacheSaved = local.counter({ name: 'keel.cache.saved.usd', description: 'What answers served from cache cost when they were bought (USD)' });
+  const cacheLookup = local.histogram({ name: 'keel.cache.lookup.duration', unit: 's', description: 'Cache lookup time (embedding included for semantic lookups)', boundaries: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1] });
   meter.createObservableCounter('keel.cache.stores', { description: 'Answers stored in this replica\'s cache' }).addCallback((obs) => obs.observe(cacheStats().stores));
   meter.createObservableCounter('keel.cache.evictions', { description: 'Entries evicted from this replica\'s cache to stay within cache.max_bytes' }).addCallback((obs) => obs.observe(cacheStats().evictions));
   meter.createObservableGauge('keel.cache.semantic.vectors', { description: 'Vectors in this replica\'s semantic cache index (its own and those read from the other replicas)' }).addCallback((obs) => obs.observe(cacheStats().vectors));
   meter.createObservableGauge('keel.cache.bytes', { unit: 'By', description: 'Bytes held by this replica\'s cache' }).addCallback((obs) => obs.observe(cacheStats().bytes));
-  const cost = meter.createCounter('keel.cost', { unit: 'USD', description: 'Cost of answered requests' });
-  const verdicts = meter.createCounter('keel.guardrail.verdicts', { description: 'Guardrail matches by rule, action and direction (in: the request, out: the answer); never the matched text' });
-  const refusals = meter.createCounter('keel.governance.refusals', { description: 'Requests refused by a rate limit (caller_over_limit), a budget (caller_over_budget), a guardrail (caller_guardrail) or route access (caller_forbidden)' });
+  const cost = local.counter({ name: 'keel.cost', unit: 'USD', description: 'Cost of answered requests' });
+  const verdicts = local.counter({ name: 'keel.guardrail.verdicts', description: 'Guardrail matches by rule, action and direction (in: the request, out: the answer); never the matched text' });
+  const refusals = local.counter({ name: 'keel.governance.refusals', description: 'Requests refused by a rate limit (caller_over_limit), a budget (caller_over_budget), a guardrail (caller_guardrail) or route access (caller_forbidden)' });
   // Unit-less names so Prometheus shows keel_spend_usd_total and keel_budget_remaining_usd as issue 15 names them.
-  const spend = meter.createCounter('keel.spend.usd', { description: 'Cost of answered requests (USD) per key, team and customer: ids, never the key' });
+  const spend = local.counter({ name: 'keel.spend.usd', description: 'Cost of answered requests (USD) per key, team and customer: ids, never the key' });
   meter.createObservableGauge('keel.budget.remaining.usd', { description: 'USD left in each configured budget for its current period, as the budget stage last counted it' }).addCallback((obs) => {
     for (const b of budgets.entries()) obs.observe(b.usd, { scope: b.scope, name: b.name, period: b.period });
   });
-  const drops = meter.createCounter('keel.telemetry.dropped', { description: 'Spans dropped per destination (record: not handed to the span pipeline); metrics: requests whose metrics failed' });
+  const drops = local.counter({ name: 'keel.telemetry.dropped', description: 'Spans dropped per destination (record: not handed to the span pipeline); metrics: requests whose metrics failed' });
   meter.createObservableGauge('keel.breaker.state', { description: 'Circuit breaker per route and target: 0 closed, 1 half-open, 2 open' }).addCallback((obs) => {
     for (const b of breakers()) obs.observe(BREAKER_VALUE[b.state], { 'keel.route': b.route, 'keel.provider': b.provider, 'gen_ai.request.model': b.model });
   });
@@ -147,7 +152,7 @@ export function createMetrics(meter: Meter, breakers: () => BreakerView[], state
           tokens.record(rec.usage.outputTokens, { ...attrs, 'gen_ai.token.type': 'output' });
         }
         if (rec.stream && a.ttftMs !== undefined) ttfc.record(a.ttftMs / 1000, attrs);
-        if (rec.stream && a === answer) for (const gap of rec.interTokenMs) tpoc.record(gap / 1000, attrs);
+        if (rec.stream && a === answer) tpoc.recordEach(rec.interTokenMs, 1 / 1000, attrs);
       }
     },
     dropped(destination, count) {

@@ -1,8 +1,10 @@
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
 import type { CompletedRequest } from '../../gateway/pipeline/record.js';
 import { requestCost } from '../../gateway/telemetry/attributes.js';
+import { LocalMetrics } from '../../gateway/telemetry/local-metrics.js';
 import { BudgetGauge, createMetrics } from '../../gateway/telemetry/metrics.js';
 
 function record(over: Partial<CompletedRequest> = {}): CompletedRequest {
@@ -17,9 +19,10 @@ function record(over: Partial<CompletedRequest> = {}): CompletedRequest {
 }
 
 async function scrape(budgets: BudgetGauge, records: CompletedRequest[]): Promise<string> {
-  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const local = new LocalMetrics(resourceFromAttributes({}));
+  const prometheus = new PrometheusExporter({ preventServerStart: true, metricProducers: [local] });
   const provider = new MeterProvider({ readers: [prometheus] });
-  const metrics = createMetrics(provider.getMeter('keel'), () => [], undefined, budgets);
+  const metrics = createMetrics(provider.getMeter('keel'), local, () => [], undefined, budgets);
   for (const r of records) metrics.record(r);
   const { resourceMetrics } = await prometheus.collect();
   await provider.shutdown();
