@@ -2,7 +2,7 @@ import type { Budget } from '../../config/governance-schema.js';
 import { KeelError } from '../errors.js';
 import type { ReserveScope } from '../state/index.js';
 import { budgetGauge } from '../telemetry/metrics.js';
-import { budgetWindow, periodName, type BudgetWindow } from './periods.js';
+import { budgetWindowNow, periodName, type BudgetWindow } from './periods.js';
 import type { Principal } from './principals.js';
 
 /**
@@ -21,7 +21,7 @@ export interface Held {
 }
 
 export function heldOf(principals: readonly Principal[], now: number): Held[] {
-  return principals.flatMap((p) => p.budgets.map((b) => ({ p, b, w: budgetWindow(`budget:${p.scope}:${p.name}:${b.period}:${b.window}`, b, now) })));
+  return principals.flatMap((p) => p.budgets.map((b) => ({ p, b, w: budgetWindowNow(`budget:${p.scope}:${p.name}:${b.period}:${b.window}`, b, now) })));
 }
 
 export const reserveScopeOf = ({ b, w }: Held, amount: number): ReserveScope => ({ add: w.add, window: w.window, amount, limit: b.usd, ttlMs: w.ttlMs });

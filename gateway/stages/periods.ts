@@ -39,6 +39,40 @@ export function budgetWindow(prefix: string, b: Budget, nowMs: number): BudgetWi
   return { add: key, window: [key], ttlMs: next + DAY - nowMs, resetAtMs: next };
 }
 
+/** Where the window computed at `at` stays the same: its period or bucket, [from, until). */
+interface Memo {
+  from: number;
+  until: number;
+  at: number;
+  w: BudgetWindow;
+  /** Calendar windows' ttl counts down with now; rolling ones' is fixed. */
+  rolling: boolean;
+}
+
+/** Budgets × principals seen; customers come from callers, so the memo is bounded (cleared when full). */
+const MEMO_MAX = 10_000;
+const memo = new Map<string, Memo>();
+
+function bucketStart(b: Budget, w: BudgetWindow, nowMs: number): number {
+  if (b.window === 'rolling') return w.resetAtMs - (b.period === 'day' ? HOUR : DAY);
+  const d = new Date(nowMs);
+  return b.period === 'day' ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) : Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
+
+/**
+ * budgetWindow, computed once per period or bucket for each prefix: the keys only change when
+ * the bucket does, and building them (dates, ISO strings, 24 or 30 bucket names) on every
+ * request was ~1.5 % of the gateway's CPU with budgets on.
+ */
+export function budgetWindowNow(prefix: string, b: Budget, nowMs: number): BudgetWindow {
+  const m = memo.get(prefix);
+  if (m !== undefined && nowMs >= m.from && nowMs < m.until) return m.rolling ? m.w : { ...m.w, ttlMs: m.w.ttlMs - (nowMs - m.at) };
+  const w = budgetWindow(prefix, b, nowMs);
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(prefix, { from: bucketStart(b, w, nowMs), until: w.resetAtMs, at: nowMs, w, rolling: b.window === 'rolling' });
+  return w;
+}
+
 /** A budget's name in headers and messages: `day`, `month`, `rolling 24h`, `rolling 30d`. */
 export function periodName(b: Budget): string {
   return b.window === 'rolling' ? (b.period === 'day' ? 'rolling 24h' : 'rolling 30d') : b.period;
