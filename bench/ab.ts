@@ -1,16 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { col, runGrid, type Target } from './lib/cells.js';
-import { MODELS, startFloor, startGateway, startOtlpSink, startUpstream, tempDir } from './lib/fleet.js';
+import { chatBody, col, distinctChat, runGrid, type Target } from './lib/cells.js';
+import { BENCH_KEY, MODELS, startFloor, startGateway, startOtlpSink, startUpstream, tempDir } from './lib/fleet.js';
 import { machineLine } from './lib/machine.js';
 import { pinSelf, root, type Proc } from './lib/proc.js';
 import { table } from './lib/stats.js';
 
 /**
  * Before/after in one run: Keel at a baseline commit and Keel as checked out, side by side
- * on the same pinned core, interleaved (telemetry off, and full telemetry to a discarding
- * OTLP sink), with the floor for scale. What a change costs on the hot path, measured
+ * on the same pinned core, interleaved (telemetry off; full telemetry to a discarding OTLP
+ * sink; and issue 18's everything on: keel.example.yaml's stages and an exact cache missing
+ * every time, to the same sink), with the floor for scale. What a change costs on the hot path, measured
  * without the drift between two runs on a shared VM.
  * Usage: BENCH_BASELINE=<git rev> npm run bench:ab  (default the main branch's parent of HEAD: HEAD~1)
  */
@@ -37,21 +38,23 @@ function baselineCheckout(): { bin: string; commit: string } {
   return { bin: join(dir, 'bin', 'keel.js'), commit };
 }
 
-const chat = (model: string) => () => JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] });
+const chat = chatBody;
+const CONCURRENCY = (process.env.BENCH_CONC ?? '1,64').split(',').map(Number);
 
 async function main(): Promise<void> {
   pinSelf();
-  const head = git(['rev-parse', '--short', 'HEAD']);
+  const head = git(['rev-parse', '--short', 'HEAD']) + (git(['status', '--porcelain', '--untracked-files=no']) === '' ? '' : '+changes');
   const base = baselineCheckout();
   const dir = tempDir();
   const upstream = await startUpstream();
   const sink = await startOtlpSink();
   const sinkPort = Number(new URL(sink.url).port);
   const procs: Proc[] = [upstream, sink];
-  const start = async (name: string, bin: string | undefined, telemetry: boolean) => {
-    const p = await startGateway(dir, upstream.url, { telemetry, collectorPort: sinkPort, bin, name: `${name.replace(/\W+/g, '-')}.yaml` });
+  const start = async (name: string, bin: string | undefined, telemetry: boolean, everything = false) => {
+    const p = await startGateway(dir, upstream.url, { telemetry, collectorPort: sinkPort, bin, governance: everything, cache: everything, name: `${name.replace(/\W+/g, '-')}.yaml` });
     procs.push(p);
-    return { name, url: p.url, body: chat('bench'), pids: [p.pid], warmS: WARM_S } satisfies Target;
+    const t: Target = { name, url: p.url, body: everything ? distinctChat('bench') : chat('bench'), pids: [p.pid], warmS: WARM_S };
+    return everything ? { ...t, headers: { authorization: `Bearer ${BENCH_KEY}` } } : t;
   };
   const floor = await startFloor(upstream.url);
   procs.push(floor);
@@ -62,8 +65,10 @@ async function main(): Promise<void> {
     await start(`after (${head}), telemetry off`, undefined, false),
     await start(`before (${base.commit}), full telemetry → sink`, base.bin, true),
     await start(`after (${head}), full telemetry → sink`, undefined, true),
+    await start(`before (${base.commit}), everything on → sink`, base.bin, true, true),
+    await start(`after (${head}), everything on → sink`, undefined, true, true),
   ];
-  const grid = await runGrid('bench ab', targets, { path: '/v1/chat/completions', concurrency: [1, 64], repeats: REPEATS, seconds: SECONDS });
+  const grid = await runGrid('bench ab', targets, { path: '/v1/chat/completions', concurrency: CONCURRENCY, repeats: REPEATS, seconds: SECONDS });
   for (const p of procs.reverse()) await p.stop();
   git(['worktree', 'remove', '--force', join(base.bin, '..', '..')]);
   const rows: string[][] = [];

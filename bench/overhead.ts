@@ -1,5 +1,5 @@
 import { BENCH_KEY, droppedSpans, MODELS, portkeyHeaders, startCollector, startFloor, startGateway, startOtlpSink, startPortkey, startRedis, startSimulator, startUpstream, tempDir } from './lib/fleet.js';
-import { col, med, runGrid, type Measured, type Target } from './lib/cells.js';
+import { chatBody, col, distinctChat, med, runGrid, type Measured, type Target } from './lib/cells.js';
 import { quantile, runLoad } from './lib/load.js';
 import { machineLine } from './lib/machine.js';
 import { SERVER_CPU, pinSelf, type Proc } from './lib/proc.js';
@@ -17,13 +17,8 @@ const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const WARM_S = Number(process.env.BENCH_WARM_S ?? 25);
 const CONCURRENCY = [1, 16, 64];
 
-const chat = (model: string) => () => JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] });
-/** Every request a new question: the exact cache's miss path (lookup, capture, store) on every one. */
-// Counted here, not by the load generator (which restarts at 0 every cell): no question is asked twice in the run.
-const distinct = (model: string) => {
-  let n = 0;
-  return () => JSON.stringify({ model, messages: [{ role: 'user', content: `hi, question ${n++}` }] });
-};
+const chat = chatBody;
+const distinct = distinctChat;
 const EVERYTHING = 'keel, everything on, in-process state';
 const EVERYTHING_REDIS = 'keel, everything on, Redis state';
 const ASSEMBLED = 'keel, full telemetry, assemble_streams on';

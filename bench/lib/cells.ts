@@ -109,3 +109,16 @@ export function col(xs: Measured[], f: (m: Measured) => number, digits = 2, minu
 export function med(xs: Measured[] | undefined, f: (m: Measured) => number): number {
   return median((xs ?? []).map(f));
 }
+
+/** The same one-line question every request. */
+export const chatBody = (model: string) => (): string => JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] });
+
+/**
+ * Every request a new question: an exact cache takes its miss path (lookup, capture, store)
+ * on every one. Counted here, not by the load generator (which restarts at 0 every cell), so
+ * no question is asked twice in a run.
+ */
+export function distinctChat(model: string): () => string {
+  let n = 0;
+  return () => JSON.stringify({ model, messages: [{ role: 'user', content: `hi, question ${n++}` }] });
+}
