@@ -178,16 +178,17 @@ describe('the export queue bound in bytes', () => {
       export: (batch: EncodedSpans[], done: (r: { code: ExportResultCode }) => void) => {
         exported.push(batch.reduce((n, g) => n + g.spans, 0));
         bytes.push(batch.reduce((n, g) => n + g.bytes.length, 0));
-        setTimeout(() => done({ code: ExportResultCode.SUCCESS }), 5);
+        // Slow enough that the spans below pile up behind the first export.
+        setTimeout(() => done({ code: ExportResultCode.SUCCESS }), 400);
       },
       shutdown: async () => undefined,
     };
     const q = new QueueingSpanProcessor(exporter, { maxQueue: 1_000, maxQueueBytes: 10_000, batchSize: 512, maxBatchBytes: 4_000, flushMs: 10, sample: 1, onDrop: (n) => (dropped += n) });
     const provider = new BasicTracerProvider({ spanProcessors: [q] });
-    // One span per tick: each its own encoded group, as each request's spans are.
+    // Spans further apart than the processor's seal delay (10 ms): each its own encoded group.
     for (let i = 0; i < 20; i++) {
       provider.getTracer('t').startSpan('s', { attributes: { a: 'x'.repeat(1_000) } }).end();
-      await Promise.resolve();
+      await new Promise((r) => setTimeout(r, 15));
     }
     await provider.forceFlush();
     const sent = exported.reduce((a, b) => a + b, 0);

@@ -37,3 +37,26 @@ describe('span queue', () => {
     expect(batches.filter((n) => n < 20).length).toBeLessThanOrEqual(2);
   });
 });
+
+describe('span groups', () => {
+  it('spans ending close together are encoded as one group of at most SEAL_SPANS, and a batch of groups decodes as every span', async () => {
+    const { SEAL_SPANS } = await import('../../gateway/telemetry/processor.js');
+    const { decodeRequest } = await import('../../collector/otlp/decode.js');
+    const groups: number[] = [];
+    const decoded: number[] = [];
+    const exporter = {
+      export: (batch: EncodedSpans[], done: (r: { code: ExportResultCode }) => void) => {
+        groups.push(...batch.map((g) => g.spans));
+        const body = Buffer.concat(batch.map((g) => g.bytes));
+        decoded.push((decodeRequest('traces', body, 'protobuf', false).resourceSpans ?? []).flatMap((r) => (r.scopeSpans ?? []).flatMap((s) => s.spans ?? [])).length);
+        done({ code: ExportResultCode.SUCCESS });
+      },
+      shutdown: async () => undefined,
+    };
+    const q = new QueueingSpanProcessor(exporter, { maxQueue: 100_000, batchSize: 512, flushMs: 50, sample: 1, onDrop: () => undefined });
+    for (let i = 0; i < 2 * SEAL_SPANS + 5; i++) q.onEnd(span());
+    await q.forceFlush();
+    expect(groups).toEqual([SEAL_SPANS, SEAL_SPANS, 5]);
+    expect(decoded.reduce((a, b) => a + b, 0)).toBe(2 * SEAL_SPANS + 5);
+  });
+});
