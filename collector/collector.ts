@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { CollectorConfig, StoreConfig } from '../config/telemetry-schema.js';
-import { insertEncoded, migrate, openStore, queryText, type Store } from '../store/index.js';
+import { migrate, openStore, queryText, type Store } from '../store/index.js';
 import { Batcher, type BatcherOptions, type InsertBatch } from './batcher.js';
 import { encodeRows } from './rows/trace-lines.js';
 import { buildCollectorServer } from './server.js';
@@ -39,7 +39,7 @@ const stderrLog = (msg: string) => process.stderr.write(`keel collector: ${msg}\
 
 /** Inserts that ClickHouse deduplicates by token, in the table and in every view it feeds. */
 export function storeInsert(store: Store): InsertBatch {
-  return (table, rows, token) => insertEncoded(store.client, table, encodeRows(table, rows), token);
+  return (table, rows, token) => store.insert(table, encodeRows(table, rows), token);
 }
 
 /**

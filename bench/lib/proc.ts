@@ -101,3 +101,43 @@ export function pinSelf(): void {
   if (!TASKSET || CORES < 2) return;
   spawnSync('taskset', ['-apc', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
 }
+
+/** Threads of a process (/proc/<pid>/status): chDB's pools show here, not in RSS. */
+export function threadCount(pid: number): number {
+  const m = /Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m?.[1] === undefined ? 0 : Number(m[1]);
+}
+
+/**
+ * Anonymous resident memory in MiB (RssAnon): RSS without file pages. An embedded-chDB process
+ * has ~200 MiB of libchdb.so's code resident before it stores anything; this is what grows.
+ */
+export function anonMiB(pid: number): number {
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m?.[1] === undefined ? 0 : Number(m[1]) / 1024;
+}
+
+/** The highest RSS and anonymous RSS (MiB) and thread count a process reaches while `work` runs, sampled every `everyMs`. */
+export async function peakWhile<T>(pid: number, work: () => Promise<T>, everyMs = 50): Promise<{ result: T; rssMiB: number; anonMiB: number; threads: number }> {
+  let rss = 0;
+  let anon = 0;
+  let threads = 0;
+  const sample = () => {
+    try {
+      rss = Math.max(rss, rssMiB(pid));
+      anon = Math.max(anon, anonMiB(pid));
+      threads = Math.max(threads, threadCount(pid));
+    } catch {
+      // The process is gone: the bench's own error says why.
+    }
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  try {
+    const result = await work();
+    sample();
+    return { result, rssMiB: rss, anonMiB: anon, threads };
+  } finally {
+    clearInterval(timer);
+  }
+}

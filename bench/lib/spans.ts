@@ -17,11 +17,11 @@ function attempt(i: number, ok: boolean, reason: AttemptInfo['reason'], startMs:
   };
 }
 
-function request(i: number, now: number): CompletedRequest {
+function request(i: number, now: number, idPrefix: string): CompletedRequest {
   const retried = i % 10 === 0;
   const attempts = retried ? [attempt(i, false, 'primary', 0), attempt(i, true, 'retry', 120)] : [attempt(i, true, 'primary', 0)];
   return {
-    requestId: `r${i}`, operation: 'chat', startedAtMs: now - 1000 + (i % 1000), traceparent: undefined, tracestate: undefined, ingressFormat: 'openai-chat', route: `route-${i % 4}`,
+    requestId: `${idPrefix}${i}`, operation: 'chat', startedAtMs: now - 1000 + (i % 1000), traceparent: undefined, tracestate: undefined, ingressFormat: 'openai-chat', route: `route-${i % 4}`,
     provider: attempts.at(-1)?.provider, providerType: 'openai', requestModel: 'chat', responseModel: 'gpt-4o-mini-2024', stream: i % 2 === 0, clientId: `app-${i % 8}`, team: `team-${i % 3}`, customer: `cust-${i % 2}`, keyMetadata: {}, guardrails: [],
     configVersion: 1, status: 200, errorCode: undefined, errorClass: undefined, upstreamCode: undefined, durationMs: 400 + (i % 900), ttftMs: i % 2 === 0 ? 90 + (i % 150) : undefined,
     interTokenMs: i % 2 === 0 ? [12, 15, 9, 30, 11] : [], usage: { inputTokens: 200 + (i % 500), outputTokens: 50 + (i % 300), cacheReadTokens: 0 }, finishReason: 'stop',
@@ -29,18 +29,22 @@ function request(i: number, now: number): CompletedRequest {
   };
 }
 
-/** `batches` OTLP bodies of about `perBatch` spans each; returns them with their exact span counts. */
-export function spanBatches(batches: number, perBatch: number): { body: Uint8Array; spans: number }[] {
+/**
+ * `batches` OTLP bodies of about `perBatch` spans each; returns them with their exact span counts.
+ * Request ids are `${idPrefix}${i}`, i counting from `first` (bench:ingest's visibility probes
+ * name their requests so they can look for them in llm_requests).
+ */
+export function spanBatches(batches: number, perBatch: number, idPrefix = 'r', first = 0): { body: Uint8Array; spans: number }[] {
   let captured: ReadableSpan[] = [];
   const capture: SpanProcessor = { onStart: () => undefined, onEnd: (s) => void captured.push(s), forceFlush: async () => undefined, shutdown: async () => undefined };
   const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'keel-bench' }), spanProcessors: [capture] });
   const tracer = provider.getTracer('keel');
   const now = Date.now();
   const out: { body: Uint8Array; spans: number }[] = [];
-  let i = 0;
+  let i = first;
   for (let b = 0; b < batches; b++) {
     captured = [];
-    while (captured.length < perBatch) recordSpans(tracer, request(i++, now));
+    while (captured.length < perBatch) recordSpans(tracer, request(i++, now, idPrefix));
     const body = ProtobufTraceSerializer.serializeRequest(captured);
     if (body === undefined) throw new Error('the OTLP serializer returned nothing');
     out.push({ body, spans: captured.length });

@@ -80,4 +80,34 @@ describe('OTLP/protobuf spans read off the wire', () => {
     const body = request([rich]);
     expect(() => protobufTraceLines(body.subarray(0, body.length - 9))).toThrow();
   });
+
+  // The attribute fast path (rows/attr-bytes.ts) writes what it is sure of and hands the rest back:
+  // these spans avoid its fallbacks (no repeated or index keys) so the bytes it writes are compared.
+  it('attributes written as bytes: escapes, unicode, every scalar kind, empty and missing values, arrays: the same lines', () => {
+    const attributes = [
+      kv('plain', { stringValue: 'gpt-4o-mini' }), kv('quote', { stringValue: 'say "hi" \\ back' }), kv('control', { stringValue: 'a\tb\nc\u0001\u007f' }),
+      kv('unicode', { stringValue: 'ünïcødé 🚀 \u2028' }), kv('ключ', { stringValue: 'значение' }), kv('key "quoted"', { stringValue: 'v' }),
+      kv('t', { boolValue: true }), kv('f', { boolValue: false }), kv('zero', { intValue: '0' }), kv('neg', { intValue: '-42' }),
+      kv('2^53+1', { intValue: '9007199254740993' }), kv('min', { intValue: '-9223372036854775808' }), kv('max', { intValue: '9223372036854775807' }),
+      kv('-2^32', { intValue: '-4294967296' }), kv('2^40', { intValue: '1099511627776' }),
+      kv('d', { doubleValue: 0.1 }), kv('tiny', { doubleValue: 1e-7 }), kv('huge', { doubleValue: 1e21 }), kv('nan', { doubleValue: NaN }), kv('inf', { doubleValue: Infinity }),
+      kv('bytes', { bytesValue: Buffer.from([0, 255, 7]) }), kv('empty', {}), { key: 'no value' }, kv('empty string', { stringValue: '' }),
+      kv('finish_reasons', { arrayValue: { values: [{ stringValue: 'stop' }, { stringValue: 'length "x"' }] } }), kv('map', { kvlistValue: { values: [kv('y', { doubleValue: 1.5 })] } }),
+      kv('4294967295', { stringValue: 'not an array index (too big), stays in place' }), kv('01', { stringValue: 'not an index (leading zero)' }),
+    ];
+    const spans = [{ ...rich, attributes }, { ...rich, attributes: attributes.slice().reverse() }, { ...rich, attributes: [] }];
+    const body = request(spans);
+    const out = protobufTraceLines(body);
+    expect(out.lines).toHaveLength(3);
+    expect(out).toEqual(reference(body));
+    expect(out.lines[0]).toContain('"ключ":"значение"');
+  });
+
+  it('a span past the key cache (thousands of distinct keys) and hash-colliding lookups still give the same lines', () => {
+    const many = Array.from({ length: 5000 }, (_, i) => kv(`k${i}`, { stringValue: `v${i}` }));
+    const body = request([{ ...rich, attributes: many }, { ...rich, attributes: many.slice(0, 10) }, { ...rich, attributes: [kv('k4999', { stringValue: 'late' }), kv('k1', { intValue: '1' })] }]);
+    const out = protobufTraceLines(body);
+    expect(out).toEqual(reference(body));
+  });
 });
+

@@ -1,0 +1,201 @@
+import type protobuf from 'protobufjs';
+import { otlpType } from '../otlp/proto.js';
+import type { AnyValue } from '../otlp/types.js';
+import { asString, doubleText } from './values.js';
+
+/**
+ * A span's attributes as the JSON text of its SpanAttributes map, written as bytes straight from
+ * the protobuf body: a key seen before is a hash of its bytes and a copy of its cached JSON, a
+ * plain value a copy of its bytes. Reading each key and value into a string and building an
+ * object for JSON.stringify was most of the collector's JavaScript time per span (profiled,
+ * bench/reading.md). Whatever this does not write exactly as attributeMap + JSON.stringify would
+ * (a repeated key, an array-index key that an object would order first, a key not in the cache) makes `keyValue` return false, and the caller reads the span the
+ * generic way instead: the fast path only ever takes the spans it is sure of.
+ */
+type Reader = protobuf.Reader;
+
+interface Key {
+  bytes: Buffer;
+  /** The key as a JSON string, with the `:` after it. */
+  json: Buffer;
+  /** An array index ("0" … "4294967294"): an object would move it first. */
+  index: boolean;
+  /** The span (AttrBytes.#span) that last wrote this key: a second time in one span is a repeated key. */
+  span: number;
+}
+
+/** Attribute keys come from a small set; past this many distinct ones a key is not cached and its span goes the generic way. */
+const MAX_KEYS = 4096;
+
+/** Slices Node's Buffer has without toString's argument checks (protobufjs reads strings with utf8Slice too). */
+interface Slices {
+  utf8Slice?: (start: number, end: number) => string;
+}
+
+const utf8 = (buf: Buffer & Slices, start: number, end: number): string => (buf.utf8Slice === undefined ? buf.toString('utf8', start, end) : buf.utf8Slice(start, end));
+
+const isIndex = (key: string): boolean => /^(?:0|[1-9][0-9]{0,9})$/.test(key) && Number(key) < 4294967295;
+
+/** Bytes that JSON.stringify copies as they are (printable ASCII but `"` and `\`). */
+function plain(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const b = buf[i] ?? 0;
+    if (b < 0x20 || b > 0x7e || b === 0x22 || b === 0x5c) return false;
+  }
+  return true;
+}
+
+/** A signed int64 in decimal, exactly: a number when it fits in 2^53 (nearly always), else BigInt. */
+export function int64Text(v: { low: number; high: number } | number): string {
+  if (typeof v === 'number') return String(v);
+  if (v.high > -0x200000 && v.high < 0x200000) return String(v.high * 4294967296 + (v.low >>> 0));
+  return BigInt.asIntN(64, (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0)).toString();
+}
+
+export class AttrBytes {
+  readonly #keys = new Map<number, Key>();
+  #buf = Buffer.allocUnsafe(64 * 1024);
+  #n = 0;
+  #count = 0;
+  #span = 0;
+
+  /** Starts a span's map. */
+  reset(): void {
+    this.#n = 0;
+    this.#count = 0;
+    this.#span++;
+  }
+
+  /** The map written since reset, as JSON text. */
+  text(): string {
+    if (this.#count === 0) return '{}';
+    this.#ensure(1);
+    this.#buf[this.#n++] = 0x7d;
+    return utf8(this.#buf, 0, this.#n);
+  }
+
+  /** One KeyValue message `[r.pos, until)` of `body`; false: not one this path writes exactly (see above). */
+  keyValue(r: Reader, until: number, body: Buffer): boolean {
+    let key: Key | undefined;
+    let value = -1;
+    let valueEnd = -1;
+    while (r.pos < until) {
+      const t = r.uint32();
+      if (t >>> 3 === 1 || t >>> 3 === 2) {
+        const len = r.uint32();
+        const s = r.pos;
+        const e = s + len;
+        if (e > until) throw new RangeError('length beyond the message');
+        r.pos = e;
+        if (t >>> 3 === 2) {
+          value = s;
+          valueEnd = e;
+          continue;
+        }
+        key = this.#key(body, s, e);
+        if (key === undefined) return false;
+      } else r.skipType(t & 7);
+    }
+    if (key === undefined || key.index || key.span === this.#span) return false;
+    key.span = this.#span;
+    const mark = this.#n;
+    this.#bytes(this.#count === 0 ? '{' : ',');
+    this.#copy(key.json, 0, key.json.length);
+    if (value < 0) this.#bytes('""');
+    else if (!this.#anyValue(r, value, valueEnd, body)) {
+      this.#n = mark;
+      return false;
+    }
+    r.pos = until;
+    this.#count++;
+    return true;
+  }
+
+  #key(body: Buffer, start: number, end: number): Key | undefined {
+    let h = 0x811c9dc5 ^ (end - start);
+    for (let i = start; i < end; i++) h = Math.imul(h ^ (body[i] ?? 0), 0x01000193);
+    const hit = this.#keys.get(h);
+    if (hit !== undefined) return this.#same(hit.bytes, body, start, end) ? hit : undefined;
+    if (this.#keys.size >= MAX_KEYS) return undefined;
+    const key = utf8(body, start, end);
+    const entry: Key = { bytes: Buffer.from(body.subarray(start, end)), json: Buffer.from(`${JSON.stringify(key)}:`), index: isIndex(key), span: 0 };
+    this.#keys.set(h, entry);
+    return entry;
+  }
+
+  #same(bytes: Buffer, body: Buffer, start: number, end: number): boolean {
+    if (bytes.length !== end - start) return false;
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] !== body[start + i]) return false;
+    return true;
+  }
+
+  /** An AnyValue as asString's text, quoted; arrays and maps (finish_reasons) through the generic decoder, as trace-wire's anyValue does. */
+  #anyValue(r: Reader, start: number, until: number, body: Buffer): boolean {
+    r.pos = start;
+    let str = -1, strEnd = -1;
+    let bool: boolean | undefined;
+    let int: string | undefined;
+    let dbl: number | undefined;
+    let bytes: Uint8Array | undefined;
+    let nested = false;
+    while (r.pos < until) {
+      const t = r.uint32();
+      switch (t >>> 3) {
+        case 1: {
+          const len = r.uint32();
+          str = r.pos;
+          strEnd = str + len;
+          if (strEnd > until) throw new RangeError('length beyond the message');
+          r.pos = strEnd;
+          break;
+        }
+        case 2: bool = r.bool(); break;
+        case 3: int = int64Text(r.int64()); break;
+        case 4: dbl = r.double(); break;
+        case 7: bytes = r.bytes(); break;
+        case 5: case 6: nested = true; r.skipType(t & 7); break;
+        default: r.skipType(t & 7);
+      }
+    }
+    if (str >= 0) {
+      if (plain(body, str, strEnd)) {
+        this.#bytes('"');
+        this.#copy(body, str, strEnd);
+        this.#bytes('"');
+      } else this.#text(JSON.stringify(utf8(body, str, strEnd)));
+    } else if (bool !== undefined) this.#bytes(bool ? '"true"' : '"false"');
+    else if (int !== undefined) this.#bytes(`"${int}"`);
+    else if (dbl !== undefined) this.#bytes(`"${doubleText(dbl)}"`);
+    else if (bytes !== undefined) this.#bytes(`"${Buffer.from(bytes).toString('base64')}"`);
+    else if (nested) {
+      const type = otlpType('AnyValue');
+      const v: AnyValue = type.toObject(type.decode(body.subarray(start, until)), { longs: String, enums: Number, defaults: false, oneofs: false });
+      this.#text(JSON.stringify(asString(v)));
+    } else this.#bytes('""');
+    return true;
+  }
+
+  #ensure(extra: number): void {
+    if (this.#n + extra <= this.#buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#n + extra));
+    this.#buf.copy(bigger, 0, 0, this.#n);
+    this.#buf = bigger;
+  }
+
+  /** ASCII text (quotes, digits, base64, literals). */
+  #bytes(s: string): void {
+    this.#ensure(s.length);
+    for (let i = 0; i < s.length; i++) this.#buf[this.#n++] = s.charCodeAt(i);
+  }
+
+  /** Any text, UTF-8 encoded (an escaped value). */
+  #text(s: string): void {
+    this.#ensure(Buffer.byteLength(s));
+    this.#n += this.#buf.write(s, this.#n);
+  }
+
+  #copy(src: Buffer, start: number, end: number): void {
+    this.#ensure(end - start);
+    for (let i = start; i < end; i++) this.#buf[this.#n++] = src[i] ?? 0;
+  }
+}
