@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { decodeRequest } from '../../collector/otlp/decode.js';
@@ -109,5 +110,32 @@ describe('OTLP/protobuf spans read off the wire', () => {
     const out = protobufTraceLines(body);
     expect(out).toEqual(reference(body));
   });
-});
 
+  // Any attributes at all — hostile keys (unicode, quotes, controls, index-like, repeated), every
+  // value kind, nesting — give the same lines through the byte fast path as through the reference.
+  it('any attributes: the fast path and the reference agree (property)', () => {
+    const key = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('0', '7', '42', '01', '4294967295', 'gen_ai.request.model', 's', '"', '\\', '\u2028'), fc.string({ unit: 'grapheme', maxLength: 6 }));
+    const scalar = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 20 }).map((v) => ({ stringValue: v })),
+      fc.string({ maxLength: 20 }).map((v) => ({ stringValue: v })),
+      fc.boolean().map((v) => ({ boolValue: v })),
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map((v) => ({ intValue: v.toString() })),
+      fc.double().map((v) => ({ doubleValue: v })),
+      fc.uint8Array({ maxLength: 8 }).map((v) => ({ bytesValue: Buffer.from(v) })),
+      fc.constant({}),
+    );
+    const value = fc.oneof(
+      { weight: 4, arbitrary: scalar },
+      fc.array(scalar, { maxLength: 3 }).map((values) => ({ arrayValue: { values } })),
+      fc.array(fc.tuple(key, scalar), { maxLength: 3 }).map((kvs) => ({ kvlistValue: { values: kvs.map(([k, v]) => kv(k, v)) } })),
+    );
+    const attrs = fc.array(fc.tuple(key, value), { maxLength: 12 }).map((kvs) => kvs.map(([k, v]) => kv(k, v)));
+    fc.assert(
+      fc.property(fc.array(attrs, { minLength: 1, maxLength: 3 }), (spans) => {
+        const body = request(spans.map((attributes) => ({ ...rich, attributes })));
+        expect(protobufTraceLines(body)).toEqual(reference(body));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
