@@ -46,8 +46,8 @@ function checked(json: unknown): StreamChunk {
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const optString = (v: unknown) => v === undefined || typeof v === 'string';
-const nullishString = (v: unknown) => v === undefined || v === null || typeof v === 'string';
+const optString = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
+const nullishString = (v: unknown): v is string | null | undefined => v === undefined || v === null || typeof v === 'string';
 
 /**
  * The chunk itself when it is the common token chunk and streamChunk would accept it as it is:

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { plainTokenChunk } from '../../gateway/formats/openai-chat/stream.js';
 import { streamChunk } from '../../gateway/formats/openai-chat/schema.js';
-import { mutations, openaiChunk } from '../property/arbitraries.js';
+import { event, tokenDelta } from '../../gateway/formats/anthropic-messages/decoder.js';
+import { anthropicEvent, mutations, openaiChunk } from '../property/arbitraries.js';
 
 /** As the gateway reads a chunk: through JSON text. */
 const wire = (v: unknown): unknown => JSON.parse(JSON.stringify(v) ?? 'null') as unknown;
@@ -39,6 +40,32 @@ describe('the OpenAI stream decoder fast path', () => {
         const slow = streamChunk.safeParse(v);
         expect(slow.success).toBe(true);
         expect(comparable(fast)).toEqual(comparable(slow.data));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+});
+
+describe('the Anthropic stream decoder fast path', () => {
+  it('takes a text delta', () => {
+    expect(tokenDelta({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hi' } })).toEqual({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hi', partial_json: undefined } });
+    expect(tokenDelta({ type: 'content_block_delta', index: '0', delta: { type: 'text_delta', text: 'hi' } })).toBeUndefined();
+    expect(tokenDelta({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 5 } })).toBeUndefined();
+  });
+
+  it('accepts only what the schema accepts, with the fields the decoder reads equal', () => {
+    const read = (e: unknown) => {
+      const x = e as { type: unknown; index: unknown; delta: { type: unknown; text: unknown; partial_json: unknown } };
+      return [x.type, x.index, x.delta.type, x.delta.text, x.delta.partial_json];
+    };
+    fc.assert(
+      fc.property(fc.oneof(anthropicEvent, mutations(anthropicEvent)), (raw) => {
+        const v = wire(raw);
+        const fast = tokenDelta(v);
+        if (fast === undefined) return;
+        const slow = event.safeParse(v);
+        expect(slow.success).toBe(true);
+        expect(read(fast)).toEqual(read(slow.data));
       }),
       { numRuns: 3_000 },
     );
