@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { droppedSpans, MODELS, portkeyHeaders, startFloor, startGateway, startKeelWithCollector, startOtlpSink, startPortkey, startUpstream, tempDir } from './lib/fleet.js';
 import { col, runGrid, type Measured, type Target } from './lib/cells.js';
 import { machineLine } from './lib/machine.js';
@@ -17,8 +18,12 @@ const WARM_S = Number(process.env.BENCH_WARM_S ?? 25);
 
 const body = (model: string) => () => JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'hi' }] });
 
+/** The 1-minute load average: on a shared 2-core VM, what else ran during the cells. */
+const load1 = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+
 async function main(): Promise<void> {
   pinSelf();
+  const loadBefore = load1();
   const dir = tempDir();
   const upstream = await startUpstream();
   const { collector, keel } = await startKeelWithCollector(dir, upstream.url);
@@ -34,6 +39,7 @@ async function main(): Promise<void> {
     { name: 'portkey', url: portkey.url, headers: portkeyHeaders(upstream.url), body: body(MODELS.stream), pids: [portkey.pid], warmS: WARM_S },
   ];
   const grid = await runGrid('bench streaming', targets, { path: '/v1/chat/completions', stream: true, concurrency: [1, 16], repeats: REPEATS, seconds: SECONDS });
+  const loadAfter = load1();
   const dropped = (await droppedSpans(keel.url)) + (await droppedSpans(sinkKeel.url));
   for (const p of [floor, sinkKeel, sink, portkey, keel, collector, upstream]) await p.stop();
 
@@ -70,6 +76,9 @@ async function main(): Promise<void> {
       table(['conc.', 'target', 'streams/s', 'TTFT p50', 'TTFT p99', 'gap p50', 'gap p99', 'total p50', 'added TTFT p50', 'added TTFT p99', 'added gap p50', 'added gap p99', 'added total p50', 'added total p99', 'proxy CPU ms/stream', 'spans dropped'], rows),
       '',
       `Spans the full-telemetry gateway dropped over the whole run (keel_telemetry_dropped_total): ${dropped}.`,
+      '',
+      // The stand-in writes a token every 5 ms; what direct's own gaps show beyond that is the load core's neighbours.
+      `Quiet-machine check: direct's own gap p99 ${median((grid.results.get(1)?.get('direct') ?? []).map((m) => m.gap99)).toFixed(2)} ms at concurrency 1 (the stand-in writes every 5 ms: well above ~6 ms, something else ran on the cores and the p99 columns measure it); 1-minute load average ${loadBefore.toFixed(2)} before the cells, ${loadAfter.toFixed(2)} after.`,
       '',
       'Targets (issue 18), Keel with full telemetry into the collector:',
       verdict('added TTFT p50 at concurrency 1', 1, (m) => m.ttft50, 0.3),
