@@ -26,6 +26,9 @@ export interface Measured {
   p99: number;
   ttft50: number;
   ttft99: number;
+  /** Inter-token gaps the client saw (streams only; NaN otherwise). */
+  gap50: number;
+  gap99: number;
   /** CPU of the proxy's processes per request, ms. */
   cpuPerReq: number;
   /** CPU of the collector per request, ms (NaN without one). */
@@ -49,6 +52,8 @@ const measure = (r: LoadResult, cpu: number, collectorCpu: number, dropped: numb
   p99: quantile(r.latency, 0.99),
   ttft50: quantile(r.ttft, 0.5),
   ttft99: quantile(r.ttft, 0.99),
+  gap50: quantile(r.gaps, 0.5),
+  gap99: quantile(r.gaps, 0.99),
   cpuPerReq: r.requests > 0 ? cpu / r.requests : Number.NaN,
   collectorCpuPerReq: r.requests > 0 ? collectorCpu / r.requests : Number.NaN,
   dropped,

@@ -22,6 +22,11 @@ export interface LoadResult {
   latency: Float64Array;
   /** Sorted times to the first content token in ms (streams only). */
   ttft: Float64Array;
+  /**
+   * Sorted gaps in ms between consecutive network chunks carrying a content token, as the
+   * client reads them (streams only): what a proxy adds to each token after the first.
+   */
+  gaps: Float64Array;
   errors: number;
   firstError?: string;
 }
@@ -39,6 +44,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const headers = { 'content-type': 'application/json', authorization: 'Bearer bench', ...spec.headers };
   const latency: number[] = [];
   const ttft: number[] = [];
+  const gaps: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
   let n = 0;
@@ -51,11 +57,18 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       try {
         const res = await pool.request({ origin, path: spec.path, method: 'POST', headers, body });
         let first = 0;
+        let last = 0;
         let text = '';
         for await (const chunk of res.body) {
-          if (spec.stream === true && first === 0) {
+          if (spec.stream !== true) continue;
+          if (first === 0) {
             text += (chunk as Buffer).toString();
-            if (TOKEN.test(text)) first = performance.now();
+            if (TOKEN.test(text)) first = last = performance.now();
+          } else if (TOKEN.test((chunk as Buffer).toString())) {
+            // A token split across two reads counts once, at its first part: rare on loopback.
+            const now = performance.now();
+            gaps.push(now - last);
+            last = now;
           }
         }
         const t1 = performance.now();
@@ -76,6 +89,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     rps: latency.length / elapsed,
     latency: Float64Array.from(latency).sort(),
     ttft: Float64Array.from(ttft).sort(),
+    gaps: Float64Array.from(gaps).sort(),
     errors,
   };
   if (firstError !== undefined) result.firstError = firstError;

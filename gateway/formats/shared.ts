@@ -68,11 +68,14 @@ export function requireTranslatable(req: ChatRequest, target: FormatId): void {
  * Responses), validated against the format's closed union; undefined for a type Keel does not
  * know, since providers add event types over time and those carry nothing Keel needs.
  */
-export function typedEvent<T>(data: string, known: ReadonlySet<string>, schema: z.ZodType<T>): T | undefined {
+export function typedEvent<T>(data: string, known: ReadonlySet<string>, schema: z.ZodType<T>, fast?: (json: unknown) => T | undefined): T | undefined {
   const json = parseUpstreamJson(data);
   const kind = (json as { type?: unknown } | null)?.type;
   if (typeof kind !== 'string') throw badUpstream('a stream event without a type');
   if (!known.has(kind)) return undefined;
+  // A format's recogniser for its commonest event (a token), accepting only what `schema` accepts.
+  const quick = fast?.(json);
+  if (quick !== undefined) return quick;
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw badUpstream(`a ${kind} event`, parsed.error);
   return parsed.data;

@@ -63,6 +63,9 @@ export type RelayOutcome = { ok: true } | { ok: false; error: KeelError; committ
  */
 export async function relayStream(o: StreamRelayOptions): Promise<RelayOutcome> {
   const watchdog = o.watchdog;
+  // Made once: the watchdog is re-armed on every chunk.
+  const onGrace = () => o.abort(graceEnd);
+  const onIdle = () => o.abort(upstreamTimeout(o.providerName, 'stream idle too long', o.idleMs));
   let pending = '';
   let tokenSeen = false;
   let claimed = false;
@@ -102,8 +105,8 @@ export async function relayStream(o: StreamRelayOptions): Promise<RelayOutcome> 
       // rest, even if the upstream has already sent it all, does not.
       if (o.signal.aborted && o.signal.reason !== graceEnd) return { ok: false, committed: claimed, error: streamError(o.signal.reason, o) };
       if (o.stats.endSeen || o.sink.closed) break;
-      if (o.stats.finishReason !== undefined) watchdog.arm(Math.min(END_GRACE_MS, o.idleMs), () => o.abort(graceEnd));
-      else if (tokenSeen) watchdog.arm(o.idleMs, () => o.abort(upstreamTimeout(o.providerName, 'stream idle too long', o.idleMs)));
+      if (o.stats.finishReason !== undefined) watchdog.arm(Math.min(END_GRACE_MS, o.idleMs), onGrace);
+      else if (tokenSeen) watchdog.arm(o.idleMs, onIdle);
     }
   } catch (err) {
     if (!(o.signal.aborted && o.signal.reason === graceEnd)) {

@@ -6,7 +6,7 @@ import { finishIn, usageIn } from './mapping.js';
 import { usage, type AnthropicUsage } from './schema.js';
 
 /** https://docs.anthropic.com/en/docs/build-with-claude/streaming — event shapes Keel reads. */
-const event = z.discriminatedUnion('type', [
+export const event = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('message_start'), message: z.looseObject({ id: z.string(), model: z.string(), usage: usage.optional() }) }),
   z.looseObject({ type: z.literal('content_block_start'), index: z.number(), content_block: z.looseObject({ type: z.string(), id: z.string().optional(), name: z.string().optional(), text: z.string().optional() }) }),
   z.looseObject({ type: z.literal('content_block_delta'), index: z.number(), delta: z.looseObject({ type: z.string(), text: z.string().optional(), partial_json: z.string().optional() }) }),
@@ -16,6 +16,24 @@ const event = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('ping') }),
   z.looseObject({ type: z.literal('error'), error: z.looseObject({ type: z.string().optional(), message: z.string().optional() }) }),
 ]);
+
+type AnthropicEvent = z.infer<typeof event>;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optString = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
+
+/**
+ * A content_block_delta (every token of a stream) as `event` would read it, checked by hand:
+ * zod's walk of the union was the larger half of decoding one (as for OpenAI chunks). Anything
+ * else, or a field of the wrong type, is undefined and goes through the schema, which decides
+ * and words the error. The copy carries the fields the decoder reads.
+ */
+export function tokenDelta(v: unknown): AnthropicEvent | undefined {
+  if (!isObject(v) || v.type !== 'content_block_delta' || typeof v.index !== 'number') return undefined;
+  const d = v.delta;
+  if (!isObject(d) || typeof d.type !== 'string' || !optString(d.text) || !optString(d.partial_json)) return undefined;
+  return { type: 'content_block_delta', index: v.index, delta: { type: d.type, text: d.text, partial_json: d.partial_json } };
+}
 
 const KNOWN: ReadonlySet<string> = new Set<string>(event.options.map((o) => o.shape.type.value));
 
@@ -27,7 +45,7 @@ export function createStreamDecoder(): StreamDecoder {
   return {
     decode(ev: SseEvent): StreamEvent[] {
       // Anthropic adds event types over time; ones Keel does not know carry nothing it needs.
-      const e = typedEvent(ev.data, KNOWN, event);
+      const e = typedEvent(ev.data, KNOWN, event, tokenDelta);
       if (e === undefined) return [];
       switch (e.type) {
         case 'message_start':

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { KeelError } from '../../errors.js';
 import type { ChatRequest, SseEvent, StreamEvent, Usage } from '../canonical.js';
 import type { StreamDecoder, StreamEncoder } from '../types.js';
@@ -12,9 +13,8 @@ export function createStreamDecoder(): StreamDecoder {
   return {
     decode(ev: SseEvent): StreamEvent[] {
       if (ev.data.trim() === '[DONE]') return [{ type: 'end' }];
-      const parsed = streamChunk.safeParse(parseUpstreamJson(ev.data));
-      if (!parsed.success) throw badUpstream('a stream chunk', parsed.error);
-      const chunk = parsed.data;
+      const json = parseUpstreamJson(ev.data);
+      const chunk = plainTokenChunk(json) ?? checked(json);
       if (chunk.error) return [{ type: 'error', message: chunk.error.message ?? 'upstream error', errorType: chunk.error.type ?? 'api_error' }];
       const out: StreamEvent[] = [];
       if (!started && chunk.id !== undefined) {
@@ -35,6 +35,42 @@ export function createStreamDecoder(): StreamDecoder {
       return out;
     },
   };
+}
+
+type StreamChunk = z.infer<typeof streamChunk>;
+
+function checked(json: unknown): StreamChunk {
+  const parsed = streamChunk.safeParse(json);
+  if (!parsed.success) throw badUpstream('a stream chunk', parsed.error);
+  return parsed.data;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optString = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
+const nullishString = (v: unknown): v is string | null | undefined => v === undefined || v === null || typeof v === 'string';
+
+/**
+ * The chunk itself when it is the common token chunk and streamChunk would accept it as it is:
+ * text deltas, finish reasons, `usage: null`. zod's walk of every chunk was the larger half of
+ * decoding one (a profile of a 50-token stream); anything else (usage, tool calls, an error,
+ * a field of the wrong type) returns undefined and goes through the schema, which decides and
+ * words the error. Accepting only what the schema accepts, unchanged (loose objects keep
+ * unknown keys), is what makes the two paths give the same chunk.
+ */
+export function plainTokenChunk(v: unknown): StreamChunk | undefined {
+  if (!isObject(v) || !optString(v.id) || !optString(v.model) || !(v.created === undefined || typeof v.created === 'number')) return undefined;
+  if (v.error !== undefined || !(v.usage === undefined || v.usage === null)) return undefined;
+  const choices = v.choices;
+  if (Array.isArray(choices)) {
+    for (const c of choices) {
+      if (!isObject(c) || !(c.index === undefined || typeof c.index === 'number') || !nullishString(c.finish_reason)) return undefined;
+      const d = c.delta;
+      if (d === undefined || d === null) continue;
+      if (!isObject(d) || !nullishString(d.content) || !nullishString(d.refusal) || !(d.tool_calls === undefined || d.tool_calls === null)) return undefined;
+    }
+  } else if (choices !== undefined && choices !== null) return undefined;
+  // Checked above field by field against streamChunk; the schema's own parse would return an equal object.
+  return v;
 }
 
 /** Canonical events → Chat Completions chunks for an OpenAI caller. */
