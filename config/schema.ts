@@ -219,6 +219,11 @@ const serverSchema = z
     admin_token: z.string().optional(),
     /** Serve /metrics (no token needed) on this port, bound to 127.0.0.1; the main port then has no /metrics. */
     admin_port: z.number().int().min(0).max(65535).optional(),
+    /**
+     * The JS heap may grow this far (percent) past what the last full GC kept before collecting
+     * again; 0 leaves it to V8, which allows up to 300 % on a large machine (cli/heap.ts: why).
+     */
+    heap_growth_percent: z.number().int().min(0).max(1000).default(50),
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -18,6 +18,7 @@ import { startSimulator, type Simulator } from '../../simulator/index.js';
 import type { CommonFlags } from '../args.js';
 import { realProvidersConfig, SIMULATED_MODELS, simulatedConfig } from '../default-config.js';
 import { printTryIt } from '../try-it.js';
+import { boundHeapGrowth } from '../heap.js';
 
 interface Source {
   store: ConfigStore;
@@ -105,6 +106,9 @@ export async function serve(flags: CommonFlags, mode: 'start' | 'gateway' | 'dem
     await source.simulator?.close();
     return 1;
   }
+  // Read at start only: V8 applies it from the next full GC on, before anything is cached.
+  const heap = boundHeapGrowth(server.heap_growth_percent);
+  if (heap !== undefined) log(heap);
   // Read at start only (a reload cannot move breakers to another store mid-flight).
   const state = openState(source.store.current.config.state, log);
   let t: Awaited<ReturnType<typeof telemetryFor>>;
