@@ -4,7 +4,10 @@ import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace
 import { pathToFileURL } from 'node:url';
 import type { AttemptInfo, CompletedRequest } from '../gateway/pipeline/record.js';
 import { SPAN_LIMITS } from '../gateway/telemetry/bounds.js';
+import { groupEncoder } from '../gateway/telemetry/group-encoder.js';
+import { encodeSpans } from '../gateway/telemetry/otlp-encoded.js';
 import { encodeTraceRequest } from '../gateway/telemetry/otlp/index.js';
+import { QueueingSpanProcessor } from '../gateway/telemetry/processor.js';
 import { recordSpans } from '../gateway/telemetry/spans.js';
 import { PresetIds } from '../gateway/telemetry/trace-ids.js';
 
@@ -61,6 +64,39 @@ function cpuUs(encode: Encode, gs: ReadableSpan[][]): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
+/**
+ * Two destinations (sample 1 each, discarding exporters) behind one provider, as
+ * span-pipeline.ts builds them: CPU per request to record and encode, each destination
+ * encoding its own groups against one encoding shared (group-encoder.ts).
+ */
+async function twoDestinations(shared: boolean, requests: number): Promise<number> {
+  const encode = shared ? groupEncoder(2) : encodeSpans;
+  const exporter = { export: (_b: unknown, done: (r: { code: number }) => void) => done({ code: 0 }), shutdown: () => Promise.resolve() };
+  const processors = [0, 1].map(() => new QueueingSpanProcessor(exporter, { maxQueue: 1_000_000, batchSize: 512, flushMs: 1_000, sample: 1, onDrop: () => undefined, encode }));
+  const ids = new PresetIds();
+  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'keel' }), spanLimits: SPAN_LIMITS, idGenerator: ids, spanProcessors: processors });
+  const tracer = provider.getTracer('keel');
+  const t = process.cpuUsage();
+  for (let i = 0; i < requests; i++) recordSpans(tracer, request(i), ids);
+  await provider.forceFlush();
+  const d = process.cpuUsage(t);
+  await provider.shutdown();
+  return (d.user + d.system) / requests;
+}
+
+async function destinations(): Promise<void> {
+  const requests = GROUPS * 16;
+  const runs = { separate: [] as number[], shared: [] as number[] };
+  for (let i = 0; i < 2; i++) await twoDestinations(i === 0, requests);
+  for (let r = 0; r < ROUNDS; r++) {
+    const first = r % 2 === 0;
+    runs[first ? 'separate' : 'shared'].push(await twoDestinations(!first, requests));
+    runs[first ? 'shared' : 'separate'].push(await twoDestinations(first, requests));
+  }
+  process.stdout.write(`two destinations: ${requests} requests recorded and encoded per round, ${ROUNDS} rounds, CPU µs per request\n`);
+  for (const [name, xs] of Object.entries(runs)) process.stdout.write(`  ${name.padEnd(12)} median ${median(xs).toFixed(3)}  range ${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}\n`);
+}
+
 async function main(): Promise<void> {
   const encoders: [string, Encode][] = [
     ['sdk', (s) => ProtobufTraceSerializer.serializeRequest(s) ?? new Uint8Array()],
@@ -83,3 +119,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+if (process.env.BENCH_DESTINATIONS !== '0') await destinations();

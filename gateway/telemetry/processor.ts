@@ -16,6 +16,8 @@ export interface QueueOptions {
   /** Share of traces sent (by trace id, so a trace is whole or absent); 1 for the collector. */
   sample: number;
   onDrop: (count: number) => void;
+  /** A group's encoding (default encodeSpans); span-pipeline.ts shares one between destinations (group-encoder.ts). */
+  encode?: (spans: ReadableSpan[]) => EncodedSpans;
 }
 
 /** Keeps a trace or not from its id alone, so every span of it gets the same answer. */
@@ -54,6 +56,7 @@ export class QueueingSpanProcessor implements SpanProcessor {
   readonly #o: QueueOptions;
   readonly #maxBatchBytes: number;
   readonly #maxQueueBytes: number;
+  readonly #encode: (spans: ReadableSpan[]) => EncodedSpans;
   /** Ended and not yet encoded: sealed SEAL_MS after the first, or at SEAL_SPANS. */
   #pending: ReadableSpan[] = [];
   #sealTimer: NodeJS.Timeout | undefined;
@@ -75,6 +78,7 @@ export class QueueingSpanProcessor implements SpanProcessor {
     this.#o = o;
     this.#maxBatchBytes = o.maxBatchBytes ?? EXPORT_BATCH_BYTES;
     this.#maxQueueBytes = o.maxQueueBytes ?? QUEUE_BYTES;
+    this.#encode = o.encode ?? encodeSpans;
   }
 
   onStart(_span: Span, _ctx: Context): void {}
@@ -102,7 +106,7 @@ export class QueueingSpanProcessor implements SpanProcessor {
   #enqueue(spans: ReadableSpan[]): void {
     let group: EncodedSpans;
     try {
-      group = encodeSpans(spans);
+      group = this.#encode(spans);
     } catch {
       this.#o.onDrop(spans.length);
       return;
