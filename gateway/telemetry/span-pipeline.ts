@@ -38,8 +38,9 @@ export interface SpanSink {
 }
 
 /**
- * Finished requests in, OTel spans out: the SDK's tracer, its OTLP/protobuf serializer and
- * the official OTLP/HTTP transport (otlp-encoded.ts), one bounded queue per destination, drops counted. Runs wherever it is
+ * Finished requests in, OTel spans out: the SDK's tracer, Keel's OTLP/protobuf encoder (otlp/,
+ * byte-identical to the SDK's serializer; one encoding per group shared by the destinations,
+ * group-encoder.ts) and the official OTLP/HTTP transport (otlp-encoded.ts), one bounded queue per destination, drops counted. Runs wherever it is
  * created: in the span thread (span-worker.ts) or on the gateway's own thread.
  */
 export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: string, spans: number) => void): SpanSink {
