@@ -55,7 +55,11 @@ function usageAttributes(rec: CompletedRequest): Attributes {
  */
 function defined(attrs: Record<string, Attributes[string] | undefined>): Attributes {
   const out: Attributes = {};
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) out[k] = typeof v === 'string' ? clip(v, IDENTIFIER_CHARS) : v;
+  // Object.keys: Object.entries' order without an array per pair.
+  for (const k of Object.keys(attrs)) {
+    const v = attrs[k];
+    if (v !== undefined) out[k] = typeof v === 'string' ? clip(v, IDENTIFIER_CHARS) : v;
+  }
   return out;
 }
 

@@ -7,6 +7,7 @@ import { recordAuditSpans } from './audit-spans.js';
 import { recordProbeSpans } from './probes.js';
 import { SPAN_LIMITS } from './bounds.js';
 import { within, type SpanShutdown } from './flush.js';
+import { groupEncoder } from './group-encoder.js';
 import { otlpEncodedExporter } from './otlp-encoded.js';
 import { QueueingSpanProcessor } from './processor.js';
 import { spansOf, type SpanThreadData } from './span-messages.js';
@@ -37,14 +38,16 @@ export interface SpanSink {
 }
 
 /**
- * Finished requests in, OTel spans out: the SDK's tracer, its OTLP/protobuf serializer and
- * the official OTLP/HTTP transport (otlp-encoded.ts), one bounded queue per destination, drops counted. Runs wherever it is
+ * Finished requests in, OTel spans out: the SDK's tracer, Keel's OTLP/protobuf encoder (otlp/,
+ * byte-identical to the SDK's serializer; one encoding per group shared by the destinations,
+ * group-encoder.ts) and the official OTLP/HTTP transport (otlp-encoded.ts), one bounded queue per destination, drops counted. Runs wherever it is
  * created: in the span thread (span-worker.ts) or on the gateway's own thread.
  */
 export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: string, spans: number) => void): SpanSink {
+  const encode = groupEncoder(data.destinations.length);
   const named = data.destinations.map((d) => {
     const exporter = d.url === undefined ? otlpEncodedExporter() : otlpEncodedExporter({ url: d.url, headers: d.headers, timeoutMillis: data.exportTimeoutMs });
-    return { name: d.name, processor: new QueueingSpanProcessor(exporter, { maxQueue: data.maxQueueSpans, batchSize: EXPORT_SPANS, flushMs: data.flushMs, sample: d.sample, onDrop: (spans) => onDrop(d.name, spans) }) };
+    return { name: d.name, processor: new QueueingSpanProcessor(exporter, { maxQueue: data.maxQueueSpans, batchSize: EXPORT_SPANS, flushMs: data.flushMs, sample: d.sample, onDrop: (spans) => onDrop(d.name, spans), encode }) };
   });
   const processors = named.map((n) => n.processor);
   // Span limits: a backstop under Keel's own cuts of caller-supplied strings (bounds.ts).

@@ -22,26 +22,25 @@ const spanName = (operation: string, model: string) => `${operation} ${clip(mode
  * Writes one finished request as spans, after the fact, with the times it had:
  * a SERVER span for the request and a CLIENT child per upstream attempt
  * (DESIGN.md §4). Span names follow GenAI: `{operation} {model}`.
+ *
+ * Attributes are set after startSpan rather than passed to it: startSpan copies them twice
+ * through sanitizeAttributes (for the sampler, which here reads none: parent-based always-on
+ * or a trace-id ratio), and setAttribute applies the same key and value checks and limits
+ * anyway, so the span ends up the same (test/telemetry/otlp-encoder.test.ts compares the bytes).
  */
 export function recordSpans(tracer: Tracer, rec: CompletedRequest, ids?: PresetIds): void {
   const start = rec.startedAtMs;
   // The ids attempts already sent upstream in their traceparent (trace-ids.ts).
   ids?.preset(rec.trace?.traceId, rec.trace?.spanId);
-  const server = tracer.startSpan(
-    spanName(rec.operation, rec.requestModel ?? 'unknown'),
-    { kind: SpanKind.SERVER, startTime: start, attributes: requestAttributes(rec, (answering(rec) ?? rec.attempts[rec.attempts.length - 1])?.genAiProvider) },
-    parentContext(rec),
-  );
+  const server = tracer.startSpan(spanName(rec.operation, rec.requestModel ?? 'unknown'), { kind: SpanKind.SERVER, startTime: start }, parentContext(rec));
+  server.setAttributes(requestAttributes(rec, (answering(rec) ?? rec.attempts[rec.attempts.length - 1])?.genAiProvider));
   ids?.preset(undefined, undefined);
   if (rec.errorCode !== undefined) server.setStatus({ code: SpanStatusCode.ERROR, message: rec.errorCode });
   const parent = trace.setSpan(context.active(), server);
   rec.attempts.forEach((a, i) => {
     ids?.preset(undefined, a.spanId);
-    const span = tracer.startSpan(
-      spanName(rec.operation, a.model),
-      { kind: SpanKind.CLIENT, startTime: start + a.startMs, attributes: attemptAttributes(rec, a, i) },
-      parent,
-    );
+    const span = tracer.startSpan(spanName(rec.operation, a.model), { kind: SpanKind.CLIENT, startTime: start + a.startMs }, parent);
+    span.setAttributes(attemptAttributes(rec, a, i));
     // A hedge that lost was stopped by Keel: not an error of the provider's.
     if (!a.ok && a.errorClass !== 'gateway_cancelled') span.setStatus({ code: SpanStatusCode.ERROR, message: a.errorCode ?? 'error' });
     span.end(start + a.startMs + a.durationMs);
