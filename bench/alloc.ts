@@ -19,6 +19,8 @@ import { median } from './lib/stats.js';
  * gateway function on the stack (who asked for the bytes an npm package or a builtin allocated).
  * With ALLOC_BASELINE=<git rev> the same for a build of that revision, started beside this one,
  * the two windows of every round interleaved (order alternating): an A/B in one run.
+ * ALLOC_NODE_ARGS adds V8 flags to the gateways: `--no-turbo-inlining` puts bytes on the function
+ * that allocated them rather than on the optimised caller it was inlined into (CPU then differs).
  * Usage: npm run bench:alloc   (ALLOC_BASELINE=HEAD~1 npm run bench:alloc)
  */
 const SECONDS = Number(process.env.ALLOC_S ?? 5);
@@ -134,7 +136,7 @@ async function main(): Promise<void> {
   const base = BASELINE === undefined ? undefined : checkout(BASELINE);
   const upstream = await startUpstream();
   const sink = await startOtlpSink();
-  const nodeArgs = ['--import', join(dist, 'lib', 'alloc-probe.js')];
+  const nodeArgs = ['--import', join(dist, 'lib', 'alloc-probe.js'), ...(process.env.ALLOC_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')];
   const start = (name: string, bin?: string) => startGateway(dir, upstream.url, { telemetry: true, collectorPort: Number(new URL(sink.url).port), governance: true, cache: true, name: `${name}.yaml`, nodeArgs, bin });
   const builds: Build[] = [{ name: 'this checkout', gw: await start('after'), rows: [] }];
   if (base !== undefined) builds.unshift({ name: `baseline ${base.commit}`, gw: await start('before', base.bin), rows: [] });
