@@ -29,7 +29,7 @@ export interface AttemptInput {
   route: ResolvedRoute;
   target: ResolvedTarget;
   rec: CompletedRequest;
-  /** Response headers, read when the answer starts (so they name the attempt that answered): a fresh object the caller may add to. */
+  /** Response headers, read when the answer starts (so they name the attempt that answered). */
   headers: () => Record<string, string>;
   session: StreamSession | undefined;
   /** May this attempt answer? Asked once, when its answer would start (see relayStream). */
@@ -171,8 +171,5 @@ export function answerJson(parsed: ChatResponse, a: AttemptInput, raw: string | 
   const shown = a.ctx.outbound === undefined ? parsed : a.ctx.outbound.answer(parsed);
   if (a.rec.content !== undefined) a.rec.content.output = outputOfResponse(shown);
   const out = raw !== undefined && shown === parsed ? raw : JSON.stringify(a.ctx.ingress.renderResponse(shown));
-  // a.headers() is a fresh object each call (running.ts headersOf): filled in place, not copied again.
-  const headers = a.headers();
-  headers['content-type'] = 'application/json';
-  return { kind: 'json', headers, body: out };
+  return { kind: 'json', headers: { ...a.headers(), 'content-type': 'application/json' }, body: out };
 }

@@ -212,12 +212,7 @@ export function sendToTarget(target: ResolvedTarget, path: string, body: string,
   });
 }
 
-/** Response headers that say who answered: a fresh object (the caller adds to it). */
+/** Response headers that say who answered. */
 export function answerHeaders(ctx: CallContext, route: ResolvedRoute, target: ResolvedTarget): Record<string, string> {
-  // A plain clone then stores: the clone is V8's fast object copy, a spread with more keys after it is not (~1 % of the request's CPU in bench:profile).
-  const h = { ...ctx.baseHeaders };
-  h['x-keel-route'] = route.name;
-  h['x-keel-provider'] = target.provider.name;
-  h['x-keel-model'] = target.model;
-  return h;
+  return { ...ctx.baseHeaders, 'x-keel-route': route.name, 'x-keel-provider': target.provider.name, 'x-keel-model': target.model };
 }
