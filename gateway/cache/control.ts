@@ -33,6 +33,8 @@ function bad(name: string, why: string): KeelError {
   return new KeelError('KEEL_INVALID_REQUEST', `header ${name}: ${why}`, { param: name });
 }
 
+const NO_DIRECTIVES: readonly string[] = [];
+
 export function cacheControl(h: Headers, routeTtlS: number): CacheControl {
   const out: CacheControl = { lookup: true, store: true, onlyIfCached: false, ttlS: undefined, namespace: undefined, bypass: false };
   const mode = header(h, 'x-keel-cache')?.trim().toLowerCase();
@@ -40,7 +42,9 @@ export function cacheControl(h: Headers, routeTtlS: number): CacheControl {
   else if (mode === 'refresh') out.lookup = false;
   else if (mode === 'only-if-cached') out.onlyIfCached = true;
   else if (mode !== undefined && mode !== '') throw bad('x-keel-cache', 'use bypass, refresh or only-if-cached');
-  const directives = (header(h, 'cache-control') ?? '').toLowerCase().split(',').map((d) => d.trim());
+  const cc = header(h, 'cache-control');
+  // Most requests carry none: no split and map of an empty header per request.
+  const directives = cc === undefined ? NO_DIRECTIVES : cc.toLowerCase().split(',').map((d) => d.trim());
   if (directives.includes('no-store')) out.store = false;
   if (directives.includes('no-cache')) out.lookup = false;
   if (directives.includes('only-if-cached')) out.onlyIfCached = true;

@@ -15,18 +15,19 @@ export interface Hit extends Span {
 
 /** Every match of every rule at or after `from`; a detector shared by several rules runs once. */
 export function collect(rules: readonly CompiledRule[], text: string, from: number): Hit[] {
-  const cache = new Map<Detector, Span[]>();
+  // A rule's own detectors are distinct (compileRule): only several rules can share one, so one rule needs no memo (the common case, per text scanned).
+  const cache = rules.length > 1 ? new Map<Detector, Span[]>() : undefined;
   const hits: Hit[] = [];
-  rules.forEach((rule, r) => {
-    for (const d of rule.detectors) {
-      let spans = cache.get(d);
+  for (let r = 0; r < rules.length; r++) {
+    for (const d of (rules[r] as CompiledRule).detectors) {
+      let spans = cache?.get(d);
       if (spans === undefined) {
         spans = d.find(text, from);
-        cache.set(d, spans);
+        cache?.set(d, spans);
       }
       for (const s of spans) hits.push({ ...s, rule: r, detector: d.name });
     }
-  });
+  }
   return hits;
 }
 
@@ -51,7 +52,8 @@ export function redactRange(rules: readonly CompiledRule[], text: string, hits: 
 
 /** Findings and the block decision, accumulated over every text of one request, answer or stream. */
 export class Tally {
-  private readonly counts = new Map<string, Finding>();
+  // Made on the first hit: most texts have none, and a Tally is built per request and per answer.
+  private counts: Map<string, Finding> | undefined;
   private firstBlock: { order: number; blocked: Blocked } | undefined;
 
   constructor(private readonly rules: readonly CompiledRule[]) {}
@@ -61,6 +63,7 @@ export class Tally {
       const rule = this.rules[h.rule];
       if (rule === undefined) continue;
       const key = `${h.rule}\u0000${h.detector}`;
+      this.counts ??= new Map();
       const f = this.counts.get(key);
       if (f !== undefined) f.count++;
       else this.counts.set(key, { rule: rule.name, detector: h.detector, action: rule.action, count: 1 });
@@ -73,7 +76,8 @@ export class Tally {
 
   /** Per rule and detector the larger of the two counts: for two views of the same text (a request and its raw body). */
   merge(other: Tally): void {
-    for (const [key, f] of other.counts) {
+    for (const [key, f] of other.counts ?? []) {
+      this.counts ??= new Map();
       const mine = this.counts.get(key);
       if (mine === undefined) this.counts.set(key, { ...f });
       else mine.count = Math.max(mine.count, f.count);
@@ -86,6 +90,7 @@ export class Tally {
   }
 
   findings(): Finding[] {
+    if (this.counts === undefined) return [];
     return [...this.counts.entries()].sort(([a], [b]) => ruleOrder(a) - ruleOrder(b)).map(([, f]) => ({ ...f }));
   }
 

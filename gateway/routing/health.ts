@@ -9,6 +9,9 @@ import type { ErrorClass } from '../errors.js';
 import { countsAgainstTarget } from './classify.js';
 import { TargetWindow, type TargetStats } from './window.js';
 
+
+/** HealthRegistry.key per target object (targets are immutable, per config snapshot). */
+const targetKeys = new WeakMap<ResolvedTarget, string>();
 /** How often shared breakers with traffic (or not closed) re-read the fleet's verdict: what another replica decided reaches this one within it. */
 const REFRESH_MS = 250;
 
@@ -123,7 +126,10 @@ export class HealthRegistry {
 
   /** One target, whichever routes list it. */
   static key(t: ResolvedTarget): string {
-    return `${t.provider.name}|${t.provider.baseUrl}|${t.model}`;
+    // Asked several times per attempt (tried set, latency, outcome, windows, breaker): built once per target of a snapshot.
+    let k = targetKeys.get(t);
+    if (k === undefined) targetKeys.set(t, (k = `${t.provider.name}|${t.provider.baseUrl}|${t.model}`));
+    return k;
   }
 
   static #breakerKey(route: string, t: ResolvedTarget): string {

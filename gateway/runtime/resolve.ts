@@ -169,9 +169,18 @@ function resolveProvider(name: string, cfg: KeelConfig['providers'][string]): Re
 
 /** The URL of one operation for one target; `{model}` in the base URL is the Azure deployment slot. */
 export function endpointUrl(target: ResolvedTarget, path: string): string {
-  const base = target.provider.baseUrl.replace('{model}', encodeURIComponent(target.model));
-  return `${base}${path}${target.provider.query}`;
+  // Targets are per config snapshot and take one or two paths (chat, embeddings): the URL is built once, not per request.
+  let byPath = endpoints.get(target);
+  if (byPath === undefined) endpoints.set(target, (byPath = new Map<string, string>()));
+  let url = byPath.get(path);
+  if (url === undefined) {
+    const base = target.provider.baseUrl.replace('{model}', encodeURIComponent(target.model));
+    byPath.set(path, (url = `${base}${path}${target.provider.query}`));
+  }
+  return url;
 }
+
+const endpoints = new WeakMap<ResolvedTarget, Map<string, string>>();
 
 /** Enough for two retries on the primary and two fallbacks; bounded so one request never storms. */
 const DEFAULT_MAX_ATTEMPTS = 5;

@@ -20,8 +20,22 @@ export interface Held {
   w: BudgetWindow;
 }
 
+// Principals are kept per client for the config snapshot (quota.ts): their budgets' state-key prefixes are built once, not per request.
+const prefixes = new WeakMap<Principal, readonly string[]>();
+
+function prefixesOf(p: Principal): readonly string[] {
+  let out = prefixes.get(p);
+  if (out === undefined) prefixes.set(p, (out = p.budgets.map((b) => `budget:${p.scope}:${p.name}:${b.period}:${b.window}`)));
+  return out;
+}
+
 export function heldOf(principals: readonly Principal[], now: number): Held[] {
-  return principals.flatMap((p) => p.budgets.map((b) => ({ p, b, w: budgetWindowNow(`budget:${p.scope}:${p.name}:${b.period}:${b.window}`, b, now) })));
+  const out: Held[] = [];
+  for (const p of principals) {
+    const names = prefixesOf(p);
+    p.budgets.forEach((b, i) => out.push({ p, b, w: budgetWindowNow(names[i] ?? '', b, now) }));
+  }
+  return out;
 }
 
 export const reserveScopeOf = ({ b, w }: Held, amount: number): ReserveScope => ({ add: w.add, window: w.window, amount, limit: b.usd, ttlMs: w.ttlMs });

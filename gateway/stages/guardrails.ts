@@ -1,7 +1,7 @@
 import { KeelError } from '../errors.js';
-import { compileGuardrails, guardRequest, guardResponse, StreamGuard, type CompiledGuardrails, type Finding } from '../guardrails/index.js';
+import { compileGuardrails, guardRequest, guardResponse, StreamGuard, type CompiledGuardrails, type CompiledRule, type Finding } from '../guardrails/index.js';
 import type { CompletedRequest } from '../pipeline/record.js';
-import type { Runtime } from '../runtime/resolve.js';
+import type { ClientIdentity, Runtime } from '../runtime/resolve.js';
 import type { StageFactory } from './types.js';
 
 /**
@@ -35,16 +35,22 @@ export const guardrailStage: StageFactory = (runtime, route) => {
   const anyKeyRules = runtime.config.auth?.keys.some((k) => k.guardrails.length > 0) === true;
   if (routeRules.length === 0 && !anyKeyRules) return undefined;
   const rules = rulesOf(runtime);
+  // Which rules a client's requests pass depends only on the route's and the key's names, both per snapshot like this stage: selected once per client.
+  const selected = new WeakMap<ClientIdentity, Selected>();
+  const anonymous = selectRules(rules, routeRules, []);
+  const rulesFor = (client: ClientIdentity | undefined): Selected => {
+    if (client === undefined) return anonymous;
+    let r = selected.get(client);
+    if (r === undefined) selected.set(client, (r = selectRules(rules, routeRules, client.config.guardrails)));
+    return r;
+  };
   return {
     name: 'guardrails',
     // A detector that throws must not let a request through unchecked.
     policy: 'fail-closed',
     chatOnly: true,
     pre: (sr) => {
-      const names = [...routeRules, ...(sr.call.client?.config.guardrails ?? [])];
-      if (names.length === 0) return undefined;
-      const inbound = rules.select(names, 'in');
-      const outbound = rules.select(names, 'out');
+      const { inbound, outbound } = rulesFor(sr.call.client);
       if (inbound.length > 0) {
         const r = guardRequest(inbound, sr.req);
         note(sr.rec, 'in', r.findings);
@@ -87,3 +93,13 @@ export const guardrailStage: StageFactory = (runtime, route) => {
     },
   };
 };
+
+interface Selected {
+  inbound: readonly CompiledRule[];
+  outbound: readonly CompiledRule[];
+}
+
+function selectRules(rules: CompiledGuardrails, routeRules: readonly string[], keyRules: readonly string[]): Selected {
+  const names = [...routeRules, ...keyRules];
+  return { inbound: rules.select(names, 'in'), outbound: rules.select(names, 'out') };
+}

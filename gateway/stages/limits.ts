@@ -19,12 +19,25 @@ export interface Scoped {
   scope: RateScope;
 }
 
-export function rateScopesOf(p: Principal, limits: Limits, tokens: number): Scoped[] {
-  const out: Scoped[] = [];
+// Principals live as long as their config snapshot (quota.ts keeps them per client): their state keys are built once, not per request.
+const keysOf = new WeakMap<Principal, { rpm: string; tpm: string }>();
+
+function stateKeys(p: Principal): { rpm: string; tpm: string } {
+  let k = keysOf.get(p);
+  if (k === undefined) {
+    const base = `rate:${p.scope}:${p.name}`;
+    k = { rpm: `${base}:rpm`, tpm: `${base}:tpm` };
+    keysOf.set(p, k);
+  }
+  return k;
+}
+
+/** Appends `p`'s rate scopes for a request of `tokens` to `out` (default a new list). */
+export function rateScopesOf(p: Principal, limits: Limits, tokens: number, out: Scoped[] = []): Scoped[] {
   const burstMs = limits.burst_s * 1000;
-  const base = `rate:${p.scope}:${p.name}`;
-  if (limits.rpm !== undefined) out.push({ p, kind: 'requests', limit: limits.rpm, scope: { key: `${base}:rpm`, intervalMs: 60_000 / limits.rpm, burstMs, cost: 1 } });
-  if (limits.tpm !== undefined) out.push({ p, kind: 'tokens', limit: limits.tpm, scope: { key: `${base}:tpm`, intervalMs: 60_000 / limits.tpm, burstMs, cost: tokens } });
+  const keys = stateKeys(p);
+  if (limits.rpm !== undefined) out.push({ p, kind: 'requests', limit: limits.rpm, scope: { key: keys.rpm, intervalMs: 60_000 / limits.rpm, burstMs, cost: 1 } });
+  if (limits.tpm !== undefined) out.push({ p, kind: 'tokens', limit: limits.tpm, scope: { key: keys.tpm, intervalMs: 60_000 / limits.tpm, burstMs, cost: tokens } });
   return out;
 }
 

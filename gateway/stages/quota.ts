@@ -1,8 +1,9 @@
 import { requestCost } from '../telemetry/attributes.js';
 import { budgetAdmitted, budgetExhausted, heldOf, reserveScopeOf } from './budget.js';
 import { estimateInputTokens, maxCostUsd, outputCap, withOutputCap, worstPrice } from './estimate.js';
-import { anyLimits, NO_STATE, limitsConfigured, rateLimited, rateScopesOf, routePrincipal } from './limits.js';
-import { anyBudgets, principalsOf } from './principals.js';
+import type { ClientIdentity, Runtime } from '../runtime/resolve.js';
+import { anyLimits, NO_STATE, limitsConfigured, rateLimited, rateScopesOf, routePrincipal, type Scoped } from './limits.js';
+import { anyBudgets, principalsOf, type Principal } from './principals.js';
 import { rateHeaders } from './rate-headers.js';
 import type { StageFactory } from './types.js';
 
@@ -20,6 +21,15 @@ export const quotaStage: StageFactory = (runtime, route) => {
   const budgeted = anyBudgets(runtime);
   if (!limited && !budgeted) return undefined;
   const price = budgeted ? worstPrice(route) : undefined;
+  // The stage and the clients are per config snapshot: who a client's request is checked against is known once per client.
+  const byClient = new WeakMap<ClientIdentity, Who>();
+  const anonymous = whoOf(runtime, undefined, routeP, limited);
+  const who = (client: ClientIdentity | undefined): Who => {
+    if (client === undefined) return anonymous;
+    let w = byClient.get(client);
+    if (w === undefined) byClient.set(client, (w = whoOf(runtime, client, routeP, limited)));
+    return w;
+  };
   return {
     name: 'quota',
     // No state, no spending: a limit or a budget Keel cannot check is not one.
@@ -27,14 +37,14 @@ export const quotaStage: StageFactory = (runtime, route) => {
     pre: async (sr) => {
       const { call } = sr;
       const now = Date.now();
-      const principals = principalsOf(call.runtime, call.client);
+      const { principals, limitedHere, rated } = who(call.client);
       const held = price === undefined ? [] : heldOf(principals, now);
-      const limitedHere = limited && anyLimits([...principals, routeP]);
       if (held.length === 0 && !limitedHere) return undefined;
       const cap = outputCap(call.runtime, route, sr.req);
       const input = estimateInputTokens(sr.req);
       const tokens = input + cap;
-      const scoped = limitedHere ? [...principals, routeP].flatMap((p) => (p.limits === undefined ? [] : rateScopesOf(p, p.limits, tokens))) : [];
+      const scoped: Scoped[] = [];
+      for (const p of rated) if (p.limits !== undefined) rateScopesOf(p, p.limits, tokens, scoped);
       const tpm = scoped.filter((s) => s.kind === 'tokens');
       if (tpm.length > 0 || held.length > 0) sr.req = withOutputCap(sr.req, cap);
       const reserved = price === undefined ? 0 : maxCostUsd(input, cap, price);
@@ -42,7 +52,7 @@ export const quotaStage: StageFactory = (runtime, route) => {
         scoped.map((s) => s.scope),
         held.map((h) => reserveScopeOf(h, reserved)),
       );
-      if (scoped.length > 0) Object.assign(call.baseHeaders, rateHeaders(scoped.map((s, i) => ({ kind: s.kind, limit: s.limit, state: result.states[i] ?? NO_STATE, intervalMs: s.scope.intervalMs }))));
+      if (scoped.length > 0) rateHeaders(scoped.map((s, i) => ({ kind: s.kind, limit: s.limit, state: result.states[i] ?? NO_STATE, intervalMs: s.scope.intervalMs })), call.baseHeaders);
       if (!result.ok && result.refused === 'rate') {
         call.baseHeaders['retry-after-ms'] = String(Math.ceil(result.retryAfterMs));
         throw rateLimited(scoped[result.over], result.retryAfterMs);
@@ -64,3 +74,17 @@ export const quotaStage: StageFactory = (runtime, route) => {
     },
   };
 };
+
+/** Whom a client's requests are checked against on this route: its principals, and those with rate limits (the route's own included). */
+interface Who {
+  principals: readonly Principal[];
+  limitedHere: boolean;
+  rated: readonly Principal[];
+}
+
+function whoOf(runtime: Runtime, client: ClientIdentity | undefined, routeP: Principal, limited: boolean): Who {
+  const principals = principalsOf(runtime, client);
+  const all = [...principals, routeP];
+  const limitedHere = limited && anyLimits(all);
+  return { principals, limitedHere, rated: limitedHere ? all : [] };
+}

@@ -15,7 +15,15 @@ export async function runStages(stages: readonly Stage[], sr: StageRequest, inne
   let outcome: StageOutcome = { ok: true, error: undefined };
   try {
     for (const stage of stages) {
-      const after = await preOf(stage, sr, log);
+      let after: StageAfter | undefined;
+      // Inline, and no await for a stage that answers synchronously (auth, guardrails): each async
+      // hop here was a promise and a resumption per stage per request (bench:alloc, issue 18).
+      try {
+        const pending = stage.pre(sr);
+        after = pending instanceof Promise ? await pending : pending;
+      } catch (err) {
+        after = stageFailed(stage, sr, err, log);
+      }
       if (after === undefined) continue;
       // A stage that answers (a cache hit) ends the way in: the stages before it see the answer go out.
       if (after.serve !== undefined) return await after.serve(outboundOf(afters));
@@ -52,26 +60,23 @@ async function innerOrRescue(afters: readonly StageAfter[], inner: (afters: read
 }
 
 async function runPosts(afters: readonly StageAfter[], outcome: StageOutcome, log: (msg: string) => void): Promise<void> {
-  for (const after of afters) await postOf(after, outcome, log);
-}
-
-async function preOf(stage: Stage, sr: StageRequest, log: (msg: string) => void): Promise<StageAfter | undefined> {
-  try {
-    return await stage.pre(sr);
-  } catch (err) {
-    if (err instanceof KeelError && familyOf(err.errorClass) === 'caller') throw err;
-    const why = err instanceof Error ? err.message : String(err);
-    log(`stage ${stage.name} failed (${stage.policy}): ${sr.call.runtime.redact(why)}`);
-    if (stage.policy === 'fail-open') return undefined;
-    throw new KeelError('KEEL_STAGE_FAILED', `Keel could not check this request (${stage.name}); nothing was sent to a provider. Retry shortly.`, { cause: err });
+  for (const after of afters) {
+    if (after.post === undefined) continue;
+    try {
+      const pending = after.post(outcome);
+      if (pending instanceof Promise) await pending;
+    } catch (err) {
+      // The answer has gone out: a post that fails (state unreachable at reconcile) is logged, never the caller's.
+      log(`stage post failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 }
 
-async function postOf(after: StageAfter, outcome: StageOutcome, log: (msg: string) => void): Promise<void> {
-  try {
-    await after.post?.(outcome);
-  } catch (err) {
-    // The answer has gone out: a post that fails (state unreachable at reconcile) is logged, never the caller's.
-    log(`stage post failed: ${err instanceof Error ? err.message : String(err)}`);
-  }
+/** A stage's own failure (not a refusal): fail-open goes on without it (undefined), fail-closed fails the request. */
+function stageFailed(stage: Stage, sr: StageRequest, err: unknown, log: (msg: string) => void): undefined {
+  if (err instanceof KeelError && familyOf(err.errorClass) === 'caller') throw err;
+  const why = err instanceof Error ? err.message : String(err);
+  log(`stage ${stage.name} failed (${stage.policy}): ${sr.call.runtime.redact(why)}`);
+  if (stage.policy === 'fail-open') return undefined;
+  throw new KeelError('KEEL_STAGE_FAILED', `Keel could not check this request (${stage.name}); nothing was sent to a provider. Retry shortly.`, { cause: err });
 }

@@ -42,8 +42,27 @@ export interface UpstreamResponse {
  * its bytes queue in an UpstreamBody. The request's Abort aborts it at any point with its
  * own reason (before the answer: the promise rejects; after: the body fails).
  */
+/**
+ * A URL's origin and path, parsed once: a config snapshot has a handful of endpoint URLs, and
+ * parsing one per request (with its origin, pathname and search strings) showed in bench:alloc.
+ * Bounded, in case a provider's base_url templates the model (one URL per model asked for).
+ */
+const parsed = new Map<string, { origin: string; path: string }>();
+const PARSED_MAX = 256;
+
+export function dispatchTarget(url: string): { origin: string; path: string } {
+  let t = parsed.get(url);
+  if (t === undefined) {
+    const u = new URL(url);
+    t = { origin: u.origin, path: u.pathname + u.search };
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(url, t);
+  }
+  return t;
+}
+
 export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamResponse> {
-  const url = new URL(req.url);
+  const url = dispatchTarget(req.url);
   const body = new UpstreamBody();
   try {
     return await new Promise<UpstreamResponse>((resolve, reject) => {
@@ -62,7 +81,7 @@ export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamRespon
       agentFor(req.connectMs).dispatch(
         {
           origin: url.origin,
-          path: url.pathname + url.search,
+          path: url.path,
           method: req.method ?? 'POST',
           headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...req.headers },
           body: req.method === 'GET' ? undefined : req.body,

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../gateway/cache/canonical-json.js';
 import { anyValue } from '../property/arbitraries.js';
+import { canonicalJsonBefore } from './canonical-json-before.js';
 
 const viaJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v)) as unknown;
 const json = fc.jsonValue({ maxDepth: 4 }).map(viaJson);
@@ -57,4 +58,25 @@ describe('canonicalJson', () => {
       { numRuns: 1_000 },
     );
   });
+
+  it('prints exactly what the implementation before issue 18 printed (cache keys unchanged)', () => {
+    // Keys that sort differently as numbers and as text, non-ASCII and astral keys, many keys (the builtin sort's path).
+    const keyName = fc.oneof(fc.string({ maxLength: 4 }), fc.nat({ max: 120 }).map(String), fc.constantFrom('é', 'z', 'Z', '\ud83d\ude00', '\uffff', '__proto__x'));
+    const wide = fc.dictionary(keyName, fc.jsonValue({ maxDepth: 2 }), { minKeys: 30, maxKeys: 45 });
+    const value = fc.oneof(anyValue, json, fc.dictionary(keyName, json, { maxKeys: 8 }), wide, fc.array(wide, { maxLength: 2 }));
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(canonicalJson(v)).toBe(canonicalJsonBefore(v));
+      }),
+      { numRuns: 3_000 },
+    );
+    const cyclic: Record<string, unknown> = { b: [1], a: 1 };
+    cyclic.self = cyclic;
+    (cyclic.b as unknown[]).push(cyclic, { again: cyclic });
+    const shared = { x: 1 };
+    let deep: unknown = 'x';
+    for (let i = 0; i < 300; i++) deep = i % 2 === 0 ? [deep] : { k: deep };
+    for (const v of [cyclic, [shared, shared], deep, Object.create(null) as unknown, 10n, Symbol('s')]) expect(canonicalJson(v)).toBe(canonicalJsonBefore(v));
+  });
 });
+

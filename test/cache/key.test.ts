@@ -32,6 +32,11 @@ const withTools = fc.record({
 const transport = fc.record({ stream: fc.boolean(), stream_options: fc.record({ include_usage: fc.boolean() }), user: text, metadata: fc.dictionary(fc.string({ maxLength: 6 }), text), store: fc.boolean() }, { requiredKeys: [] });
 
 describe('cacheKey is stable', () => {
+  it('across releases: a fixed request keeps the key it had (KEY_VERSION 1, commit f9d26db)', () => {
+    const body = { model: 'm', temperature: 0.2, messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi, é ✓ "q"' }], tools: [{ type: 'function', function: { name: 'f', description: 'd', parameters: { type: 'object', properties: { z: { type: 'string' }, a: { type: 'number' } } } } }], stop: ['x'], metadata: { b: 1, a: [2, null] } };
+    expect(keyOf('openai-chat', body)).toBe('b0641d2b271af534500aaee0c7bb50c934a63273c33dc486cea688168c392ddd');
+  });
+
   it('under object key order (tools parameters, response_format, the body) and transport fields', () => {
     fc.assert(
       fc.property(withTools, fc.nat(), transport, transport, ({ body, parameters, responseFormat }, salt, t1, t2) => {
