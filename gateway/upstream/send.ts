@@ -38,11 +38,6 @@ export interface UpstreamResponse {
 }
 
 /**
- * Sends through undici's dispatch API: the answer's status and headers resolve the promise,
- * its bytes queue in an UpstreamBody. The request's Abort aborts it at any point with its
- * own reason (before the answer: the promise rejects; after: the body fails).
- */
-/**
  * A URL's origin and path, parsed once: a config snapshot has a handful of endpoint URLs, and
  * parsing one per request (with its origin, pathname and search strings) showed in bench:alloc.
  * Bounded, in case a provider's base_url templates the model (one URL per model asked for).
@@ -61,6 +56,11 @@ export function dispatchTarget(url: string): { origin: string; path: string } {
   return t;
 }
 
+/**
+ * Sends through undici's dispatch API: the answer's status and headers resolve the promise,
+ * its bytes queue in an UpstreamBody. The request's Abort aborts it at any point with its
+ * own reason (before the answer: the promise rejects; after: the body fails).
+ */
 export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamResponse> {
   const url = dispatchTarget(req.url);
   const body = new UpstreamBody();
