@@ -3,7 +3,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { presentedToken, secretMatches } from '../config/secret.js';
 import { QueueFull, SpoolWriteFailed, type Batcher, type Row } from './batcher.js';
 import { collectorMetrics, collectorStatus } from './metrics.js';
-import { DEFAULT_MAX_BODY_BYTES, decodeRequest, decodeTraceLines, encodeResponse, encodeStatus, encodingOf, inflate, OtlpDecodeError, OtlpTooLarge, type Encoding } from './otlp/decode.js';
+import { DEFAULT_MAX_BODY_BYTES, decodeRequest, decodeTraceRows, encodeResponse, encodeStatus, encodingOf, inflate, OtlpDecodeError, OtlpTooLarge, type Encoding } from './otlp/decode.js';
 import type { Signal } from './otlp/types.js';
 import { metricRows } from './rows/metrics.js';
 import { traceRows } from './rows/traces.js';
@@ -41,8 +41,8 @@ export interface CollectorServerOptions {
 /** What one export request becomes: rows per table and how many items were rejected, and why. */
 function rowsFor(signal: Signal, raw: Buffer, encoding: Encoding): { tables: Record<string, Row[]>; rejected: number; reason: string } {
   if (signal === 'traces' && encoding === 'protobuf') {
-    const mapped = decodeTraceLines(raw, false);
-    return { tables: { otel_traces: mapped.lines }, rejected: mapped.rejected, reason: mapped.reason };
+    const mapped = decodeTraceRows(raw, false);
+    return { tables: { otel_traces: mapped.rows }, rejected: mapped.rejected, reason: mapped.reason };
   }
   if (signal === 'traces') {
     const mapped = traceRows(decodeRequest('traces', raw, encoding, false));
