@@ -5,7 +5,9 @@ import { request } from 'undici';
 import { SERVER_CPU, cpuMs, keelBin, peakWhile, pinSelf, startKeel, type Proc } from './lib/proc.js';
 import { keelConfig, startUpstream, tempDir } from './lib/fleet.js';
 import { spanBatches } from './lib/spans.js';
-import { medianRange, table } from './lib/stats.js';
+import { quantile } from './lib/load.js';
+import { median, medianRange, table } from './lib/stats.js';
+import { measureVisibility } from './lib/visibility.js';
 
 /**
  * The collector's before/after: two collectors (A: another checkout's bin/keel.js, B: this one)
@@ -13,8 +15,13 @@ import { medianRange, table } from './lib/stats.js';
  * round (the order alternating), so the shared machine's noise lands on both. Per blast: CPU ms
  * per 1000 spans (all threads, and the main thread, /proc/<pid>/task), RSS and anonymous peaks.
  * Usage: node dist/bench/ingest-ab.js <A's bin/keel.js>
- *   BENCH_AB_ROUNDS (default 4), BENCH_INGEST_BATCHES (100), BENCH_AB_NODE_ARGS (e.g. --cpu-prof, B only).
+ *   BENCH_AB_ROUNDS (default 4), BENCH_INGEST_BATCHES (100), BENCH_AB_NODE_ARGS (e.g. --cpu-prof, B only),
+ *   BENCH_AB_VIS_ROUNDS (default 2): visibility cells as bench:ingest's (at the ceiling, and paced
+ *   at 90 % of each collector's own measured rate), BENCH_VIS_SECONDS (10) each.
  */
+const VIS_ROUNDS = Number(process.env.BENCH_AB_VIS_ROUNDS ?? 2);
+const VIS_S = Number(process.env.BENCH_VIS_SECONDS ?? 10);
+const VIS_EVERY_MS = 200;
 const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 4);
 const BATCHES = Number(process.env.BENCH_INGEST_BATCHES ?? 100);
 const PER_BATCH = 500;
@@ -37,14 +44,21 @@ async function insertedRows(url: string): Promise<number> {
   return ((await res.body.json()) as { insertedRows: number }).insertedRows;
 }
 
-/** Every batch once, SENDERS at a time; resolves when the collector reports them all inserted. */
-async function blast(url: string, batches: Batch[]): Promise<{ spans: number; seconds: number }> {
+/** Every batch once (or cycling until `until`, at most `pace` spans/s), SENDERS at a time; resolves when the collector reports them all inserted. */
+async function blast(url: string, batches: Batch[], until?: number, pace?: number): Promise<{ spans: number; seconds: number }> {
   let next = 0;
   let spans = 0;
+  let claimed = 0;
   const stored0 = await insertedRows(url);
   const t0 = performance.now();
   const sender = async () => {
-    for (let b = batches[next++]; b !== undefined; b = batches[next++]) {
+    for (;;) {
+      const i = next++;
+      const b = until === undefined ? batches[i] : batches[i % batches.length];
+      if (b === undefined || (until !== undefined && performance.now() >= until)) return;
+      const due = pace === undefined ? 0 : t0 + (claimed / pace) * 1000;
+      claimed += b.spans;
+      if (performance.now() < due) await new Promise((r) => setTimeout(r, due - performance.now()));
       await send(url, b);
       spans += b.spans;
     }
@@ -99,10 +113,29 @@ async function run(p: Proc, batches: Batch[], cell: Cell): Promise<void> {
   for (const [name, ms] of t1) cell.threads.set(name, (cell.threads.get(name) ?? 0) + ms - (t0.get(name) ?? 0));
 }
 
-async function start(bin: string, upstream: string, nodeArgs: string[]): Promise<Proc> {
+type Collector = Proc & { dir: string };
+
+async function start(bin: string, upstream: string, nodeArgs: string[]): Promise<Collector> {
   const dir = tempDir();
   const cfg = keelConfig(dir, 'collector.yaml', upstream, true, 0);
-  return startKeel(['collector', '--config', cfg, '--slo-port', '0'], /listening on (http:\/\/\S+) \(OTLP/, { cwd: dir, cpu: SERVER_CPU, bin, nodeArgs });
+  return { ...(await startKeel(['collector', '--config', cfg, '--slo-port', '0'], /listening on (http:\/\/\S+) \(OTLP/, { cwd: dir, cpu: SERVER_CPU, bin, nodeArgs })), dir };
+}
+
+let probeSeq = 0;
+
+/** One visibility cell (bench/ingest.ts's): p50 and p99 seconds until a probe's row is in llm_requests, and the rate meanwhile. */
+async function visibility(p: Collector, batches: Batch[], pace: number | undefined): Promise<{ p50: number; p99: number; rate: number; missing: number }> {
+  const count = Math.ceil((VIS_S * 1000) / VIS_EVERY_MS) + 1;
+  const first = probeSeq;
+  probeSeq += count;
+  const probes = spanBatches(count, 1, 'vis-', first).map((b) => b.body);
+  const until = performance.now() + VIS_S * 1000;
+  const [b, seen] = await Promise.all([
+    blast(p.url, batches, until, pace),
+    measureVisibility({ url: p.url, dir: p.dir, probes, first, prefix: 'vis-', everyMs: VIS_EVERY_MS, until, send: (body) => send(p.url, { body, spans: 0 }) }),
+  ]);
+  const lat = Float64Array.from(seen.latencies).sort();
+  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), rate: b.spans / b.seconds, missing: seen.missing };
 }
 
 async function main(): Promise<void> {
@@ -121,6 +154,15 @@ async function main(): Promise<void> {
       process.stderr.write(`ingest-ab: round ${i + 1}/${ROUNDS} ${name}: ${cells[name].cpu.at(-1)?.toFixed(1)} ms/1000 spans (main ${cells[name].main.at(-1)?.toFixed(1)}), RSS ${cells[name].rss.at(-1)?.toFixed(0)} MiB\n`);
     }
   }
+  const vis = { A: [] as Awaited<ReturnType<typeof visibility>>[], B: [] as Awaited<ReturnType<typeof visibility>>[] };
+  const paced = { A: [] as typeof vis.A, B: [] as typeof vis.B };
+  for (let i = 0; i < VIS_ROUNDS; i++) {
+    for (const name of i % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
+      vis[name].push(await visibility(procs[name], batches, undefined));
+      paced[name].push(await visibility(procs[name], batches, 0.9 * median(cells[name].rate)));
+      process.stderr.write(`ingest-ab: visibility round ${i + 1}/${VIS_ROUNDS} ${name}: ceiling p99 ${vis[name].at(-1)?.p99.toFixed(2)} s at ${vis[name].at(-1)?.rate.toFixed(0)} spans/s; paced p99 ${paced[name].at(-1)?.p99.toFixed(2)} s at ${paced[name].at(-1)?.rate.toFixed(0)}\n`);
+    }
+  }
   for (const p of [procs.A, procs.B, upstream]) await p.stop();
   const rows = (['A', 'B'] as const).map((n) => [n, medianRange(cells[n].cpu, 1), medianRange(cells[n].main, 1), medianRange(cells[n].rate, 0), medianRange(cells[n].rss, 0), medianRange(cells[n].anon, 0)]);
   const names = [...new Set([...cells.A.threads.keys(), ...cells.B.threads.keys()])].sort((a, b) => (cells.B.threads.get(b) ?? 0) - (cells.B.threads.get(a) ?? 0));
@@ -128,6 +170,10 @@ async function main(): Promise<void> {
   process.stdout.write(`${ROUNDS} rounds of ${BATCHES} batches of ${PER_BATCH} spans, A = ${binA}, B = ${keelBin}; median (min–max)\n\n`);
   process.stdout.write(`${table(['', 'CPU ms / 1000 spans', 'main thread ms / 1000', 'spans/s', 'RSS peak MiB', 'anon peak MiB'], rows)}\n\n`);
   process.stdout.write(`${table(['thread', 'A ms / 1000 spans', 'B ms / 1000 spans'], names.slice(0, 12).map((t) => [t, perK('A', t), perK('B', t)]))}\n`);
+  if (VIS_ROUNDS === 0) return;
+  const visRow = (n: 'A' | 'B', cell: string, xs: typeof vis.A) => [n, cell, medianRange(xs.map((x) => x.rate), 0), medianRange(xs.map((x) => x.p50)), medianRange(xs.map((x) => x.p99)), String(xs.reduce((k, x) => k + x.missing, 0))];
+  const visRows = (['A', 'B'] as const).flatMap((n) => [visRow(n, 'ceiling', vis[n]), visRow(n, 'paced 90 %', paced[n])]);
+  process.stdout.write(`\nVisibility in llm_requests, ${VIS_ROUNDS} rounds of ${VIS_S} s per cell:\n\n${table(['', 'blast', 'spans/s', 'visible p50 s', 'p99 s', 'never seen'], visRows)}\n`);
 }
 
 await main();

@@ -130,6 +130,18 @@ function admitBodies(maxBytes: number, bodyLimit: number): onRequestHookHandler 
   };
 }
 
+/**
+ * 429 before the body is read while the queue is at its time bound (Batcher.admitting): the
+ * sender retries after Retry-After as for a full queue, and the refusal costs no decoding.
+ */
+function admitQueue(batcher: Batcher): onRequestHookHandler {
+  return (req, reply, done) => {
+    if (batcher.admitting()) return done();
+    reply.header('retry-after', '1');
+    sendStatus(reply, 429, encodingOf(req.headers['content-type']) ?? 'json', RESOURCE_EXHAUSTED, 'collector queue full (inserts are behind); retry');
+  };
+}
+
 /** Errors fastify raises itself (body over the limit, bad Content-Length) as OTLP status bodies; nothing internal leaks. */
 function onError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
@@ -158,7 +170,7 @@ export function buildCollectorServer(o: CollectorServerOptions): FastifyInstance
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setErrorHandler(onError);
-  const ingest = [requireToken(o.token, 'OTLP ingest'), admitBodies(o.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES, limit)];
+  const ingest = [requireToken(o.token, 'OTLP ingest'), admitQueue(o.batcher), admitBodies(o.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES, limit)];
   app.post('/v1/traces', { onRequest: ingest }, (req, reply) => handle('traces', req, reply, o.batcher, limit));
   app.post('/v1/metrics', { onRequest: ingest }, (req, reply) => handle('metrics', req, reply, o.batcher, limit));
   app.get('/healthz', () => ({ status: 'ok', ...collectorStatus(o.batcher) }));
