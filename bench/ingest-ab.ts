@@ -29,12 +29,16 @@ const SENDERS = 4;
 
 type Batch = { body: Uint8Array; spans: number };
 
+/** 429/503 answers the senders got (the cost of a refusal is part of what a bound costs). */
+let refused = 0;
+
 async function send(url: string, b: Batch): Promise<void> {
   for (;;) {
     const res = await request(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: b.body });
     await res.body.dump();
     if (res.statusCode === 200) return;
     if (res.statusCode !== 429 && res.statusCode !== 503) throw new Error(`collector answered ${res.statusCode}`);
+    refused++;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -124,19 +128,20 @@ async function start(bin: string, upstream: string, nodeArgs: string[]): Promise
 let probeSeq = 0;
 
 /** One visibility cell (bench/ingest.ts's): p50 and p99 seconds until a probe's row is in llm_requests, and the rate meanwhile. */
-async function visibility(p: Collector, batches: Batch[], pace: number | undefined): Promise<{ p50: number; p99: number; rate: number; missing: number; cpu: number }> {
+async function visibility(p: Collector, batches: Batch[], pace: number | undefined): Promise<{ p50: number; p99: number; rate: number; missing: number; cpu: number; refused: number }> {
   const count = Math.ceil((VIS_S * 1000) / VIS_EVERY_MS) + 1;
   const first = probeSeq;
   probeSeq += count;
   const probes = spanBatches(count, 1, 'vis-', first).map((b) => b.body);
   const until = performance.now() + VIS_S * 1000;
   const c0 = cpuMs(p.pid);
+  const r0 = refused;
   const [b, seen] = await Promise.all([
     blast(p.url, batches, until, pace),
     measureVisibility({ url: p.url, dir: p.dir, probes, first, prefix: 'vis-', everyMs: VIS_EVERY_MS, until, send: (body) => send(p.url, { body, spans: 0 }) }),
   ]);
   const lat = Float64Array.from(seen.latencies).sort();
-  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), rate: b.spans / b.seconds, missing: seen.missing, cpu: (cpuMs(p.pid) - c0) / (b.spans / 1000) };
+  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), rate: b.spans / b.seconds, missing: seen.missing, cpu: (cpuMs(p.pid) - c0) / (b.spans / 1000), refused: refused - r0 };
 }
 
 async function main(): Promise<void> {
@@ -172,9 +177,9 @@ async function main(): Promise<void> {
   process.stdout.write(`${table(['', 'CPU ms / 1000 spans', 'main thread ms / 1000', 'spans/s', 'RSS peak MiB', 'anon peak MiB'], rows)}\n\n`);
   process.stdout.write(`${table(['thread', 'A ms / 1000 spans', 'B ms / 1000 spans'], names.slice(0, 12).map((t) => [t, perK('A', t), perK('B', t)]))}\n`);
   if (VIS_ROUNDS === 0) return;
-  const visRow = (n: 'A' | 'B', cell: string, xs: typeof vis.A) => [n, cell, medianRange(xs.map((x) => x.rate), 0), medianRange(xs.map((x) => x.p50)), medianRange(xs.map((x) => x.p99)), String(xs.reduce((k, x) => k + x.missing, 0)), medianRange(xs.map((x) => x.cpu), 1)];
+  const visRow = (n: 'A' | 'B', cell: string, xs: typeof vis.A) => [n, cell, medianRange(xs.map((x) => x.rate), 0), medianRange(xs.map((x) => x.p50)), medianRange(xs.map((x) => x.p99)), String(xs.reduce((k, x) => k + x.missing, 0)), medianRange(xs.map((x) => x.cpu), 1), medianRange(xs.map((x) => x.refused), 0)];
   const visRows = (['A', 'B'] as const).flatMap((n) => [visRow(n, 'ceiling', vis[n]), visRow(n, 'paced 90 %', paced[n])]);
-  process.stdout.write(`\nVisibility in llm_requests, ${VIS_ROUNDS} rounds of ${VIS_S} s per cell:\n\n${table(['', 'blast', 'spans/s', 'visible p50 s', 'p99 s', 'never seen', 'CPU ms / 1000 spans'], visRows)}\n`);
+  process.stdout.write(`\nVisibility in llm_requests, ${VIS_ROUNDS} rounds of ${VIS_S} s per cell:\n\n${table(['', 'blast', 'spans/s', 'visible p50 s', 'p99 s', 'never seen', 'CPU ms / 1000 spans', 'refused (429/503)'], visRows)}\n`);
 }
 
 await main();
