@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { InsertPace } from './insert-pace.js';
 import { Spool, type Row, type SpooledGroup } from './spool.js';
 
 export type { Row };
@@ -10,6 +11,15 @@ export interface BatcherOptions {
   batchRows: number;
   flushMs: number;
   maxQueueRows: number;
+  /**
+   * The queue's bound in time: rows waiting for an insert (the one running not counted) are held
+   * to this many ms of insert work (× the wall time per row of recent inserts, at most batchRows,
+   * at least MIN_ADMIT_ROWS); past it senders get 429 + Retry-After. A row accepted then waits for
+   * the insert running and its own, not behind max_queue_rows (issue 18: queryable within 2 s).
+   * The running insert is left out so the next batch is always ready when it ends. Absent: the
+   * row count alone.
+   */
+  maxQueueMs?: number;
   /** How often spooled batches are retried while ClickHouse is away. */
   replayMs: number;
   /** telemetry.collector.spool_max_bytes: past it the oldest spooled batches are dropped (counted); default: no bound (tests of other things). */
@@ -89,6 +99,8 @@ export class Batcher {
   readonly #held = new Set<string>();
   #seq = 0;
   #queued = 0;
+  /** Rows of the group being inserted (counted in #queued too). */
+  #inflight = 0;
   #timer: NodeJS.Timeout | undefined;
   #replayTimer: NodeJS.Timeout | undefined;
   /** Every write (flushes and replays) goes through this one chain: one insert at a time. */
@@ -97,6 +109,7 @@ export class Batcher {
   #trimming = false;
   #lastDropLog = -Infinity;
   #writeFailing = false;
+  readonly #pace = new InsertPace();
   readonly stats: BatcherStats = { queuedRows: 0, insertedRows: 0, spooledBatches: 0, replayedBatches: 0, droppedFiles: 0, droppedSpans: 0, droppedRows: 0, spoolWriteErrors: 0 };
 
   constructor(insert: InsertBatch, spool: Spool, o: BatcherOptions) {
@@ -128,6 +141,7 @@ export class Batcher {
     const total = parts.reduce((n, [, rows]) => n + rows.length, 0);
     if (total === 0) return;
     if (this.#queued + total > this.#o.maxQueueRows) throw new QueueFull(`collector queue full (${this.#queued} rows waiting)`);
+    if (!this.admitting()) throw this.#timeFull();
     this.#count(total);
     const files = await this.#write(parts).catch((err: unknown) => {
       this.#count(-total);
@@ -139,7 +153,8 @@ export class Batcher {
       this.#pending.set(f.table, q);
     }
     await this.#trim();
-    if (files.some((f) => this.#rowsOf(f.table) >= this.#o.batchRows)) void this.flush();
+    // A queue at its bound gains nothing from waiting for flush_ms: the next insert takes what is there.
+    if (files.some((f) => this.#rowsOf(f.table) >= this.#o.batchRows) || !this.admitting()) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), this.#o.flushMs);
   }
 
@@ -200,6 +215,25 @@ export class Batcher {
     this.#log(`spool: over spool_max_bytes (${max} bytes) while ClickHouse is behind: dropping the oldest batches (${droppedFiles} file(s), ${droppedSpans} span(s), ${droppedRows} row(s) dropped so far)`);
   }
 
+  /** Rows waiting for an insert (the running one not counted) the time bound allows; maxQueueRows without one (see BatcherOptions). */
+  admitRows(): number {
+    return this.#pace.admitRows(this.#o.maxQueueRows, this.#o.batchRows, this.#o.maxQueueMs);
+  }
+
+  /**
+   * False while the time bound is reached: the server asks before it reads a body, so a refused
+   * export costs no decoding (decoding and then refusing doubled the main thread's CPU, measured).
+   * A request that arrives just under it is let in whatever its size: the bound is never more than one request off.
+   */
+  admitting(): boolean {
+    return this.#queued - this.#inflight < this.admitRows();
+  }
+
+  #timeFull(): QueueFull {
+    const waiting = this.#queued - this.#inflight;
+    return new QueueFull(`collector queue full (${waiting} rows waiting for an insert, about ${Math.round(waiting * (this.#pace.msPerRow ?? 0))} ms of inserts)`);
+  }
+
   #token(): string {
     return `${this.#instance}:${this.#seq++}`;
   }
@@ -237,7 +271,12 @@ export class Batcher {
           group.push(p);
           rows += p.rows.length;
         }
-        await this.#writeGroup(table, group);
+        this.#inflight = rows;
+        try {
+          await this.#writeGroup(table, group);
+        } finally {
+          this.#inflight = 0;
+        }
         this.#count(-rows);
       }
     }
@@ -268,7 +307,7 @@ export class Batcher {
   async #landGroup(g: SpooledGroup, rows: Row[]): Promise<boolean> {
     try {
       // A manifest whose members were all dropped or quarantined has nothing left to insert.
-      if (rows.length > 0) await this.#insert(g.table, rows, g.token);
+      if (rows.length > 0) await this.#pace.time(rows.length, () => this.#insert(g.table, rows, g.token));
     } catch {
       this.stats.spooledBatches++;
       this.#release(g.members);

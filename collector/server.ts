@@ -3,7 +3,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { presentedToken, secretMatches } from '../config/secret.js';
 import { QueueFull, SpoolWriteFailed, type Batcher, type Row } from './batcher.js';
 import { collectorMetrics, collectorStatus } from './metrics.js';
-import { DEFAULT_MAX_BODY_BYTES, decodeRequest, decodeTraceLines, encodeResponse, encodeStatus, encodingOf, inflate, OtlpDecodeError, OtlpTooLarge, type Encoding } from './otlp/decode.js';
+import { DEFAULT_MAX_BODY_BYTES, decodeRequest, decodeTraceRows, encodeResponse, encodeStatus, encodingOf, inflate, OtlpDecodeError, OtlpTooLarge, type Encoding } from './otlp/decode.js';
 import type { Signal } from './otlp/types.js';
 import { metricRows } from './rows/metrics.js';
 import { traceRows } from './rows/traces.js';
@@ -41,8 +41,8 @@ export interface CollectorServerOptions {
 /** What one export request becomes: rows per table and how many items were rejected, and why. */
 function rowsFor(signal: Signal, raw: Buffer, encoding: Encoding): { tables: Record<string, Row[]>; rejected: number; reason: string } {
   if (signal === 'traces' && encoding === 'protobuf') {
-    const mapped = decodeTraceLines(raw, false);
-    return { tables: { otel_traces: mapped.lines }, rejected: mapped.rejected, reason: mapped.reason };
+    const mapped = decodeTraceRows(raw, false);
+    return { tables: { otel_traces: mapped.rows }, rejected: mapped.rejected, reason: mapped.reason };
   }
   if (signal === 'traces') {
     const mapped = traceRows(decodeRequest('traces', raw, encoding, false));
@@ -130,6 +130,18 @@ function admitBodies(maxBytes: number, bodyLimit: number): onRequestHookHandler 
   };
 }
 
+/**
+ * 429 before the body is read while the queue is at its time bound (Batcher.admitting): the
+ * sender retries after Retry-After as for a full queue, and the refusal costs no decoding.
+ */
+function admitQueue(batcher: Batcher): onRequestHookHandler {
+  return (req, reply, done) => {
+    if (batcher.admitting()) return done();
+    reply.header('retry-after', '1');
+    sendStatus(reply, 429, encodingOf(req.headers['content-type']) ?? 'json', RESOURCE_EXHAUSTED, 'collector queue full (inserts are behind); retry');
+  };
+}
+
 /** Errors fastify raises itself (body over the limit, bad Content-Length) as OTLP status bodies; nothing internal leaks. */
 function onError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
@@ -158,7 +170,7 @@ export function buildCollectorServer(o: CollectorServerOptions): FastifyInstance
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setErrorHandler(onError);
-  const ingest = [requireToken(o.token, 'OTLP ingest'), admitBodies(o.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES, limit)];
+  const ingest = [requireToken(o.token, 'OTLP ingest'), admitQueue(o.batcher), admitBodies(o.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES, limit)];
   app.post('/v1/traces', { onRequest: ingest }, (req, reply) => handle('traces', req, reply, o.batcher, limit));
   app.post('/v1/metrics', { onRequest: ingest }, (req, reply) => handle('metrics', req, reply, o.batcher, limit));
   app.get('/healthz', () => ({ status: 'ok', ...collectorStatus(o.batcher) }));

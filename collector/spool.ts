@@ -1,8 +1,15 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { encodeRows } from './rows/trace-lines.js';
+import { diskIo, isBatch, isBatchName, isData, isGroup, parseRows, rowsHeader, type SpoolIo } from './spool-files.js';
 
-/** A row as an object, or as a line already encoded in its table's insert format (see encodeRows). */
-export type Row = Record<string, unknown> | string;
+export { diskIo, type SpoolIo };
+
+/**
+ * A row as an object, or as a line already encoded in its table's insert format (see
+ * encodeRows): a string without its '\n', or bytes with it (the protobuf path, line-writer.ts).
+ */
+export type Row = Record<string, unknown> | string | Buffer;
 
 export interface SpooledBatch {
   table: string;
@@ -18,37 +25,6 @@ export interface SpooledGroup {
   token: string;
   members: string[];
 }
-
-/**
- * The file system calls that make a spool file durable, injectable so tests can fail them as a
- * bad disk does (ENOSPC, EIO) without filling a real disk.
- */
-export interface SpoolIo {
-  /** Creates `path` holding `data`, fsynced before it resolves. */
-  writeDurable: (path: string, data: string) => Promise<void>;
-  /** fsyncs a folder, so a rename in it survives a power cut (the file's own fsync does not cover its name). */
-  syncDir: (dir: string) => Promise<void>;
-}
-
-export const diskIo: SpoolIo = {
-  writeDurable: async (path, data) => {
-    const fh = await open(path, 'w');
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  },
-  syncDir: async (dir) => {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  },
-};
 
 export interface SpoolOptions {
   io?: SpoolIo;
@@ -68,18 +44,6 @@ export interface SpoolStats {
 /** Names start with the write time in ms, zero-padded: name order is age order. */
 const STAMP_DIGITS = 15;
 export const QUARANTINE_DIR = 'quarantine';
-
-const isData = (name: string) => name.endsWith('.json') || name.endsWith('.group');
-
-function isBatch(v: unknown): v is SpooledBatch {
-  const b = v as Partial<SpooledBatch> | null;
-  return typeof b === 'object' && b !== null && typeof b.table === 'string' && typeof b.token === 'string' && Array.isArray(b.rows);
-}
-
-function isGroup(v: unknown): v is Omit<SpooledGroup, 'name'> {
-  const g = v as Partial<SpooledGroup> | null;
-  return typeof g === 'object' && g !== null && typeof g.table === 'string' && typeof g.token === 'string' && Array.isArray(g.members) && g.members.every((m) => typeof m === 'string');
-}
 
 const errText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -106,6 +70,7 @@ export class Spool {
   readonly #memberOf = new Map<string, string>();
   readonly #membersLeft = new Map<string, number>();
   readonly stats: SpoolStats = { quarantinedFiles: 0, tmpRemoved: 0 };
+  #dirMade = false;
 
   constructor(dir: string, o: SpoolOptions = {}) {
     this.#dir = dir;
@@ -165,12 +130,18 @@ export class Spool {
   }
 
   static keyOfName(name: string): string {
-    return name.slice(STAMP_DIGITS + 1).replace(/\.(json|group)$/, '');
+    return name.slice(STAMP_DIGITS + 1).replace(/\.(json|rows|group)$/, '');
   }
 
-  /** Writes a batch; returns its file name. */
+  /**
+   * Writes a batch; returns its file name. Rows that are bytes already (the protobuf path) go as
+   * they are, after one header line: JSON.stringify of those lines escaped every quote in them
+   * again, and was the spool's main-thread cost (bench/reading.md, the collector again).
+   */
   async put(batch: SpooledBatch): Promise<string> {
-    return this.#write(batch.token, '.json', JSON.stringify(batch));
+    if (!batch.rows.some((r) => Buffer.isBuffer(r))) return this.#write(batch.token, '.json', JSON.stringify(batch));
+    const { body } = encodeRows(batch.table, batch.rows);
+    return this.#write(batch.token, '.rows', Buffer.concat([rowsHeader(batch.table, batch.token, batch.rows.length, body.length), body]));
   }
 
   /** Writes an insert group's manifest; returns its file name. */
@@ -187,14 +158,19 @@ export class Spool {
     this.#membersLeft.set(manifest, present.length);
   }
 
-  async #write(token: string, ext: string, text: string): Promise<string> {
-    await mkdir(this.#dir, { recursive: true });
+  async #write(token: string, ext: string, text: string | Buffer): Promise<string> {
+    // Once, not per write (a mkdir per accepted export showed in the profile); a folder removed
+    // under a running collector is made again below.
+    if (!this.#dirMade) await mkdir(this.#dir, { recursive: true });
+    this.#dirMade = true;
     const name = `${Math.floor(this.#now()).toString().padStart(STAMP_DIGITS, '0')}-${Spool.keyOf(token)}${ext}`;
     const tmp = join(this.#dir, `.${name}.tmp`);
     try {
-      await this.#io.writeDurable(tmp, text);
-      await rename(tmp, join(this.#dir, name));
-      await this.#io.syncDir(this.#dir);
+      await this.#durable(tmp, name, text).catch(async (err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        await mkdir(this.#dir, { recursive: true });
+        await this.#durable(tmp, name, text);
+      });
     } catch (err) {
       // Not acknowledged, so not kept: a sender told 503 sends again, and a file left here would double it.
       await rm(tmp, { force: true }).catch(() => undefined);
@@ -203,6 +179,12 @@ export class Spool {
     }
     this.#track(name, Buffer.byteLength(text));
     return name;
+  }
+
+  async #durable(tmp: string, name: string, data: string | Buffer): Promise<void> {
+    await this.#io.writeDurable(tmp, data);
+    await rename(tmp, join(this.#dir, name));
+    await this.#io.syncDir(this.#dir);
   }
 
   /** Insert groups left by a flush that did not finish, oldest first; unreadable manifests are quarantined. */
@@ -231,22 +213,32 @@ export class Spool {
 
   /** Spooled batch files, oldest first. */
   async list(): Promise<string[]> {
-    return (await this.#names()).filter((f) => f.endsWith('.json'));
+    return (await this.#names()).filter(isBatchName);
   }
 
   /** A batch, or undefined when it is gone (already removed) or could not be read (then quarantined). */
   async read(name: string): Promise<SpooledBatch | undefined> {
-    return this.#load(name, isBatch);
+    if (!name.endsWith('.rows')) return this.#load(name, isBatch);
+    const file = await this.#readBytes(name);
+    if (file === undefined) return undefined;
+    const batch = parseRows(file);
+    return typeof batch === 'string' ? this.#quarantine(name, batch) : batch;
   }
 
-  async #load<T>(name: string, valid: (v: unknown) => v is T): Promise<T | undefined> {
-    let text: string;
+  /** A file's bytes, or undefined when it is gone or unreadable (then quarantined). */
+  async #readBytes(name: string): Promise<Buffer | undefined> {
     try {
-      text = await readFile(join(this.#dir, name), 'utf8');
+      return await readFile(join(this.#dir, name));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#gone(name);
       return this.#quarantine(name, `unreadable: ${errText(err)}`);
     }
+  }
+
+  async #load<T>(name: string, valid: (v: unknown) => v is T): Promise<T | undefined> {
+    const bytes = await this.#readBytes(name);
+    if (bytes === undefined) return undefined;
+    const text = bytes.toString('utf8');
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -277,7 +269,7 @@ export class Spool {
 
   /** The oldest batch file not held by `held` (keys, see keyOf), or undefined. */
   oldest(held: (key: string) => boolean): string | undefined {
-    for (const name of this.#sizes.keys()) if (name.endsWith('.json') && !held(Spool.keyOfName(name))) return name;
+    for (const name of this.#sizes.keys()) if (isBatchName(name) && !held(Spool.keyOfName(name))) return name;
     return undefined;
   }
 

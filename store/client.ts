@@ -95,11 +95,24 @@ export async function queryText(client: ClickHouseClient, query: string): Promis
 export type InsertFormat = 'JSONEachRow' | 'JSONCompactEachRow';
 
 /** Rows already encoded, one line each, in `format`; JSONCompactEachRow lines follow `columns`. */
-export interface EncodedRows {
+export interface EncodedLines {
   format: InsertFormat;
   columns?: readonly string[];
   lines: readonly string[];
 }
+
+/** The same as one insert body: `rows` lines, each ending in '\n' (the collector builds these as bytes). */
+export interface EncodedBody {
+  format: InsertFormat;
+  columns?: readonly string[];
+  body: Buffer;
+  rows: number;
+}
+
+export type EncodedRows = EncodedLines | EncodedBody;
+
+const rowsIn = (rows: EncodedRows): number => ('body' in rows ? rows.rows : rows.lines.length);
+const bodyOf = (rows: EncodedRows): Buffer => ('body' in rows ? rows.body : Buffer.from(`${rows.lines.join('\n')}\n`));
 
 /**
  * The one way Keel writes rows. Every insert names its own dedup token: a replay with the
@@ -110,12 +123,12 @@ export interface EncodedRows {
  * (measured, 25,000-row inserts); SET values would also stay in chDB's session.
  */
 export async function insertEncoded(client: ClickHouseClient, table: string, rows: EncodedRows, token: string = randomUUID()): Promise<void> {
-  if (rows.lines.length === 0) return;
+  if (rowsIn(rows) === 0) return;
   const columns = rows.columns === undefined ? '' : ` (${rows.columns.map((c) => `\`${c}\``).join(', ')})`;
   const settings = `insert_deduplication_token = '${token.replace(/[\\']/g, '\\$&')}', deduplicate_blocks_in_dependent_materialized_views = 1`;
   const result = await client.exec({
     query: `INSERT INTO ${table}${columns} SETTINGS ${settings} FORMAT ${rows.format}`,
-    values: Readable.from([`${rows.lines.join('\n')}\n`], { objectMode: false }),
+    values: Readable.from(['body' in rows ? rows.body : `${rows.lines.join('\n')}\n`], { objectMode: false }),
   });
   // Over HTTP the (empty) response must be read for the socket to be reused.
   result.stream.resume();
@@ -136,9 +149,8 @@ function dedupSettings(token: string): Record<string, string | number> {
  */
 function rawInserter(connection: ChdbConnection): Store['insert'] {
   return async (table, rows, token) => {
-    if (rows.lines.length === 0) return;
-    const values = Buffer.from(`${rows.lines.join('\n')}\n`);
-    await connection.chdb.rawInsert({ table, columns: rows.columns, format: rows.format, values, settings: dedupSettings(token) });
+    if (rowsIn(rows) === 0) return;
+    await connection.chdb.rawInsert({ table, columns: rows.columns, format: rows.format, values: bodyOf(rows), settings: dedupSettings(token) });
   };
 }
 

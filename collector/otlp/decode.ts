@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { protobufTraceLines } from '../rows/trace-wire.js';
+import { protobufTraceRows } from '../rows/trace-wire.js';
 import { otlpType } from './proto.js';
 import type { MetricsRequest, Signal, TracesRequest } from './types.js';
 
@@ -61,11 +61,11 @@ export function inflate(body: Buffer, gzip: boolean, maxBytes: number = DEFAULT_
   }
 }
 
-/** An OTLP/protobuf traces request straight to otel_traces lines (rows/trace-wire.ts), with decodeRequest's errors. */
-export function decodeTraceLines(body: Buffer, gzip: boolean): ReturnType<typeof protobufTraceLines> {
+/** An OTLP/protobuf traces request straight to otel_traces lines as bytes (rows/trace-wire.ts), with decodeRequest's errors. */
+export function decodeTraceRows(body: Buffer, gzip: boolean): ReturnType<typeof protobufTraceRows> {
   const raw = inflate(body, gzip);
   try {
-    return protobufTraceLines(raw);
+    return protobufTraceRows(raw);
   } catch {
     throw new OtlpDecodeError(`the body is not a valid ${REQUEST_TYPE.traces} protobuf message`);
   }

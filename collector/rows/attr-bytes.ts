@@ -52,6 +52,8 @@ export function int64Text(v: { low: number; high: number } | number): string {
   return BigInt.asIntN(64, (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0)).toString();
 }
 
+const EMPTY = Buffer.from('{}');
+
 export class AttrBytes {
   readonly #keys = new Map<number, Key>();
   #buf = Buffer.allocUnsafe(64 * 1024);
@@ -68,10 +70,15 @@ export class AttrBytes {
 
   /** The map written since reset, as JSON text. */
   text(): string {
-    if (this.#count === 0) return '{}';
+    return this.view().toString('utf8');
+  }
+
+  /** The map written since reset, as JSON bytes: a view of this writer's buffer, good until the next reset. Call once per span. */
+  view(): Buffer {
+    if (this.#count === 0) return EMPTY;
     this.#ensure(1);
     this.#buf[this.#n++] = 0x7d;
-    return utf8(this.#buf, 0, this.#n);
+    return this.#buf.subarray(0, this.#n);
   }
 
   /** One KeyValue message `[r.pos, until)` of `body`; false: not one this path writes exactly (see above). */

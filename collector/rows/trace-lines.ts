@@ -1,4 +1,4 @@
-import type { EncodedRows } from '../../store/index.js';
+import type { EncodedBody } from '../../store/index.js';
 import type { Row } from '../spool.js';
 import type { TraceRow } from './traces.js';
 
@@ -19,11 +19,26 @@ export function traceLine(row: TraceRow): string {
 }
 
 /**
- * A group's rows as one insert body. A string row is already a line in its table's format
- * (the protobuf path writes otel_traces lines straight off the wire); objects (OTLP/JSON,
- * metrics, spool files of earlier versions) are encoded here.
+ * A group's rows as one insert body. A Buffer row is a line already in its table's format with
+ * its '\n' (the protobuf path writes otel_traces lines as bytes straight off the wire, see
+ * line-writer.ts), copied as it is; a string row a line without it; objects (OTLP/JSON, metrics,
+ * spool files of earlier versions) are encoded here.
  */
-export function encodeRows(table: string, rows: readonly Row[]): EncodedRows {
-  if (table === 'otel_traces') return { format: 'JSONCompactEachRow', columns: TRACE_COLUMNS, lines: rows.map((r) => (typeof r === 'string' ? r : traceLine(r))) };
-  return { format: 'JSONEachRow', lines: rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))) };
+export function encodeRows(table: string, rows: readonly Row[]): EncodedBody {
+  const trace = table === 'otel_traces';
+  const parts: Buffer[] = [];
+  let text: string[] = [];
+  const flushText = () => {
+    if (text.length > 0) parts.push(Buffer.from(`${text.join('\n')}\n`));
+    text = [];
+  };
+  for (const r of rows) {
+    if (Buffer.isBuffer(r)) {
+      flushText();
+      parts.push(r);
+    } else text.push(typeof r === 'string' ? r : trace ? traceLine(r) : JSON.stringify(r));
+  }
+  flushText();
+  const body = parts.length === 1 && parts[0] !== undefined ? parts[0] : Buffer.concat(parts);
+  return trace ? { format: 'JSONCompactEachRow', columns: TRACE_COLUMNS, body, rows: rows.length } : { format: 'JSONEachRow', body, rows: rows.length };
 }

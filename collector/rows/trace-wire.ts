@@ -1,6 +1,7 @@
 import protobuf from 'protobufjs';
 import { otlpType } from '../otlp/proto.js';
 import { AttrBytes, int64Text } from './attr-bytes.js';
+import { LineWriter } from './line-writer.js';
 import type { AnyValue } from '../otlp/types.js';
 import { KINDS, STATUS, validId, type MappedTraces } from './traces.js';
 import { asString, doubleText, nanosDiff, nanosToDateTime64 } from './values.js';
@@ -16,12 +17,14 @@ type Reader = protobuf.Reader;
 
 interface Ctx {
   body: Buffer;
-  lines: string[];
   rejected: number;
 }
 
 /** The attribute writer of the fast path, reused span after span (one process, one thread). */
 const ATTRS = new AttrBytes();
+/** Where a request's lines are written, reused request after request. */
+const OUT = new LineWriter();
+const COMMA = 0x2c;
 
 /** The end offset of a length-delimited field that starts at the reader's position. */
 function end(r: Reader): number {
@@ -176,7 +179,7 @@ interface Around {
  * exactly sends the whole span round again the generic way (attributes into an object), so
  * both ways give the line JSON.stringify would.
  */
-function span(r: Reader, until: number, c: Ctx, middle: string, fast = true): void {
+function span(r: Reader, until: number, c: Ctx, middle: Buffer, fast = true): void {
   const begin = r.pos;
   let traceId = '', spanId = '', parent = '', state = '', name = '', kind = 0;
   let start = 0n, stop = 0n;
@@ -214,10 +217,19 @@ function span(r: Reader, until: number, c: Ctx, middle: string, fast = true): vo
     c.rejected++;
     return;
   }
-  // JSON.stringify of the whole row, in three pieces: the attributes come as text either way.
-  const head = JSON.stringify([nanosToDateTime64(start), traceId, spanId, parent, state, name, KINDS[kind] ?? 'Unspecified']);
-  const tail = JSON.stringify([nanosDiff(stop, start), STATUS[st.code] ?? 'Unset', st.message, n.time, n.name, n.attrs, n.traceId, n.spanId, n.state, n.linkAttrs]);
-  c.lines.push(`${head.slice(0, -1)},${middle},${fast ? ATTRS.text() : JSON.stringify(attrs)},${tail.slice(1)}`);
+  // JSON.stringify of the whole row, in pieces: head without its `]`, the scope's columns, the
+  // attributes (bytes on the fast path), and tail with its `[` turned into a comma.
+  OUT.text(JSON.stringify([nanosToDateTime64(start), traceId, spanId, parent, state, name, KINDS[kind] ?? 'Unspecified']));
+  OUT.drop(1);
+  OUT.byte(COMMA);
+  OUT.copy(middle);
+  OUT.byte(COMMA);
+  if (fast) OUT.copy(ATTRS.view());
+  else OUT.text(JSON.stringify(attrs));
+  const bracket = OUT.length;
+  OUT.text(JSON.stringify([nanosDiff(stop, start), STATUS[st.code] ?? 'Unset', st.message, n.time, n.name, n.attrs, n.traceId, n.spanId, n.state, n.linkAttrs]));
+  OUT.put(bracket, COMMA);
+  OUT.endLine();
 }
 
 /** Offsets [start, end) of each occurrence of `field`, the rest read by `other`: fields may come in any order. */
@@ -250,7 +262,7 @@ function scopeSpans(r: Reader, until: number, c: Ctx, resource: Record<string, s
       else r.skipType(s & 7);
     }
   });
-  const middle = JSON.stringify([a.service, a.resource, a.scopeName, a.scopeVersion]).slice(1, -1);
+  const middle = Buffer.from(JSON.stringify([a.service, a.resource, a.scopeName, a.scopeVersion]).slice(1, -1));
   for (const [s, e] of spans) {
     r.pos = s;
     span(r, e, c, middle);
@@ -271,14 +283,24 @@ function resourceSpans(r: Reader, until: number, c: Ctx): void {
   r.pos = until;
 }
 
-/** Throws (RangeError, Error) on a body that is not a valid protobuf message. */
-export function protobufTraceLines(body: Buffer): Omit<MappedTraces, 'rows'> & { lines: string[] } {
+/**
+ * The lines as bytes (LineWriter): each a Buffer holding one JSONCompactEachRow line and its '\n'.
+ * Throws (RangeError, Error) on a body that is not a valid protobuf message.
+ */
+export function protobufTraceRows(body: Buffer): Omit<MappedTraces, 'rows'> & { rows: Buffer[] } {
   const r = protobuf.Reader.create(body);
-  const c: Ctx = { body, lines: [], rejected: 0 };
+  const c: Ctx = { body, rejected: 0 };
+  OUT.reset();
   while (r.pos < r.len) {
     const t = r.uint32();
     if (t >>> 3 === 1) resourceSpans(r, end(r), c);
     else r.skipType(t & 7);
   }
-  return { lines: c.lines, rejected: c.rejected, reason: c.rejected > 0 ? `${c.rejected} span(s) without a valid trace or span id` : '' };
+  return { rows: OUT.take(), rejected: c.rejected, reason: c.rejected > 0 ? `${c.rejected} span(s) without a valid trace or span id` : '' };
+}
+
+/** protobufTraceRows' lines as strings, without their '\n' (what traceLine gives for the same span). */
+export function protobufTraceLines(body: Buffer): Omit<MappedTraces, 'rows'> & { lines: string[] } {
+  const { rows, rejected, reason } = protobufTraceRows(body);
+  return { lines: rows.map((b) => b.toString('utf8', 0, b.length - 1)), rejected, reason };
 }

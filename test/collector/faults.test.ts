@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Batcher, buildCollectorServer, Spool, startCollector, storeInsert, traceRows, type RunningCollector } from '../../collector/index.js';
+import { otlpType } from '../../collector/otlp/proto.js';
 import { queryRows } from '../../store/index.js';
 
 /**
@@ -35,6 +36,22 @@ function body(n: number): string {
   return JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'keel' } }] }, scopeSpans: [{ spans }] }] });
 }
 
+/** The same spans as OTLP/protobuf, the gateway's encoding: the collector spools these as `.rows` files. */
+function protobufBody(n: number): Buffer {
+  const json = JSON.parse(body(n)) as { resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[] };
+  for (const span of json.resourceSpans[0]?.scopeSpans[0]?.spans ?? []) {
+    span.traceId = Buffer.from(String(span.traceId), 'hex');
+    span.spanId = Buffer.from(String(span.spanId), 'hex');
+  }
+  const type = otlpType('ExportTraceServiceRequest');
+  return Buffer.from(type.encode(type.fromObject(json)).finish());
+}
+
+async function postProtobuf(c: RunningCollector, n: number): Promise<number> {
+  const res = await fetch(`${c.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: protobufBody(n) });
+  return res.status === 200 ? n : 0;
+}
+
 async function post(c: RunningCollector, n: number): Promise<number> {
   const res = await fetch(`${c.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(n) });
   return res.status === 200 ? n : 0;
@@ -60,6 +77,21 @@ describe('collector faults', () => {
     expect(await count(c, 'otel_traces')).toBe(400);
     expect(await count(c, 'llm_requests')).toBe(400);
     expect(readdirSync(config.collector.spool_dir).filter((f) => f.endsWith('.json'))).toEqual([]);
+  });
+
+  it('OTLP/protobuf exports through the same outage: spooled as .rows files (the insert body\'s bytes), replayed, each span stored once', async () => {
+    const before = await count(c, 'otel_traces');
+    let acked = 0;
+    for (let i = 0; i < 3; i++) acked += await postProtobuf(c, 20);
+    await c.store.client.command({ query: 'DETACH TABLE otel_traces' });
+    for (let i = 0; i < 6; i++) acked += await postProtobuf(c, 20);
+    await c.batcher.flush();
+    expect(readdirSync(config.collector.spool_dir).filter((f) => f.endsWith('.rows')).length).toBeGreaterThan(0);
+    await c.store.client.command({ query: 'ATTACH TABLE otel_traces' });
+    await c.batcher.replay();
+    expect(acked).toBe(180);
+    expect((await count(c, 'otel_traces')) - before).toBe(180);
+    expect(readdirSync(config.collector.spool_dir).filter((f) => f.endsWith('.rows') || f.endsWith('.group'))).toEqual([]);
   });
 
   it('a replayed batch that had already landed is deduplicated, in the table and its views', async () => {
