@@ -18,7 +18,7 @@ export interface RunningCollector {
 }
 
 /** The collector block; the bounds added later may be left out (their schema defaults apply). */
-type Bounds = 'max_body_bytes' | 'max_inflight_bytes' | 'spool_max_bytes';
+type Bounds = 'max_body_bytes' | 'max_inflight_bytes' | 'spool_max_bytes' | 'max_queue_ms';
 export type CollectorSettings = Omit<CollectorConfig, Bounds | 'max_spool_bytes'> & Partial<Pick<CollectorConfig, Bounds>>;
 
 const DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024;
@@ -40,9 +40,11 @@ export interface CollectorOptions {
   log?: (msg: string) => void;
   /** Read once, for the fault hooks below; default: process.env. */
   env?: NodeJS.ProcessEnv;
-  /** See DEFAULT_MAX_QUEUE_MS; 0: the row bound (max_queue_rows) alone. */
+  /** Overrides collector.max_queue_ms (see DEFAULT_MAX_QUEUE_MS); 0: the row bound (max_queue_rows) alone. */
   maxQueueMs?: number;
 }
+
+const queueMs = (o: CollectorOptions): number => o.maxQueueMs ?? o.collector.max_queue_ms ?? DEFAULT_MAX_QUEUE_MS;
 
 const stderrLog = (msg: string) => process.stderr.write(`keel collector: ${msg}\n`);
 
@@ -94,7 +96,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     batchRows: o.collector.batch_rows,
     flushMs: o.collector.flush_ms,
     maxQueueRows: o.collector.max_queue_rows,
-    maxQueueMs: o.maxQueueMs === 0 ? undefined : (o.maxQueueMs ?? DEFAULT_MAX_QUEUE_MS),
+    maxQueueMs: queueMs(o) === 0 ? undefined : queueMs(o),
     replayMs: o.replayMs ?? 2_000,
     spoolMaxBytes: o.collector.spool_max_bytes ?? DEFAULT_SPOOL_MAX_BYTES,
     log,

@@ -33,6 +33,12 @@ export const telemetrySchema = z
         url: z.url({ protocol: /^https?$/ }).optional(),
         /** Rows held in memory before the collector answers 429/503 (back-pressure to exporters). */
         max_queue_rows: z.number().int().positive().default(200_000),
+        /**
+         * Insert work (measured, in ms) the queued rows may stand for before senders get 429 +
+         * Retry-After: a row accepted is queryable within about twice this at the ingest ceiling.
+         * 0: max_queue_rows alone (more absorbed, later visible).
+         */
+        max_queue_ms: z.number().int().min(0).max(600_000).default(1_000),
         /** Most rows one insert takes; more wait for the next insert. */
         batch_rows: z.number().int().positive().default(25_000),
         /** Longest a row waits on disk before its insert (sooner once a table has batch_rows). Senders are answered as soon as rows are on disk. */
@@ -62,7 +68,7 @@ export const telemetrySchema = z
           ctx.addIssue({ code: 'custom', path: ['token'], message: `is required: the collector listens beyond loopback (host ${c.host}); set a token (e.g. \${KEEL_COLLECTOR_TOKEN})` });
         }
       })
-      .default({ host: '127.0.0.1', port: 4318, max_queue_rows: 200_000, batch_rows: 25_000, flush_ms: 1_000, spool_dir: './.keel/spool', max_body_bytes: 32 * 1024 * 1024, max_inflight_bytes: 256 * 1024 * 1024, spool_max_bytes: 1024 * 1024 * 1024 }),
+      .default({ host: '127.0.0.1', port: 4318, max_queue_rows: 200_000, max_queue_ms: 1_000, batch_rows: 25_000, flush_ms: 1_000, spool_dir: './.keel/spool', max_body_bytes: 32 * 1024 * 1024, max_inflight_bytes: 256 * 1024 * 1024, spool_max_bytes: 1024 * 1024 * 1024 }),
     store: z
       .object({
         /** A ClickHouse server (`http://host:8123`); absent means embedded chDB in `path`. */
