@@ -1,13 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { request } from 'undici';
 import { SERVER_CPU, cpuMs, keelBin, peakWhile, pinSelf, startKeel, type Proc } from './lib/proc.js';
 import { keelConfig, startUpstream, tempDir } from './lib/fleet.js';
 import { spanBatches } from './lib/spans.js';
 import { quantile } from './lib/load.js';
 import { median, medianRange, table } from './lib/stats.js';
 import { measureVisibility } from './lib/visibility.js';
+import { blast, refusals, sendBatch, type Batch } from './lib/ingest-load.js';
 
 /**
  * The collector's before/after: two collectors (A: another checkout's bin/keel.js, B: this one)
@@ -26,51 +26,6 @@ const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 4);
 const BATCHES = Number(process.env.BENCH_INGEST_BATCHES ?? 100);
 const PER_BATCH = 500;
 const SENDERS = 4;
-
-type Batch = { body: Uint8Array; spans: number };
-
-/** 429/503 answers the senders got (the cost of a refusal is part of what a bound costs). */
-let refused = 0;
-
-async function send(url: string, b: Batch): Promise<void> {
-  for (;;) {
-    const res = await request(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: b.body });
-    await res.body.dump();
-    if (res.statusCode === 200) return;
-    if (res.statusCode !== 429 && res.statusCode !== 503) throw new Error(`collector answered ${res.statusCode}`);
-    refused++;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function insertedRows(url: string): Promise<number> {
-  const res = await request(`${url}/healthz`);
-  return ((await res.body.json()) as { insertedRows: number }).insertedRows;
-}
-
-/** Every batch once (or cycling until `until`, at most `pace` spans/s), SENDERS at a time; resolves when the collector reports them all inserted. */
-async function blast(url: string, batches: Batch[], until?: number, pace?: number): Promise<{ spans: number; seconds: number }> {
-  let next = 0;
-  let spans = 0;
-  let claimed = 0;
-  const stored0 = await insertedRows(url);
-  const t0 = performance.now();
-  const sender = async () => {
-    for (;;) {
-      const i = next++;
-      const b = until === undefined ? batches[i] : batches[i % batches.length];
-      if (b === undefined || (until !== undefined && performance.now() >= until)) return;
-      const due = pace === undefined ? 0 : t0 + (claimed / pace) * 1000;
-      claimed += b.spans;
-      if (performance.now() < due) await new Promise((r) => setTimeout(r, due - performance.now()));
-      await send(url, b);
-      spans += b.spans;
-    }
-  };
-  await Promise.all(Array.from({ length: SENDERS }, sender));
-  while ((await insertedRows(url)) - stored0 < spans) await new Promise((r) => setTimeout(r, 20));
-  return { spans, seconds: (performance.now() - t0) / 1000 };
-}
 
 /** CPU ms of the main thread and of every other thread, by thread name (comm). */
 function threadCpu(pid: number): Map<string, number> {
@@ -104,7 +59,7 @@ interface Cell {
 async function run(p: Proc, batches: Batch[], cell: Cell): Promise<void> {
   const c0 = cpuMs(p.pid);
   const t0 = threadCpu(p.pid);
-  const { result, rssMiB, anonMiB } = await peakWhile(p.pid, () => blast(p.url, batches));
+  const { result, rssMiB, anonMiB } = await peakWhile(p.pid, () => blast(p.url, batches, { senders: SENDERS }));
   const k = result.spans / 1000;
   const t1 = threadCpu(p.pid);
   cell.cpu.push((cpuMs(p.pid) - c0) / k);
@@ -135,13 +90,13 @@ async function visibility(p: Collector, batches: Batch[], pace: number | undefin
   const probes = spanBatches(count, 1, 'vis-', first).map((b) => b.body);
   const until = performance.now() + VIS_S * 1000;
   const c0 = cpuMs(p.pid);
-  const r0 = refused;
+  const r0 = refusals.count;
   const [b, seen] = await Promise.all([
-    blast(p.url, batches, until, pace),
-    measureVisibility({ url: p.url, dir: p.dir, probes, first, prefix: 'vis-', everyMs: VIS_EVERY_MS, until, send: (body) => send(p.url, { body, spans: 0 }) }),
+    blast(p.url, batches, { senders: SENDERS, until, pace }),
+    measureVisibility({ url: p.url, dir: p.dir, probes, first, prefix: 'vis-', everyMs: VIS_EVERY_MS, until, send: (body) => sendBatch(p.url, { body, spans: 0 }) }),
   ]);
   const lat = Float64Array.from(seen.latencies).sort();
-  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), rate: b.spans / b.seconds, missing: seen.missing, cpu: (cpuMs(p.pid) - c0) / (b.spans / 1000), refused: refused - r0 };
+  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), rate: b.spans / b.seconds, missing: seen.missing, cpu: (cpuMs(p.pid) - c0) / (b.spans / 1000), refused: refusals.count - r0 };
 }
 
 async function main(): Promise<void> {
@@ -153,7 +108,7 @@ async function main(): Promise<void> {
   const nodeArgs = (process.env.BENCH_AB_NODE_ARGS ?? '').split(' ').filter((s) => s !== '');
   const procs = { A: await start(binA, upstream.url, []), B: await start(keelBin, upstream.url, nodeArgs) };
   const cells: Record<'A' | 'B', Cell> = { A: { cpu: [], main: [], rate: [], rss: [], anon: [], threads: new Map(), spans: 0 }, B: { cpu: [], main: [], rate: [], rss: [], anon: [], threads: new Map(), spans: 0 } };
-  for (const p of Object.values(procs)) await blast(p.url, batches.slice(0, 20));
+  for (const p of Object.values(procs)) await blast(p.url, batches.slice(0, 20), { senders: SENDERS });
   for (let i = 0; i < ROUNDS; i++) {
     for (const name of i % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
       await run(procs[name], batches, cells[name]);

@@ -7,6 +7,7 @@ import { machineLine } from './lib/machine.js';
 import { spanBatches } from './lib/spans.js';
 import { median, medianRange, table } from './lib/stats.js';
 import { measureVisibility } from './lib/visibility.js';
+import { blast, refusals, sendBatch } from './lib/ingest-load.js';
 
 /**
  * Collector ingest: OTLP protobuf span batches (the gateway's own span shapes) sent to a
@@ -34,53 +35,6 @@ const TARGET_SPANS_S = 30_000;
 const TARGET_RSS_MB = 400;
 const TARGET_VISIBLE_S = 2;
 const MB_PER_MIB = 1.048576;
-
-type Batch = { body: Uint8Array; spans: number };
-
-async function send(url: string, b: Batch): Promise<void> {
-  for (;;) {
-    const res = await request(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: b.body });
-    await res.body.dump();
-    if (res.statusCode === 200) return;
-    if (res.statusCode !== 429 && res.statusCode !== 503) throw new Error(`collector answered ${res.statusCode}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function insertedRows(url: string): Promise<number> {
-  const res = await request(`${url}/healthz`);
-  return ((await res.body.json()) as { insertedRows: number }).insertedRows;
-}
-
-/**
- * Sends the batches (cycling while `until` is in the future, else once each), then waits
- * until the collector reports them inserted: spans stored and the seconds that took.
- * `pace` (spans/s): batches start no sooner than that rate allows, instead of as fast as the
- * collector answers.
- */
-async function blast(url: string, batches: Batch[], until?: number, pace?: number): Promise<{ spans: number; seconds: number }> {
-  let next = 0;
-  let spans = 0;
-  let claimed = 0;
-  const stored0 = await insertedRows(url);
-  const t0 = performance.now();
-  const sender = async () => {
-    for (;;) {
-      const i = next++;
-      if (until === undefined ? i >= batches.length : performance.now() >= until) return;
-      const b = batches[i % batches.length];
-      if (b === undefined) return;
-      const due = pace === undefined ? 0 : t0 + (claimed / pace) * 1000;
-      claimed += b.spans;
-      if (performance.now() < due) await new Promise((r) => setTimeout(r, due - performance.now()));
-      await send(url, b);
-      spans += b.spans;
-    }
-  };
-  await Promise.all(Array.from({ length: SENDERS }, sender));
-  while ((await insertedRows(url)) - stored0 < spans) await new Promise((r) => setTimeout(r, 20));
-  return { spans, seconds: (performance.now() - t0) / 1000 };
-}
 
 async function loopDelayP99(gateway: string): Promise<number> {
   const res = await request(`${gateway}/metrics`);
@@ -118,7 +72,7 @@ async function main(): Promise<void> {
   const upstream = await startUpstream();
   const collector = await startCollector(dir, upstream.url, SERVER_CPU);
   process.stderr.write('bench ingest: warming the collector…\n');
-  await blast(collector.url, batches.slice(0, 20));
+  await blast(collector.url, batches.slice(0, 20), { senders: SENDERS });
   const rates: number[] = [];
   const cpu: number[] = [];
   const rss: number[] = [];
@@ -126,7 +80,7 @@ async function main(): Promise<void> {
   const threads: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
     const c0 = cpuMs(collector.pid);
-    const { result: r, rssMiB, anonMiB, threads: t } = await peakWhile(collector.pid, () => blast(collector.url, batches));
+    const { result: r, rssMiB, anonMiB, threads: t } = await peakWhile(collector.pid, () => blast(collector.url, batches, { senders: SENDERS }));
     cpu.push((cpuMs(collector.pid) - c0) / (r.spans / 1000));
     rates.push(r.spans / r.seconds);
     rss.push(rssMiB * MB_PER_MIB);
@@ -144,8 +98,8 @@ async function main(): Promise<void> {
     const until = performance.now() + VIS_S * 1000;
     const v = await peakWhile(collector.pid, () =>
       Promise.all([
-        blast(collector.url, batches, until, pace),
-        measureVisibility({ url: collector.url, dir, probes: probes.slice(first, first + half), first, prefix: 'vis-', everyMs: VIS_EVERY_MS, until, send: (body) => send(collector.url, { body, spans: 0 }) }),
+        blast(collector.url, batches, { senders: SENDERS, until, pace }),
+        measureVisibility({ url: collector.url, dir, probes: probes.slice(first, first + half), first, prefix: 'vis-', everyMs: VIS_EVERY_MS, until, send: (body) => sendBatch(collector.url, { body, spans: 0 }) }),
       ]),
     );
     rss.push(v.rssMiB * MB_PER_MIB);
@@ -163,7 +117,7 @@ async function main(): Promise<void> {
   const phase = async (withBlast: boolean) => {
     await loopDelayP99(gateway.url);
     const until = performance.now() + PHASE_S * 1000;
-    const [load, ingest] = await Promise.all([runLoad({ url: gateway.url, path: '/v1/chat/completions', body, connections: 4, seconds: PHASE_S }), withBlast ? blast(collector.url, batches, until) : Promise.resolve(undefined)]);
+    const [load, ingest] = await Promise.all([runLoad({ url: gateway.url, path: '/v1/chat/completions', body, connections: 4, seconds: PHASE_S }), withBlast ? blast(collector.url, batches, { senders: SENDERS, until }) : Promise.resolve(undefined)]);
     return { lag: await loopDelayP99(gateway.url), p50: quantile(load.latency, 0.5), p99: quantile(load.latency, 0.99), rps: load.rps, spansPerS: ingest ? ingest.spans / ingest.seconds : 0 };
   };
   await runLoad({ url: gateway.url, path: '/v1/chat/completions', body, connections: 4, seconds: 3 });
@@ -187,9 +141,11 @@ async function main(): Promise<void> {
       '',
       table(['spans/s stored', 'collector CPU ms per 1000 spans', 'collector RSS peak MB', 'of which anonymous MB', 'collector threads peak'], [[medianRange(rates, 0), medianRange(cpu, 1), medianRange(rss.slice(0, REPEATS), 0), medianRange(anon.slice(0, REPEATS), 0), medianRange(threads.slice(0, REPEATS), 0)]]),
       '',
-      `Visibility: during a ${VIS_S} s blast, one probe request every ${VIS_EVERY_MS} ms with a known keel.request_id; llm_requests polled through the collector's /query every 100 ms until its row is there (seconds from just before the probe's first POST, 429 retries included; at most 0.1 s late). At the ceiling the senders go as fast as the collector answers, so its queue fills (up to telemetry.collector.max_queue_rows) and a row waits behind it; paced, they send ${Math.round(VIS_PACE * 100)} % of the rate measured above.`,
+      `Visibility: during a ${VIS_S} s blast, one probe request every ${VIS_EVERY_MS} ms with a known keel.request_id; llm_requests polled through the collector's /query every 100 ms until its row is there (seconds from just before the probe's first POST, 429 retries included; at most 0.1 s late). At the ceiling the senders go as fast as the collector answers, so its queue fills (up to telemetry.collector.max_queue_ms of measured insert work, then senders are refused with 429 and resend) and a row waits behind it; paced, they send ${Math.round(VIS_PACE * 100)} % of the rate measured above.`,
       '',
       table(['blast', 'spans/s stored', 'probes', 'visible p50 s', 'p99 s', 'max s', 'never seen (30 s)', 'collector RSS peak MB', 'of which anonymous MB', 'threads peak'], [ceiling, paced].map((v) => [v.name, v.rate.toFixed(0), String(v.lat.length + v.missing), quantile(v.lat, 0.5).toFixed(2), quantile(v.lat, 0.99).toFixed(2), Math.max(...v.lat).toFixed(2), String(v.missing), v.rssMB.toFixed(0), v.anonMB.toFixed(0), String(v.threads)])),
+      '',
+      `Exports the collector refused (429/503, resent after 100 ms) over the whole bench: ${refusals.count}.`,
       '',
       `A gateway with full telemetry to the same collector, on the other core with the load generator, 4 connections, ${PHASE_S} s per phase; event-loop delay p99 read from its /metrics (nodejs.eventloop.delay.p99, since the previous reading).`,
       '',
