@@ -16,6 +16,7 @@ import { providerHealth, statusView } from '../../slo/status.js';
 import { providerRules } from '../../gateway/providers/index.js';
 import type { CommonFlags } from '../args.js';
 import { liveCollectorConfig, type LiveConfig } from '../reload.js';
+import { boundHeapGrowth } from '../heap.js';
 
 const log = (msg: string) => process.stderr.write(`keel collector: ${msg}\n`);
 
@@ -160,6 +161,9 @@ function stopSignal(managed: boolean): Promise<void> {
 export async function collector(flags: CommonFlags): Promise<number> {
   const live = liveCollectorConfig(flags, log);
   const cfg = live.store.current.config.telemetry;
+  // The same bound as the gateway's: the collector's heap holds each export's rows until their insert.
+  const heap = boundHeapGrowth(live.store.current.config.server.heap_growth_percent);
+  if (heap !== undefined) log(heap);
   const managed = process.send !== undefined;
   const where = cfg.store.url === undefined ? `embedded ClickHouse (chDB) in ${cfg.store.path}` : `ClickHouse at ${new URL(cfg.store.url).host}`;
   log(`store: ${where}`);

@@ -74,6 +74,11 @@ describe('keel CLI', () => {
       expect(stderr).toMatch(/accepts any caller/);
     });
 
+    it('bounds the heap growth of the gateway and of the collector it forks (server.heap_growth_percent)', () => {
+      expect(stderr).toMatch(/^keel: heap growth bounded to 50 % past the live set/m);
+      expect(stderr).toMatch(/^keel collector: heap growth bounded to 50 % past the live set/m);
+    });
+
     it('answers the OpenAI and Anthropic SDKs on the demo routes', async () => {
       const oai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'any', maxRetries: 0 });
       const res = await oai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
