@@ -221,10 +221,11 @@ const serverSchema = z
     admin_port: z.number().int().min(0).max(65535).optional(),
     /**
      * The JS heap may grow this far (percent) past what the last full GC kept before collecting
-     * again, in the gateway and in the collector (they read the same file); 0 leaves it to V8,
-     * which allows up to 300 % on a large machine (cli/heap.ts: why).
+     * again, in the gateway and in the collector (they read the same file); 0 (the default)
+     * leaves it to V8, which allows up to 300 % on a large machine. 50 cut RSS by a third here but
+     * tripled p99 at 64 connections (more frequent full GCs): cli/heap.ts, bench/reading.md.
      */
-    heap_growth_percent: z.number().int().min(0).max(1000).default(50),
+    heap_growth_percent: z.number().int().min(0).max(1000).default(0),
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -23,6 +23,7 @@ function yaml(collectorPort: number, s: Shape): string {
     '  sim: { type: openai-compatible, base_url: "http://127.0.0.1:9/v1", auth: none }',
     'routes:',
     '  chat: { targets: [{ provider: sim, model: m }] }',
+    'server: { heap_growth_percent: 50 }',
     'telemetry:',
     `  collector: { port: ${collectorPort} }`,
     ...(exports.length > 0 ? ['  export:', ...exports] : []),
@@ -86,6 +87,8 @@ describe('keel collector reloads slo:, routes and alerting (a real process)', ()
     });
     expect(v.configVersion).toBe(1);
     expect(objectiveOf(v)).toBe(99);
+    // server.heap_growth_percent reaches the collector's process too (cli/heap.ts).
+    expect(collector.output()).toContain('keel collector: heap growth bounded to 50 % past the live set');
   });
 
   it('SIGHUP reloads: a new objective and a receiver are in force within a second or two', async () => {

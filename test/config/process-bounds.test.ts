@@ -20,18 +20,18 @@ function problems(tail: string): string {
 }
 
 describe('process bounds in the config', () => {
-  it('default to a 1 s insert-time queue and 50 % heap growth, with or without their blocks', () => {
+  it("default to a 1 s insert-time queue and V8's own heap growth (0), with or without their blocks", () => {
     for (const tail of ['', 'telemetry: { collector: { port: 4319 } }\nserver: { port: 8081 }\n']) {
       const cfg = load(tail);
       expect(cfg.telemetry.collector.max_queue_ms).toBe(1_000);
-      expect(cfg.server.heap_growth_percent).toBe(50);
+      expect(cfg.server.heap_growth_percent).toBe(0);
     }
   });
 
-  it('0 turns each off (the row bound alone; V8 its own heuristics)', () => {
-    const cfg = load('telemetry: { collector: { max_queue_ms: 0 } }\nserver: { heap_growth_percent: 0 }\n');
+  it('max_queue_ms 0 turns the time bound off (the row bound alone); heap_growth_percent takes a bound', () => {
+    const cfg = load('telemetry: { collector: { max_queue_ms: 0 } }\nserver: { heap_growth_percent: 50 }\n');
     expect(cfg.telemetry.collector.max_queue_ms).toBe(0);
-    expect(cfg.server.heap_growth_percent).toBe(0);
+    expect(cfg.server.heap_growth_percent).toBe(50);
   });
 
   it('refuses negative, fractional and absurd values at their line', () => {
