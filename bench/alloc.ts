@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { distinctChat } from './lib/cells.js';
 import { BENCH_KEY, dist, startGateway, startOtlpSink, startUpstream, tempDir } from './lib/fleet.js';
 import { runLoad } from './lib/load.js';
+import { frameName, moduleOf, type CallFrame } from './lib/frames.js';
 import { cpuMs, pinSelf, root, type Proc } from './lib/proc.js';
 import { median } from './lib/stats.js';
 
@@ -30,11 +31,6 @@ const WARM_S = Number(process.env.ALLOC_WARM_S ?? 8);
 const TOP = Number(process.env.ALLOC_TOP ?? 25);
 const BASELINE = process.env.ALLOC_BASELINE;
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
 interface HeapNode {
   callFrame: CallFrame;
   selfSize: number;
@@ -68,17 +64,6 @@ function checkout(rev: string): { bin: string; dir: string; commit: string } {
   return { bin: join(dir, 'bin', 'keel.js'), dir, commit };
 }
 
-function moduleOf(f: CallFrame): string {
-  const u = f.url;
-  if (u === '') return `(${f.functionName || 'native'})`;
-  if (u.includes('node_modules/')) {
-    const parts = (u.split('node_modules/').pop() ?? '').split('/');
-    return `npm ${parts[0]?.startsWith('@') === true ? parts.slice(0, 2).join('/') : (parts[0] ?? '')}`;
-  }
-  if (u.includes('/dist/')) return (u.split('/dist/').pop() ?? '').split('/').slice(0, 2).join('/');
-  return u.startsWith('node:') ? u : u.replace(/.*\//, '');
-}
-const frameName = (f: CallFrame) => `${f.functionName || '(anonymous)'} ${f.url.replace(/.*node_modules\//, '').replace(/.*\/dist\//, '')}:${f.lineNumber + 1}`;
 const isGateway = (f: CallFrame) => f.url.includes('/dist/gateway/');
 
 /** Self bytes by module, by function, and by the innermost gateway frame on each stack. */

