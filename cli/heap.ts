@@ -6,12 +6,14 @@ import { setFlagsFromString } from 'node:v8';
  * V8 picks that factor itself from GC and mutator speed, up to 4× on a machine with this much
  * memory: measured here (bench/reading.md, "the gateway's memory"), an everything-on gateway
  * with its exact cache full keeps ~97 MB after a mark-compact and lets the heap reach ~257 MB
- * before the next, so RSS sat near 500 MB for ~100 MB of live data. A gateway is shared
- * infrastructure under a memory limit: RSS should follow what it holds, not V8's appetite.
+ * before the next, so RSS sat near 500 MB for ~100 MB of live data. Under a memory limit an
+ * operator may want RSS to follow what the gateway holds instead; the price is the tail: at 50 %
+ * full GCs came several times as often and p99 at 64 connections went 20-25 -> 68-70 ms on the
+ * one core the gateway had, so the default (server.heap_growth_percent 0) leaves V8 alone.
  *
  * The flag is read each time V8 recomputes its heap limits (after every full GC), which is why
- * setting it at start-up behaves as it does on the command line (measured: same RSS and CPU on a
- * promotion-heavy workload either way); the heap sizes fixed at isolate creation
+ * setting it at start-up behaves as it does on the command line (test/cli/heap.test.ts: the same
+ * peak heap on a promoting workload either way); the heap sizes fixed at isolate creation
  * (--max-old-space-size, semi-spaces) are not settable this way and are left alone.
  */
 export const HEAP_FLAG = '--heap-growing-percent';
