@@ -9,9 +9,9 @@ import type { ErrorClass } from '../errors.js';
 import { countsAgainstTarget } from './classify.js';
 import { TargetWindow, type TargetStats } from './window.js';
 
-
 /** HealthRegistry.key per target object (targets are immutable, per config snapshot). */
 const targetKeys = new WeakMap<ResolvedTarget, string>();
+
 /** How often shared breakers with traffic (or not closed) re-read the fleet's verdict: what another replica decided reaches this one within it. */
 const REFRESH_MS = 250;
 
