@@ -54,6 +54,10 @@ export interface BatcherStats {
   droppedRows: number;
   /** Requests refused because the spool could not be written (ENOSPC, EIO). */
   spoolWriteErrors: number;
+  /** Exports answered 429 because the queue was at its bound (max_queue_ms of inserts, or max_queue_rows). */
+  refusedQueue: number;
+  /** Exports answered 429 because the bodies being received at once would pass max_inflight_bytes. */
+  refusedBodies: number;
 }
 
 /** How often a repeating condition (drops at the cap) is logged again, with its running totals. */
@@ -110,7 +114,7 @@ export class Batcher {
   #lastDropLog = -Infinity;
   #writeFailing = false;
   readonly #pace = new InsertPace();
-  readonly stats: BatcherStats = { queuedRows: 0, insertedRows: 0, spooledBatches: 0, replayedBatches: 0, droppedFiles: 0, droppedSpans: 0, droppedRows: 0, spoolWriteErrors: 0 };
+  readonly stats: BatcherStats = { queuedRows: 0, insertedRows: 0, spooledBatches: 0, replayedBatches: 0, droppedFiles: 0, droppedSpans: 0, droppedRows: 0, spoolWriteErrors: 0, refusedQueue: 0, refusedBodies: 0 };
 
   constructor(insert: InsertBatch, spool: Spool, o: BatcherOptions) {
     this.#insert = insert;
@@ -140,7 +144,7 @@ export class Batcher {
     const parts = Object.entries(byTable).filter(([, rows]) => rows.length > 0);
     const total = parts.reduce((n, [, rows]) => n + rows.length, 0);
     if (total === 0) return;
-    if (this.#queued + total > this.#o.maxQueueRows) throw new QueueFull(`collector queue full (${this.#queued} rows waiting)`);
+    if (this.#queued + total > this.#o.maxQueueRows) throw this.#full(`collector queue full (${this.#queued} rows waiting)`);
     if (!this.admitting()) throw this.#timeFull();
     this.#count(total);
     const files = await this.#write(parts).catch((err: unknown) => {
@@ -229,9 +233,24 @@ export class Batcher {
     return this.#queued - this.#inflight < this.admitRows();
   }
 
+  /**
+   * Counts a refusal made before the batcher saw the rows: the server's checks ahead of reading
+   * a body (the queue at its time bound, or max_inflight_bytes). Exposed on /metrics, because a
+   * collector refusing for long is one the fleet's span rate has outgrown.
+   */
+  refused(reason: 'queue' | 'bodies'): void {
+    if (reason === 'queue') this.stats.refusedQueue++;
+    else this.stats.refusedBodies++;
+  }
+
+  #full(message: string): QueueFull {
+    this.stats.refusedQueue++;
+    return new QueueFull(message);
+  }
+
   #timeFull(): QueueFull {
     const waiting = this.#queued - this.#inflight;
-    return new QueueFull(`collector queue full (${waiting} rows waiting for an insert, about ${Math.round(waiting * (this.#pace.msPerRow ?? 0))} ms of inserts)`);
+    return this.#full(`collector queue full (${waiting} rows waiting for an insert, about ${Math.round(waiting * (this.#pace.msPerRow ?? 0))} ms of inserts)`);
   }
 
   #token(): string {

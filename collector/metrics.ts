@@ -31,6 +31,9 @@ function metricsOf(b: Batcher): Metric[] {
     m('keel_collector_spool_quarantined_files_total', 'counter', 'Spool files that could not be read back, moved to quarantine/.', spool.stats.quarantinedFiles),
     m('keel_collector_spool_write_errors_total', 'counter', 'Requests answered 503 because the spool could not be written (ENOSPC, EIO).', s.spoolWriteErrors),
     m('keel_collector_queued_rows', 'gauge', 'Rows on disk waiting for their insert.', s.queuedRows),
+    m('keel_collector_queue_admit_rows', 'gauge', 'Rows the queue may hold waiting before exports get 429: max_queue_ms of inserts at their measured pace, or max_queue_rows.', b.admitRows()),
+    m('keel_collector_refused_queue_total', 'counter', 'Exports answered 429 because the queue was at its bound (max_queue_ms or max_queue_rows); senders retry.', s.refusedQueue),
+    m('keel_collector_refused_bodies_total', 'counter', 'Exports answered 429 because the bodies being received at once would pass max_inflight_bytes; senders retry.', s.refusedBodies),
     m('keel_collector_inserted_rows_total', 'counter', 'Rows ClickHouse acknowledged.', s.insertedRows),
     m('keel_collector_replayed_batches_total', 'counter', 'Spooled batches and groups landed by a replay.', s.replayedBatches),
   ];
@@ -47,6 +50,7 @@ export function collectorStatus(b: Batcher): Record<string, number> {
   const spool = b.spool;
   return {
     ...b.stats,
+    queueAdmitRows: b.admitRows(),
     spoolBytes: spool.bytes,
     spoolMaxBytes: b.spoolMaxBytes ?? 0,
     spoolFiles: spool.files,

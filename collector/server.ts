@@ -115,12 +115,13 @@ function requireToken(token: string | undefined, what: string): onRequestHookHan
  * lone export of the largest allowed size still passes. Runs after the token check, so an
  * unauthenticated caller cannot spend the budget.
  */
-function admitBodies(maxBytes: number, bodyLimit: number): onRequestHookHandler {
+function admitBodies(maxBytes: number, bodyLimit: number, batcher: Batcher): onRequestHookHandler {
   let inflight = 0;
   return (req, reply, done) => {
     const declared = Number(req.headers['content-length']);
     const cost = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, bodyLimit) : bodyLimit;
     if (inflight > 0 && inflight + cost > maxBytes) {
+      batcher.refused('bodies');
       reply.header('retry-after', '1');
       return sendStatus(reply, 429, encodingOf(req.headers['content-type']) ?? 'json', RESOURCE_EXHAUSTED, `the collector is receiving ${inflight} bytes of bodies already; retry`);
     }
@@ -137,6 +138,7 @@ function admitBodies(maxBytes: number, bodyLimit: number): onRequestHookHandler 
 function admitQueue(batcher: Batcher): onRequestHookHandler {
   return (req, reply, done) => {
     if (batcher.admitting()) return done();
+    batcher.refused('queue');
     reply.header('retry-after', '1');
     sendStatus(reply, 429, encodingOf(req.headers['content-type']) ?? 'json', RESOURCE_EXHAUSTED, 'collector queue full (inserts are behind); retry');
   };
@@ -170,7 +172,7 @@ export function buildCollectorServer(o: CollectorServerOptions): FastifyInstance
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setErrorHandler(onError);
-  const ingest = [requireToken(o.token, 'OTLP ingest'), admitQueue(o.batcher), admitBodies(o.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES, limit)];
+  const ingest = [requireToken(o.token, 'OTLP ingest'), admitQueue(o.batcher), admitBodies(o.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES, limit, o.batcher)];
   app.post('/v1/traces', { onRequest: ingest }, (req, reply) => handle('traces', req, reply, o.batcher, limit));
   app.post('/v1/metrics', { onRequest: ingest }, (req, reply) => handle('metrics', req, reply, o.batcher, limit));
   app.get('/healthz', () => ({ status: 'ok', ...collectorStatus(o.batcher) }));

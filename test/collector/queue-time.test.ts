@@ -58,6 +58,7 @@ describe('collector queue bounded in time', () => {
     expect(b.admitting()).toBe(false);
     await expect(b.add({ t: rows(1) })).rejects.toBeInstanceOf(QueueFull);
     await expect(b.add({ t: rows(1) })).rejects.toThrow(/ms of inserts/);
+    expect(b.stats.refusedQueue).toBe(2);
     store.release();
     await b.flush();
     expect(b.admitting()).toBe(true);
@@ -100,6 +101,9 @@ describe('collector queue bounded in time', () => {
       expect(res.status).toBe(429);
       expect(res.headers.get('retry-after')).toBe('1');
       expect(((await res.json()) as { message: string }).message).toMatch(/queue full/);
+      // Counted for /metrics (keel_collector_refused_queue_total), refused before any body was read.
+      expect(b.stats.refusedQueue).toBe(1);
+      expect((await (await fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/metrics`)).text()).match(/^keel_collector_refused_queue_total 1$/m)).not.toBeNull();
     } finally {
       store.release();
       await app.close();

@@ -214,5 +214,12 @@ describe('Prometheus rule files', () => {
       await batcher.replay();
       expect(firing(before)).toEqual(['KeelCollectorSpoolQuarantine']);
     });
+
+    it('a queue at its bound: exports refused (429) are counted, and the refusing alert reads them', async () => {
+      const before = scrape();
+      await expect(batcher.add({ otel_traces: Array.from({ length: 100_001 }, (_, k) => ({ k })) })).rejects.toThrow(/queue full/);
+      expect(firing(before)).toEqual(['KeelCollectorRefusing']);
+      expect(firing(scrape())).toEqual([]);
+    });
   });
 });

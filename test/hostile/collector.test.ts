@@ -191,6 +191,8 @@ describe('a collector with tokens, against hostile callers (real processes)', ()
     const refused = await postTraces(collector.url, spans('inflight'), auth(COLLECTOR_TOKEN));
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('1');
+    // Counted where an operator looks (alerts/prometheus/keel-collector.rules.yml reads it).
+    expect((await (await fetch(`${collector.url}/metrics`)).text()).match(/^keel_collector_refused_bodies_total 1$/m)).not.toBeNull();
     // An unauthenticated caller is turned away before the budget: 401, not 429.
     expect((await postTraces(collector.url, spans('inflight'))).status).toBe(401);
     held.forEach((req) => req.destroy());
