@@ -26,6 +26,8 @@ export interface RequestSpans {
 const COUNT_LIMIT = SPAN_LIMITS.attributeCountLimit ?? 128;
 const LENGTH_LIMIT = SPAN_LIMITS.attributeValueLengthLimit ?? Infinity;
 const ATTRIBUTE_TAG = 0x4a; // Span.attributes = 9, length-delimited
+/** What a Keel span (~1-2 KB) needs for its length; a miss only moves the body (writer.ts). */
+const SPAN_RESERVE = 2;
 // The API's kinds start at INTERNAL = 0; the proto's at UNSPECIFIED = 0.
 const SERVER = SpanKind.SERVER + 1;
 const CLIENT = SpanKind.CLIENT + 1;
@@ -59,7 +61,7 @@ class AttributeWriter {
 
   // Keys are distinct within a span (attributes.ts), so every key is a new one to the count limit.
   readonly sink: AttributeSink = (key, value) => {
-    if ((value as AttributeValue | null) == null || key.length === 0 || !isAttributeValue(value)) return;
+    if (value == null || key.length === 0 || !isAttributeValue(value)) return;
     if (this.count >= COUNT_LIMIT) {
       this.dropped++;
       return;
@@ -181,6 +183,3 @@ function spanEnd(w: ProtoWriter, from: number): Uint8Array {
   w.end(from + 1, SPAN_RESERVE);
   return w.buf.subarray(from, w.pos);
 }
-
-/** What a Keel span (~1-2 KB) needs for its length; a miss only moves the body (writer.ts). */
-const SPAN_RESERVE = 2;

@@ -122,6 +122,15 @@ describe('spans written from the record = the SDK path (recordSpans + Keel encod
     );
   });
 
+  it('a caller traceparent flagged not sampled gives no spans at all, on both paths (ParentBased(AlwaysOn), kept as it was)', () => {
+    const o = oracle();
+    const rec = { ...fc.sample(record, { seed: 2, numRuns: 1 })[0], traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00', tracestate: undefined } as CompletedRequest;
+    expect(o.record(rec, 1)).toHaveLength(0);
+    expect(requestSpans(rec, counterIds(1)).spans).toHaveLength(0);
+    const sampled = { ...rec, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+    expect(requestSpans(sampled, counterIds(1)).spans).toHaveLength(1 + rec.attempts.length);
+  });
+
   it('leaves to the SDK what the SDK would treat otherwise: performance-clock times, invalid request ids', () => {
     const base = { attempts: [] as AttemptInfo[], durationMs: 5, trace: undefined };
     const rec = (over: Partial<CompletedRequest>) => ({ ...fc.sample(record, { seed: 1, numRuns: 1 })[0], ...base, ...over }) as CompletedRequest;
