@@ -7,7 +7,9 @@ import { SPAN_LIMITS } from '../gateway/telemetry/bounds.js';
 import { groupEncoder } from '../gateway/telemetry/group-encoder.js';
 import { encodeSpans } from '../gateway/telemetry/otlp-encoded.js';
 import { encodeTraceRequest } from '../gateway/telemetry/otlp/index.js';
-import { QueueingSpanProcessor } from '../gateway/telemetry/processor.js';
+import { assembleGroup, groupHeader } from '../gateway/telemetry/otlp/index.js';
+import { QueueingSpanProcessor, SpanQueue } from '../gateway/telemetry/processor.js';
+import { requestSpans } from '../gateway/telemetry/request-spans.js';
 import { recordSpans } from '../gateway/telemetry/spans.js';
 import { PresetIds } from '../gateway/telemetry/trace-ids.js';
 
@@ -17,7 +19,8 @@ import { PresetIds } from '../gateway/telemetry/trace-ids.js';
  * one or two CLIENT spans, ~40 attributes each, no captured content) in groups of 32, as the
  * processor seals them. Encoders are interleaved within each round, the order alternating.
  * Usage: node dist/bench/span-encode.js   (BENCH_ROUNDS, BENCH_GROUPS; BENCH_ENCODERS=a.js,b.js
- * adds variants: modules exporting encodeTraceRequest, for A/B of encoder changes in one run)
+ * adds variants: modules exporting encodeTraceRequest, for A/B of encoder changes in one run;
+ * BENCH_ENCODE=0, BENCH_DESTINATIONS=0, BENCH_RECORDS=0 skip a part)
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 400);
@@ -70,9 +73,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * encoding its own groups against one encoding shared (group-encoder.ts).
  */
 async function twoDestinations(shared: boolean, requests: number): Promise<number> {
-  const encode = shared ? groupEncoder(2) : encodeSpans;
-  const exporter = { export: (_b: unknown, done: (r: { code: number }) => void) => done({ code: 0 }), shutdown: () => Promise.resolve() };
-  const processors = [0, 1].map(() => new QueueingSpanProcessor(exporter, { maxQueue: 1_000_000, batchSize: 512, flushMs: 1_000, sample: 1, onDrop: () => undefined, encode }));
+  const encode = shared ? groupEncoder<ReadableSpan>(2, encodeSpans) : encodeSpans;
+  const processors = [0, 1].map(() => new QueueingSpanProcessor(discard, { maxQueue: 1_000_000, batchSize: 512, flushMs: 1_000, sample: 1, onDrop: () => undefined, encode }));
   const ids = new PresetIds();
   const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'keel' }), spanLimits: SPAN_LIMITS, idGenerator: ids, spanProcessors: processors });
   const tracer = provider.getTracer('keel');
@@ -97,6 +99,48 @@ async function destinations(): Promise<void> {
   for (const [name, xs] of Object.entries(runs)) process.stdout.write(`  ${name.padEnd(12)} median ${median(xs).toFixed(3)}  range ${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}\n`);
 }
 
+const discard = { export: (_b: unknown, done: (r: { code: number }) => void) => done({ code: 0 }), shutdown: () => Promise.resolve() };
+
+/**
+ * One destination, as span-pipeline.ts builds it: CPU per request from the record to queued
+ * groups, through the SDK's spans (recordSpans, encoded by Keel's encoder at each seal) or
+ * written from the record (request-spans.ts, groups put together by otlp/group.ts).
+ */
+async function fromRecord(direct: boolean, requests: number): Promise<number> {
+  const resource = resourceFromAttributes({ 'service.name': 'keel' });
+  const o = { maxQueue: 1_000_000, batchSize: 512, flushMs: 1_000, sample: 1, onDrop: () => undefined };
+  const t = process.cpuUsage();
+  if (direct) {
+    const header = groupHeader(resource, { name: 'keel' });
+    const queue = new SpanQueue<Uint8Array>(discard, o, (spans) => ({ bytes: assembleGroup(header, spans), spans: spans.length }));
+    for (let i = 0; i < requests; i++) {
+      const r = requestSpans(request(i));
+      for (const span of r.spans) queue.add(span, r.traceId);
+    }
+    await queue.shutdown();
+  } else {
+    const ids = new PresetIds();
+    const provider = new BasicTracerProvider({ resource, spanLimits: SPAN_LIMITS, idGenerator: ids, spanProcessors: [new QueueingSpanProcessor(discard, o)] });
+    const tracer = provider.getTracer('keel');
+    for (let i = 0; i < requests; i++) recordSpans(tracer, request(i), ids);
+    await provider.shutdown();
+  }
+  const d = process.cpuUsage(t);
+  return (d.user + d.system) / requests;
+}
+
+async function records(): Promise<void> {
+  const requests = GROUPS * 16;
+  const runs = { sdk: [] as number[], direct: [] as number[] };
+  for (let i = 0; i < 3; i++) for (const direct of [false, true]) await fromRecord(direct, requests);
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? [false, true] : [true, false];
+    for (const direct of order) runs[direct ? 'direct' : 'sdk'].push(await fromRecord(direct, requests));
+  }
+  process.stdout.write(`from the record: ${requests} requests to queued groups per round, ${ROUNDS} rounds, CPU µs per request\n`);
+  for (const [name, xs] of Object.entries(runs)) process.stdout.write(`  ${name.padEnd(12)} median ${median(xs).toFixed(3)}  range ${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}\n`);
+}
+
 async function main(): Promise<void> {
   const encoders: [string, Encode][] = [
     ['sdk', (s) => ProtobufTraceSerializer.serializeRequest(s) ?? new Uint8Array()],
@@ -118,5 +162,6 @@ async function main(): Promise<void> {
   for (const [name, xs] of results) process.stdout.write(`  ${name.padEnd(12)} median ${median(xs).toFixed(3)}  range ${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}\n`);
 }
 
-await main();
+if (process.env.BENCH_ENCODE !== '0') await main();
 if (process.env.BENCH_DESTINATIONS !== '0') await destinations();
+if (process.env.BENCH_RECORDS !== '0') await records();

@@ -4,7 +4,7 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { batchLength, EXPORT_BATCH_BYTES, QUEUE_BYTES } from './bounds.js';
 import { encodeSpans, type EncodedExporter, type EncodedSpans } from './otlp-encoded.js';
 
-export interface QueueOptions {
+export interface QueueOptions<T = ReadableSpan> {
   /** Spans waiting beyond this are dropped and counted, never buffered without bound. */
   maxQueue: number;
   /** Encoded bytes waiting beyond this are dropped and counted too (default QUEUE_BYTES). */
@@ -16,8 +16,11 @@ export interface QueueOptions {
   /** Share of traces sent (by trace id, so a trace is whole or absent); 1 for the collector. */
   sample: number;
   onDrop: (count: number) => void;
-  /** A group's encoding (default encodeSpans); span-pipeline.ts shares one between destinations (group-encoder.ts). */
-  encode?: (spans: ReadableSpan[]) => EncodedSpans;
+  /**
+   * A group's encoding (default encodeSpans, for SDK spans); span-pipeline.ts queues spans
+   * already encoded one by one and shares each group's encoding between destinations (group-encoder.ts).
+   */
+  encode?: (spans: T[]) => EncodedSpans;
 }
 
 /** Keeps a trace or not from its id alone, so every span of it gets the same answer. */
@@ -45,21 +48,21 @@ export const SEAL_SPANS = 32;
 const SEAL_MS = 10;
 
 /**
- * A batching span processor that never blocks a request and counts what it drops
+ * A batching span queue that never blocks a request and counts what it drops
  * (the SDK's BatchSpanProcessor drops silently). One export in flight at a time;
  * the exporter's own retries handle transient collector failures.
  *
- * Spans are encoded in groups of up to SEAL_SPANS, at most SEAL_MS after they end, and queued
- * as bytes (otlp-encoded.ts says why).
+ * Spans (SDK spans, or spans already encoded: span-pipeline.ts) are encoded in groups of up
+ * to SEAL_SPANS, at most SEAL_MS after they end, and queued as bytes (otlp-encoded.ts says why).
  */
-export class QueueingSpanProcessor implements SpanProcessor {
+export class SpanQueue<T> {
   readonly #exporter: EncodedExporter;
-  readonly #o: QueueOptions;
+  readonly #o: QueueOptions<T>;
   readonly #maxBatchBytes: number;
   readonly #maxQueueBytes: number;
-  readonly #encode: (spans: ReadableSpan[]) => EncodedSpans;
+  readonly #encode: (spans: T[]) => EncodedSpans;
   /** Ended and not yet encoded: sealed SEAL_MS after the first, or at SEAL_SPANS. */
-  #pending: ReadableSpan[] = [];
+  #pending: T[] = [];
   #sealTimer: NodeJS.Timeout | undefined;
   /** Encoded groups waiting for an export. */
   #queue: EncodedSpans[] = [];
@@ -74,18 +77,17 @@ export class QueueingSpanProcessor implements SpanProcessor {
   #abandoned = false;
   #failed = 0;
 
-  constructor(exporter: EncodedExporter, o: QueueOptions) {
+  constructor(exporter: EncodedExporter, o: QueueOptions<T>, encode: (spans: T[]) => EncodedSpans) {
     this.#exporter = exporter;
     this.#o = o;
     this.#maxBatchBytes = o.maxBatchBytes ?? EXPORT_BATCH_BYTES;
     this.#maxQueueBytes = o.maxQueueBytes ?? QUEUE_BYTES;
-    this.#encode = o.encode ?? encodeSpans;
+    this.#encode = o.encode ?? encode;
   }
 
-  onStart(_span: Span, _ctx: Context): void {}
-
-  onEnd(span: ReadableSpan): void {
-    if (this.#closed || !sampledTrace(span.spanContext().traceId, this.#o.sample)) return;
+  /** One ended span of trace `traceId`, kept or not by this destination's sampling. */
+  add(span: T, traceId: string): void {
+    if (this.#closed || !sampledTrace(traceId, this.#o.sample)) return;
     const n = this.#pending.push(span);
     if (n >= SEAL_SPANS) this.#seal();
     else if (n === 1) this.#sealTimer = setTimeout(() => this.#seal(), SEAL_MS).unref();
@@ -104,7 +106,7 @@ export class QueueingSpanProcessor implements SpanProcessor {
     else this.#arm();
   }
 
-  #enqueue(spans: ReadableSpan[]): void {
+  #enqueue(spans: T[]): void {
     let group: EncodedSpans;
     try {
       group = this.#encode(spans);
@@ -180,16 +182,21 @@ export class QueueingSpanProcessor implements SpanProcessor {
     return taken;
   }
 
-  async forceFlush(): Promise<void> {
+  async flush(): Promise<void> {
     this.#seal();
     await this.#inFlight;
     await this.#drain(true);
   }
 
   async shutdown(): Promise<void> {
-    await this.forceFlush();
+    await this.flush();
     this.#closed = true;
     await this.#exporter.shutdown();
+  }
+
+  /** Spans this destination still holds: queued, or in the export on the wire. */
+  get held(): number {
+    return this.#pending.length + this.#queuedSpans + this.#exporting;
   }
 
   /**
@@ -197,11 +204,6 @@ export class QueueingSpanProcessor implements SpanProcessor {
    * them too: an exporter that gives up on its own timeout just before the deadline lost its
    * batch as surely as one the deadline cut.
    */
-  /** Spans this destination still holds: queued, or in the export on the wire. */
-  get held(): number {
-    return this.#pending.length + this.#queuedSpans + this.#exporting;
-  }
-
   get failed(): number {
     return this.#failed;
   }
@@ -225,5 +227,40 @@ export class QueueingSpanProcessor implements SpanProcessor {
     this.#queuedBytes = 0;
     if (lost > 0) this.#o.onDrop(lost);
     return lost;
+  }
+}
+
+/** The queue as an SDK span processor, for spans of an SDK tracer (tests, benches, any tracer of one's own). */
+export class QueueingSpanProcessor implements SpanProcessor {
+  readonly #queue: SpanQueue<ReadableSpan>;
+
+  constructor(exporter: EncodedExporter, o: QueueOptions) {
+    this.#queue = new SpanQueue(exporter, o, encodeSpans);
+  }
+
+  onStart(_span: Span, _ctx: Context): void {}
+
+  onEnd(span: ReadableSpan): void {
+    this.#queue.add(span, span.spanContext().traceId);
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#queue.flush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.#queue.shutdown();
+  }
+
+  get held(): number {
+    return this.#queue.held;
+  }
+
+  get failed(): number {
+    return this.#queue.failed;
+  }
+
+  abandon(): number {
+    return this.#queue.abandon();
   }
 }

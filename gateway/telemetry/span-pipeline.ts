@@ -1,5 +1,6 @@
+import { getStringFromEnv } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { AuditRecord } from '../../config/audit.js';
 import type { CompletedRequest } from '../pipeline/record.js';
 import type { ProbeRecord } from '../probes/types.js';
@@ -9,7 +10,9 @@ import { SPAN_LIMITS } from './bounds.js';
 import { within, type SpanShutdown } from './flush.js';
 import { groupEncoder } from './group-encoder.js';
 import { otlpEncodedExporter } from './otlp-encoded.js';
-import { QueueingSpanProcessor } from './processor.js';
+import { assembleGroup, encodeSpanField, groupHeader } from './otlp/index.js';
+import { sampledTrace, SpanQueue } from './processor.js';
+import { requestSpans, writesDirectly } from './request-spans.js';
 import { spansOf, type SpanThreadData } from './span-messages.js';
 import { recordSpans } from './spans.js';
 import { PresetIds } from './trace-ids.js';
@@ -22,6 +25,9 @@ import { PresetIds } from './trace-ids.js';
  * per request at concurrency 1 (overhead bench: 0.34 ms with 512-span exports, 1.04 with 128).
  */
 const EXPORT_SPANS = 512;
+
+/** The one tracer (instrumentation scope) of every span Keel writes. */
+const TRACER = 'keel';
 
 /** Where finished requests go to become spans: on the gateway's thread or on a span thread. */
 export interface SpanSink {
@@ -37,27 +43,63 @@ export interface SpanSink {
   held(): number;
 }
 
+/** The sampler BasicTracerProvider builds from the environment is the default one (OTEL_TRACES_SAMPLER unset). */
+function parentBasedAlwaysOn(): boolean {
+  return (getStringFromEnv('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on') === 'parentbased_always_on';
+}
+
 /**
- * Finished requests in, OTel spans out: the SDK's tracer, Keel's OTLP/protobuf encoder (otlp/,
- * byte-identical to the SDK's serializer; one encoding per group shared by the destinations,
- * group-encoder.ts) and the official OTLP/HTTP transport (otlp-encoded.ts), one bounded queue per destination, drops counted. Runs wherever it is
- * created: in the span thread (span-worker.ts) or on the gateway's own thread.
+ * Finished requests in, OTLP spans out, one bounded queue per destination, drops counted.
+ * A request's spans are written from its record straight to bytes (request-spans.ts); audit
+ * events, probes, and records that path leaves to the SDK (any other OTEL_TRACES_SAMPLER, odd
+ * times or ids) go through the SDK's tracer and Keel's encoder, one span at a time as it ends.
+ * Either way each destination queues encoded spans; a group is put together once for every
+ * destination that seals it (group-encoder.ts, otlp/group.ts) and sent by the official
+ * OTLP/HTTP transport (otlp-encoded.ts). Runs wherever it is created: in the span thread
+ * (span-worker.ts) or on the gateway's own thread.
  */
 export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: string, spans: number) => void): SpanSink {
-  const encode = groupEncoder(data.destinations.length);
+  const resource = resourceFromAttributes({ 'service.name': data.serviceName });
+  const header = groupHeader(resource, { name: TRACER });
+  const encode = groupEncoder<Uint8Array>(data.destinations.length, (spans) => ({ bytes: assembleGroup(header, spans), spans: spans.length }));
   const named = data.destinations.map((d) => {
     const exporter = d.url === undefined ? otlpEncodedExporter() : otlpEncodedExporter({ url: d.url, headers: d.headers, timeoutMillis: data.exportTimeoutMs });
-    return { name: d.name, processor: new QueueingSpanProcessor(exporter, { maxQueue: data.maxQueueSpans, batchSize: EXPORT_SPANS, flushMs: data.flushMs, sample: d.sample, onDrop: (spans) => onDrop(d.name, spans), encode }) };
+    return { name: d.name, sample: d.sample, queue: new SpanQueue(exporter, { maxQueue: data.maxQueueSpans, batchSize: EXPORT_SPANS, flushMs: data.flushMs, sample: d.sample, onDrop: (spans) => onDrop(d.name, spans) }, encode) };
   });
-  const processors = named.map((n) => n.processor);
+  const queues = named.map((n) => n.queue);
+  // Span by span, destination by destination: the order the SDK's processors were handed them in.
+  const add = (span: Uint8Array, traceId: string) => {
+    for (const q of queues) q.add(span, traceId);
+  };
+  const sdkSpans: SpanProcessor = {
+    onStart: () => undefined,
+    onEnd: (span) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeSpanField(span);
+      } catch {
+        for (const n of named) if (sampledTrace(span.spanContext().traceId, n.sample)) onDrop(n.name, 1);
+        return;
+      }
+      add(bytes, span.spanContext().traceId);
+    },
+    forceFlush: async () => void (await Promise.all(queues.map((q) => q.flush()))),
+    shutdown: async () => void (await Promise.all(queues.map((q) => q.shutdown()))),
+  };
   // Span limits: a backstop under Keel's own cuts of caller-supplied strings (bounds.ts).
   const ids = new PresetIds();
-  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': data.serviceName }), spanProcessors: processors, spanLimits: SPAN_LIMITS, idGenerator: ids });
-  const tracer = provider.getTracer('keel');
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [sdkSpans], spanLimits: SPAN_LIMITS, idGenerator: ids });
+  const tracer = provider.getTracer(TRACER);
+  const direct = parentBasedAlwaysOn();
   return {
     record(rec) {
       try {
-        recordSpans(tracer, rec, ids);
+        if (!direct || !writesDirectly(rec)) {
+          recordSpans(tracer, rec, ids);
+          return;
+        }
+        const written = requestSpans(rec);
+        for (const span of written.spans) add(span, written.traceId);
       } catch {
         onDrop('record', spansOf([rec]));
       }
@@ -77,7 +119,7 @@ export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: s
       }
     },
     flush: () => provider.forceFlush(),
-    held: () => Math.max(0, ...processors.map((p) => p.held)),
+    held: () => Math.max(0, ...queues.map((q) => q.held)),
     async shutdown(o) {
       if (o === undefined) {
         await provider.shutdown();
@@ -85,10 +127,10 @@ export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: s
       }
       // Destinations side by side, one deadline: a slow APM does not eat the collector's time.
       const lost = await Promise.all(
-        named.map(async ({ name, processor }) => {
-          const failedBefore = processor.failed;
-          if (o.skip.includes(name) || !(await within(processor.shutdown(), o.timeoutMs))) return processor.abandon();
-          return processor.failed - failedBefore;
+        named.map(async ({ name, queue }) => {
+          const failedBefore = queue.failed;
+          if (o.skip.includes(name) || !(await within(queue.shutdown(), o.timeoutMs))) return queue.abandon();
+          return queue.failed - failedBefore;
         }),
       );
       return lost.reduce((a, b) => a + b, 0);

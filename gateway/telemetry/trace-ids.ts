@@ -54,14 +54,32 @@ export function traceparentOf(trace: TraceIds, spanId: string): string {
   return `00-${trace.traceId}-${spanId}-${trace.flags}`;
 }
 
+/** Where ids come from when the request decided none: random (tests pass a counter). */
+export interface IdSource {
+  traceId(): string;
+  spanId(): string;
+}
+
+export const randomIds: IdSource = { traceId: () => requestTrace(undefined).traceId, spanId: newSpanId };
+
+/** What recordSpans tells the span SDK's id source before each span. */
+export interface IdPresets {
+  preset(traceId: string | undefined, spanId: string | undefined): void;
+}
+
 /**
  * The span SDK's id source, told before each span which ids it must carry (the ones the request
- * decided on arrival and sent upstream); random ones when told nothing. startSpan asks for the
+ * decided on arrival and sent upstream); `fallback`'s when told nothing. startSpan asks for the
  * span id first, then for a trace id only for a root span (OTel JS Tracer.startSpan).
  */
-export class PresetIds {
+export class PresetIds implements IdPresets {
   #traceId: string | undefined;
   #spanId: string | undefined;
+  readonly #fallback: IdSource;
+
+  constructor(fallback: IdSource = randomIds) {
+    this.#fallback = fallback;
+  }
 
   preset(traceId: string | undefined, spanId: string | undefined): void {
     this.#traceId = traceId;
@@ -69,13 +87,13 @@ export class PresetIds {
   }
 
   generateTraceId(): string {
-    const id = this.#traceId ?? requestTrace(undefined).traceId;
+    const id = this.#traceId ?? this.#fallback.traceId();
     this.#traceId = undefined;
     return id;
   }
 
   generateSpanId(): string {
-    const id = this.#spanId ?? newSpanId();
+    const id = this.#spanId ?? this.#fallback.spanId();
     this.#spanId = undefined;
     return id;
   }

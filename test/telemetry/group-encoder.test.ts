@@ -22,7 +22,7 @@ const bytesOf = (groups: EncodedSpans[]) => Buffer.concat(groups.map((g) => g.by
 
 describe('one encoding per group for every destination', () => {
   it('two destinations with the same sample get the same encoded groups (encoded once), by count and by seal timer', async () => {
-    const encode = groupEncoder(2);
+    const encode = groupEncoder(2, encodeSpans);
     const a = destination(1, encode);
     const b = destination(1, encode);
     const ended: ReadableSpan[] = [];
@@ -44,7 +44,7 @@ describe('one encoding per group for every destination', () => {
   });
 
   it('a destination with another sample ratio, or a group differing in one span, is encoded on its own and correctly', () => {
-    const encode = groupEncoder(2);
+    const encode = groupEncoder(2, encodeSpans);
     const tracer = new BasicTracerProvider().getTracer('t');
     const spans = Array.from({ length: 4 }, (_, i) => {
       const s = tracer.startSpan(`s${i}`);
@@ -57,6 +57,6 @@ describe('one encoding per group for every destination', () => {
     expect(other).not.toBe(first);
     expect(Buffer.from(other.bytes).equals(Buffer.from(encodeSpans([spans[0], spans[1], spans[3]].filter((s) => s !== undefined)).bytes))).toBe(true);
     expect(encode(spans.slice(0, 2))).not.toBe(first);
-    expect(groupEncoder(1)).toBe(encodeSpans);
+    expect(groupEncoder(1, encodeSpans)).toBe(encodeSpans);
   });
 });

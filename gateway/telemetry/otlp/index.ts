@@ -1,2 +1,3 @@
 /** Keel's OTLP/protobuf span encoder (trace.ts says what it matches and how that is tested). */
-export { encodeTraceRequest } from './trace.js';
+export { encodeSpanField, encodeTraceRequest } from './trace.js';
+export { assembleGroup, groupHeader, type GroupHeader } from './group.js';

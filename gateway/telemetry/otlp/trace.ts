@@ -19,10 +19,10 @@ const GROUP_RESERVE = 3;
 
 const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
-const spanFlags = (traceFlags: number, isRemote: boolean | undefined) => (traceFlags & 0xff) | HAS_IS_REMOTE | (isRemote ? IS_REMOTE : 0);
+export const spanFlags = (traceFlags: number, isRemote: boolean | undefined): number => (traceFlags & 0xff) | HAS_IS_REMOTE | (isRemote ? IS_REMOTE : 0);
 
 /** HrTime → fixed64 nanoseconds, split as the SDK splits it (exact past 2^53, wrapping past uint64). */
-function writeTime(w: ProtoWriter, t: HrTime): void {
+export function writeTime(w: ProtoWriter, t: HrTime): void {
   const [seconds, nanos] = t;
   const lowSeconds = seconds & 0xffff;
   const highSeconds = (seconds / 0x10000) >>> 0;
@@ -33,15 +33,18 @@ function writeTime(w: ProtoWriter, t: HrTime): void {
   w.fixed64(low >>> 0, high);
 }
 
-function writeStatus(w: ProtoWriter, status: SpanStatus): void {
+const writeStatus = (w: ProtoWriter, status: SpanStatus): void => writeStatusFields(w, status.code, status.message);
+
+/** Span.status from its parts (request-spans.ts writes it without a status object). */
+export function writeStatusFields(w: ProtoWriter, code: number, message: string | undefined): void {
   w.byte(0x7a); // Span.status = 15
   const at = w.begin(1);
-  if (status.message) {
+  if (message) {
     w.byte(0x12); // message = 2
-    w.string(status.message);
+    w.string(message);
   }
   w.byte(0x18); // code = 3, always
-  w.varint(status.code);
+  w.varint(code);
   w.end(at, 1);
 }
 
@@ -58,13 +61,14 @@ function writeEvent(w: ProtoWriter, event: TimedEvent): void {
   w.end(at, 1);
 }
 
+const writeIds = (w: ProtoWriter, ctx: SpanContext): void => writeIdFields(w, ctx.traceId, ctx.spanId, ctx.traceState?.serialize());
+
 /** trace_id = 1, span_id = 2, trace_state = 3: the same numbers in Span and in Span.Link. */
-function writeIds(w: ProtoWriter, ctx: SpanContext): void {
+export function writeIdFields(w: ProtoWriter, traceId: string, spanId: string, traceState: string | undefined): void {
   w.byte(0x0a); // trace_id = 1
-  w.hex(ctx.traceId);
+  w.hex(traceId);
   w.byte(0x12); // span_id = 2
-  w.hex(ctx.spanId);
-  const traceState = ctx.traceState?.serialize();
+  w.hex(spanId);
   if (traceState) {
     w.byte(0x1a); // trace_state = 3
     w.string(traceState);
@@ -126,7 +130,7 @@ function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
   w.end(at, SPAN_RESERVE);
 }
 
-function writeScope(w: ProtoWriter, scope: InstrumentationScope & { attributes?: object; droppedAttributesCount?: number }): void {
+export function writeScope(w: ProtoWriter, scope: InstrumentationScope & { attributes?: object; droppedAttributesCount?: number }): void {
   w.byte(0x0a); // ScopeSpans.scope = 1
   const at = w.begin(1);
   w.byte(0x0a); // name = 1
@@ -157,9 +161,7 @@ function writeScopeSpans(w: ProtoWriter, spans: ReadableSpan[]): void {
   w.end(at, GROUP_RESERVE);
 }
 
-function writeResourceSpans(w: ProtoWriter, resource: Resource, scopes: Map<InstrumentationScope, ReadableSpan[]>): void {
-  w.byte(0x0a); // ExportTraceServiceRequest.resource_spans = 1
-  const at = w.begin(GROUP_RESERVE);
+export function writeResource(w: ProtoWriter, resource: Resource): void {
   w.byte(0x0a); // ResourceSpans.resource = 1
   const res = w.begin(1);
   const attributes = resource.attributes as object | undefined;
@@ -167,6 +169,12 @@ function writeResourceSpans(w: ProtoWriter, resource: Resource, scopes: Map<Inst
   w.byte(0x10); // Resource.dropped_attributes_count = 2, always 0 in the SDK
   w.byte(0x00);
   w.end(res, 1);
+}
+
+function writeResourceSpans(w: ProtoWriter, resource: Resource, scopes: Map<InstrumentationScope, ReadableSpan[]>): void {
+  w.byte(0x0a); // ExportTraceServiceRequest.resource_spans = 1
+  const at = w.begin(GROUP_RESERVE);
+  writeResource(w, resource);
   for (const spans of scopes.values()) writeScopeSpans(w, spans);
   if (resource.schemaUrl) {
     w.byte(0x1a); // schema_url = 3
@@ -193,6 +201,21 @@ function byResource(spans: readonly ReadableSpan[]): Map<Resource, Map<Instrumen
 
 /** One writer per thread: encoding is synchronous, so a group never shares it with another. */
 const writer = new ProtoWriter();
+
+/**
+ * One span as its ScopeSpans.spans field (tag, length, Span): what a group made by
+ * group.ts holds end to end, for spans that come from the SDK's tracer (audit, probes, and
+ * requests the direct path does not take: span-pipeline.ts).
+ */
+export function encodeSpanField(span: ReadableSpan): Uint8Array {
+  writer.pos = 0;
+  try {
+    writeSpan(writer, span);
+    return writer.take();
+  } finally {
+    writer.pos = 0;
+  }
+}
 
 export function encodeTraceRequest(spans: readonly ReadableSpan[]): Uint8Array {
   writer.pos = 0;

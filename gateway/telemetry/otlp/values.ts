@@ -57,7 +57,7 @@ function entryOf(key: string): KeyEntry | undefined {
 export const cachedKeys = (): number => keys.size;
 
 /** One KeyValue (tag `tag`), from the memo when the key's last value is this one. */
-function writeKeyValue(w: ProtoWriter, tag: number, key: string, value: unknown): void {
+export function writeKeyValue(w: ProtoWriter, tag: number, key: string, value: unknown): void {
   w.varint(tag);
   const entry = entryOf(key);
   if (entry !== undefined && entry.body !== undefined && entry.value === value) {
