@@ -137,10 +137,12 @@ function callerParent(rec: CompletedRequest): SpanContext | undefined {
   return trace.getSpanContext(parentContext(rec));
 }
 
-/** The request's spans; none when the caller's trace context says not sampled, as ParentBased sampling decides. */
+/**
+ * The request's spans, always: whatever the caller's traceparent flags say (the pipeline's
+ * AlwaysOn sampler, span-pipeline.ts), so that no header can take a request out of the SLIs.
+ */
 export function requestSpans(rec: CompletedRequest, ids: IdSource = randomIds): RequestSpans {
   const parent = callerParent(rec);
-  if (parent !== undefined && (parent.traceFlags & TraceFlags.SAMPLED) === 0) return { traceId: parent.traceId, spans: [] };
   // The SDK's order: the request's span id, then its trace id (a root only), then each attempt's span id.
   const serverId = rec.trace?.spanId ?? ids.spanId();
   const traceId = parent?.traceId ?? rec.trace?.traceId ?? ids.traceId();

@@ -1,6 +1,5 @@
-import { getStringFromEnv } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { AuditRecord } from '../../config/audit.js';
 import type { CompletedRequest } from '../pipeline/record.js';
 import type { ProbeRecord } from '../probes/types.js';
@@ -43,16 +42,10 @@ export interface SpanSink {
   held(): number;
 }
 
-/** The sampler BasicTracerProvider builds from the environment is the default one (OTEL_TRACES_SAMPLER unset). */
-function parentBasedAlwaysOn(): boolean {
-  return (getStringFromEnv('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on') === 'parentbased_always_on';
-}
-
 /**
  * Finished requests in, OTLP spans out, one bounded queue per destination, drops counted.
  * A request's spans are written from its record straight to bytes (request-spans.ts); audit
- * events, probes, and records that path leaves to the SDK (any other OTEL_TRACES_SAMPLER, odd
- * times or ids) go through the SDK's tracer and Keel's encoder, one span at a time as it ends.
+ * events, probes, and records that path leaves to the SDK (odd times or ids) go through the SDK's tracer and Keel's encoder, one span at a time as it ends.
  * Either way each destination queues encoded spans; a group is put together once for every
  * destination that seals it (group-encoder.ts, otlp/group.ts) and sent by the official
  * OTLP/HTTP transport (otlp-encoded.ts). Runs wherever it is created: in the span thread
@@ -88,13 +81,16 @@ export function createSpanPipeline(data: SpanThreadData, onDrop: (destination: s
   };
   // Span limits: a backstop under Keel's own cuts of caller-supplied strings (bounds.ts).
   const ids = new PresetIds();
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [sdkSpans], spanLimits: SPAN_LIMITS, idGenerator: ids });
+  // Every request is recorded (DESIGN §3: the ClickHouse pipeline is never sampled): a caller's
+  // traceparent flagged not sampled must not take its request out of the SLIs, so the sampler is
+  // AlwaysOn rather than the SDK's ParentBased default, and OTEL_TRACES_SAMPLER is not read. An
+  // APM is sampled by its telemetry.export `sample`, per destination (processor.ts).
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [sdkSpans], spanLimits: SPAN_LIMITS, idGenerator: ids, sampler: new AlwaysOnSampler() });
   const tracer = provider.getTracer(TRACER);
-  const direct = parentBasedAlwaysOn();
   return {
     record(rec) {
       try {
-        if (!direct || !writesDirectly(rec)) {
+        if (!writesDirectly(rec)) {
           recordSpans(tracer, rec, ids);
           return;
         }

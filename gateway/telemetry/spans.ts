@@ -25,11 +25,10 @@ export const spanName = (operation: string, model: string): string => `${operati
  *
  * The SDK path: the span pipeline writes a request's spans from its record straight to bytes
  * (request-spans.ts, held byte-identical to this by test/telemetry/request-spans.test.ts) and
- * comes here only when that path would differ (another OTEL_TRACES_SAMPLER, odd times or ids).
+ * comes here only when that path would differ (odd times or ids).
  *
  * Attributes are set after startSpan rather than passed to it: startSpan copies them twice
- * through sanitizeAttributes (for the sampler, which here reads none: parent-based always-on
- * or a trace-id ratio), and setAttribute applies the same key and value checks and limits
+ * through sanitizeAttributes (for the sampler, which here reads none: always-on), and setAttribute applies the same key and value checks and limits
  * anyway, so the span ends up the same (test/telemetry/otlp-encoder.test.ts compares the bytes).
  */
 export function recordSpans(tracer: Tracer, rec: CompletedRequest, ids?: IdPresets): void {

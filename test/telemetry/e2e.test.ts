@@ -42,6 +42,7 @@ describe('telemetry end to end', () => {
         providers: { oai: { type: 'openai-compatible', base_url: `${url}/v1`, api_key: 'sk-e2e-provider-secret' } },
         routes: {
           's-stream': { targets: [{ provider: 'oai', model: 'e2e-stream' }] },
+          's-unsampled': { targets: [{ provider: 'oai', model: 'e2e-unsampled' }] },
           's-retry': { targets: [{ provider: 'oai', model: 'e2e-retry' }], retries: { backoff_ms: 10, max_backoff_ms: 20 } },
           's-fallback': { targets: [{ provider: 'oai', model: 'e2e-down' }], fallbacks: [{ provider: 'oai', model: 'e2e-fb' }], retries: { attempts: 1, backoff_ms: 10, max_backoff_ms: 20 } },
         },
@@ -127,6 +128,19 @@ describe('telemetry end to end', () => {
     const spans = await rowsFor<{ SpanKind: string; ParentSpanId: string }>(`SELECT SpanKind, ParentSpanId FROM otel_traces WHERE TraceId = '${traceId}' ORDER BY SpanKind DESC`, 2);
     expect(spans.map((s) => s.SpanKind)).toEqual(['Server', 'Client']);
     expect(spans[0]?.ParentSpanId).toBe(parent);
+  });
+
+  it('a caller traceparent flagged not sampled still makes its row: no header takes a request out of the SLIs (DESIGN §3)', async () => {
+    const traceId = '5bf92f3577b34da6a3ce929d0e0e4737';
+    await fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-00f067aa0ba902b8-00` },
+      body: JSON.stringify({ model: 's-unsampled', messages }),
+    });
+    const reqs = await rowsFor<{ route: string }>(`SELECT route FROM llm_requests WHERE TraceId = '${traceId}'`, 1);
+    expect(reqs).toEqual([{ route: 's-unsampled' }]);
+    const spans = await rowsFor<{ SpanKind: string }>(`SELECT SpanKind FROM otel_traces WHERE TraceId = '${traceId}' ORDER BY SpanKind DESC`, 2);
+    expect(spans.map((s) => s.SpanKind)).toEqual(['Server', 'Client']);
   });
 
   it('metrics reach the clickhouseexporter metrics tables over OTLP', async () => {

@@ -1,5 +1,5 @@
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CLASSES, ERROR_CODES, type ErrorCode } from '../../gateway/errors.js';
@@ -14,7 +14,7 @@ import { PresetIds, type IdSource } from '../../gateway/telemetry/trace-ids.js';
 /**
  * The direct path (request-spans.ts: record → bytes) against the SDK path it replaces on the
  * hot path, kept in the source for the cases it does not take: recordSpans through
- * BasicTracerProvider (the pipeline's resource, span limits and ParentBased(AlwaysOn)
+ * BasicTracerProvider (the pipeline's resource, span limits and AlwaysOn
  * sampling), then Keel's encoder (itself held byte-identical to the SDK's serializer by
  * otlp-encoder.test.ts). Ids the record leaves open come from the same counter on both sides.
  */
@@ -33,7 +33,7 @@ function oracle() {
   const spans: ReadableSpan[] = [];
   const resource = resourceFromAttributes({ 'service.name': 'keel' });
   const tracer = new BasicTracerProvider({
-    resource, spanLimits: SPAN_LIMITS, idGenerator: ids,
+    resource, spanLimits: SPAN_LIMITS, idGenerator: ids, sampler: new AlwaysOnSampler(),
     spanProcessors: [{ onStart: () => undefined, onEnd: (s) => spans.push(s), forceFlush: () => Promise.resolve(), shutdown: () => Promise.resolve() }],
   }).getTracer('keel');
   return {
@@ -95,7 +95,7 @@ const record: fc.Arbitrary<CompletedRequest> = fc.record({
 }, { requiredKeys: ['requestId', 'operation', 'startedAtMs', 'traceparent', 'tracestate', 'ingressFormat', 'route', 'provider', 'providerType', 'requestModel', 'responseModel', 'stream', 'clientId', 'team', 'guardrails', 'customer', 'keyMetadata', 'configVersion', 'status', 'errorCode', 'errorClass', 'upstreamCode', 'durationMs', 'ttftMs', 'interTokenMs', 'usage', 'finishReason', 'malformedChunks', 'streamTruncated', 'endSynthesized', 'attempts', 'fallbacks', 'retries', 'hedged', 'continued', 'weightsVersion', 'content', 'cache'] });
 
 describe('spans written from the record = the SDK path (recordSpans + Keel encoder), byte for byte', () => {
-  it('for arbitrary records: the same spans, in the same order, under the same trace id (none for an unsampled caller trace)', () => {
+  it('for arbitrary records: the same spans, in the same order, under the same trace id', () => {
     const o = oracle();
     fc.assert(
       fc.property(record, fc.nat(1000), (rec, seed) => {
@@ -122,13 +122,15 @@ describe('spans written from the record = the SDK path (recordSpans + Keel encod
     );
   });
 
-  it('a caller traceparent flagged not sampled gives no spans at all, on both paths (ParentBased(AlwaysOn), kept as it was)', () => {
+  it('a caller traceparent flagged not sampled still gives every span, on both paths (DESIGN §3: never sampled; no header takes a request out of the SLIs)', () => {
     const o = oracle();
     const rec = { ...fc.sample(record, { seed: 2, numRuns: 1 })[0], traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00', tracestate: undefined } as CompletedRequest;
-    expect(o.record(rec, 1)).toHaveLength(0);
-    expect(requestSpans(rec, counterIds(1)).spans).toHaveLength(0);
-    const sampled = { ...rec, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
-    expect(requestSpans(sampled, counterIds(1)).spans).toHaveLength(1 + rec.attempts.length);
+    const sdk = o.record(rec, 1);
+    expect(sdk).toHaveLength(1 + rec.attempts.length);
+    expect(sdk.every((s) => s.spanContext().traceId === '4bf92f3577b34da6a3ce929d0e0e4736')).toBe(true);
+    const direct = requestSpans(rec, counterIds(1));
+    expect(direct.spans).toHaveLength(1 + rec.attempts.length);
+    expect(hexOf(assembleGroup(o.header, direct.spans))).toBe(hexOf(encodeTraceRequest(sdk)));
   });
 
   it('leaves to the SDK what the SDK would treat otherwise: performance-clock times, invalid request ids', () => {

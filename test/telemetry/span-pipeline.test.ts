@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../config/audit.js';
 import type { AttemptInfo, CompletedRequest } from '../../gateway/pipeline/record.js';
@@ -65,7 +65,7 @@ function sdkPipeline(base: string) {
   const encode = groupEncoder<ReadableSpan>(DESTINATIONS.length, encodeSpans);
   const processors = DESTINATIONS.map((d) => new QueueingSpanProcessor(otlpEncodedExporter({ url: `${base}${d.path}/v1/traces` }), { maxQueue: 100_000, batchSize: 512, flushMs: 60_000, sample: d.sample, onDrop: () => undefined, encode }));
   const ids = new PresetIds();
-  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'keel' }), spanProcessors: processors, spanLimits: SPAN_LIMITS, idGenerator: ids });
+  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'keel' }), spanProcessors: processors, spanLimits: SPAN_LIMITS, idGenerator: ids, sampler: new AlwaysOnSampler() });
   const tracer = provider.getTracer('keel');
   return { record: (rec: CompletedRequest) => recordSpans(tracer, rec, ids), shutdown: () => provider.shutdown() };
 }
