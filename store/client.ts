@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -141,6 +142,26 @@ function dedupSettings(token: string): Record<string, string | number> {
 }
 
 /**
+ * Embedded inserts leave otel_traces' skip indexes (five bloom filters, a minmax) to the merges,
+ * which build them for every part they write anyway: building them for each fresh part too cost
+ * ~1.5–3.5 ms of ClickHouse CPU per 1000 spans (25,000-row inserts, interleaved, lower in each of
+ * five runs; bench/reading.md, the collector's ceiling). A part not
+ * merged yet has no index and is read whole: the same rows, only a little slower to find, and
+ * such parts are the last seconds' small ones. Embedded only: the chDB version is known (26.x),
+ * a server's may not know the setting, and an unknown setting would fail every insert.
+ */
+const SKIP_INDEXES = { materialize_skip_indexes_on_insert: 0 } as const;
+
+/**
+ * On one core (the collector pinned, issue 18's ceiling) ClickHouse's parallel parsing only
+ * splits the body to parse it on a second thread that shares the core: off, 25.89 → 24.01 and
+ * 25.70 → 23.73 ms CPU per 1000 spans (chDB alone, 14 and 16 interleaved rounds, lower in 11 of
+ * 14), insert wall time no longer. With cores to spare it can shorten an insert, so it stays on
+ * there. os.availableParallelism follows the CPU affinity (taskset) on Linux.
+ */
+const EMBEDDED_INSERT = availableParallelism() === 1 ? { ...SKIP_INDEXES, input_format_parallel_parsing: 0 } : SKIP_INDEXES;
+
+/**
  * Inserts into embedded chDB through its raw entry: the body goes to the engine as one Buffer,
  * not as the tail of an INSERT statement string (which chDB's exec concatenates, flattens and
  * copies again as UTF-8: three copies of a 25,000-span body of ~40 MB). Measured with
@@ -150,7 +171,7 @@ function dedupSettings(token: string): Record<string, string | number> {
 function rawInserter(connection: ChdbConnection): Store['insert'] {
   return async (table, rows, token) => {
     if (rowsIn(rows) === 0) return;
-    await connection.chdb.rawInsert({ table, columns: rows.columns, format: rows.format, values: bodyOf(rows), settings: dedupSettings(token) });
+    await connection.chdb.rawInsert({ table, columns: rows.columns, format: rows.format, values: bodyOf(rows), settings: { ...dedupSettings(token), ...EMBEDDED_INSERT } });
   };
 }
 

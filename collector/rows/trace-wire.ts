@@ -4,7 +4,7 @@ import { AttrBytes, int64Text } from './attr-bytes.js';
 import { LineWriter } from './line-writer.js';
 import type { AnyValue } from '../otlp/types.js';
 import { KINDS, STATUS, validId, type MappedTraces } from './traces.js';
-import { asString, doubleText, nanosDiff, nanosToDateTime64 } from './values.js';
+import { asString, doubleText, halvesDiff, halvesToDateTime64 } from './values.js';
 
 /**
  * An OTLP/protobuf ExportTraceServiceRequest → `otel_traces` JSONCompactEachRow lines,
@@ -40,9 +40,10 @@ function hex(r: Reader, body: Buffer): string {
   return s;
 }
 
-function nanos(r: Reader): bigint {
-  const lo = r.fixed32();
-  return (BigInt(r.fixed32()) << 32n) | BigInt(lo);
+/** A fixed64 as its two unsigned 32-bit halves, low first (see halvesToDateTime64). */
+function halves(r: Reader, out: [number, number]): void {
+  out[0] = r.fixed32();
+  out[1] = r.fixed32();
 }
 
 /** A signed int64 in decimal, exactly (protobufjs gives a Long, or a number without the long package). */
@@ -117,19 +118,19 @@ interface Nested {
 }
 
 function event(r: Reader, until: number, n: Nested): void {
-  let time = 0n;
+  const time: [number, number] = [0, 0];
   let name = '';
   const attrs: Record<string, string> = {};
   while (r.pos < until) {
     const t = r.uint32();
     switch (t >>> 3) {
-      case 1: time = nanos(r); break;
+      case 1: halves(r, time); break;
       case 2: name = r.string(); break;
       case 3: keyValue(r, end(r), attrs); break;
       default: r.skipType(t & 7);
     }
   }
-  n.time.push(nanosToDateTime64(time));
+  n.time.push(halvesToDateTime64(time[0], time[1]));
   n.name.push(name);
   n.attrs.push(attrs);
 }
@@ -182,7 +183,7 @@ interface Around {
 function span(r: Reader, until: number, c: Ctx, middle: Buffer, fast = true): void {
   const begin = r.pos;
   let traceId = '', spanId = '', parent = '', state = '', name = '', kind = 0;
-  let start = 0n, stop = 0n;
+  const start: [number, number] = [0, 0], stop: [number, number] = [0, 0];
   let st = { code: 0, message: '' };
   const attrs: Record<string, string> = {};
   if (fast) ATTRS.reset();
@@ -196,8 +197,8 @@ function span(r: Reader, until: number, c: Ctx, middle: Buffer, fast = true): vo
       case 4: parent = hex(r, c.body); break;
       case 5: name = r.string(); break;
       case 6: kind = r.int32(); break;
-      case 7: start = nanos(r); break;
-      case 8: stop = nanos(r); break;
+      case 7: halves(r, start); break;
+      case 8: halves(r, stop); break;
       case 9: {
         const e = end(r);
         if (!fast) keyValue(r, e, attrs);
@@ -219,7 +220,7 @@ function span(r: Reader, until: number, c: Ctx, middle: Buffer, fast = true): vo
   }
   // JSON.stringify of the whole row, in pieces: head without its `]`, the scope's columns, the
   // attributes (bytes on the fast path), and tail with its `[` turned into a comma.
-  OUT.text(JSON.stringify([nanosToDateTime64(start), traceId, spanId, parent, state, name, KINDS[kind] ?? 'Unspecified']));
+  OUT.text(JSON.stringify([halvesToDateTime64(start[0], start[1]), traceId, spanId, parent, state, name, KINDS[kind] ?? 'Unspecified']));
   OUT.drop(1);
   OUT.byte(COMMA);
   OUT.copy(middle);
@@ -227,7 +228,7 @@ function span(r: Reader, until: number, c: Ctx, middle: Buffer, fast = true): vo
   if (fast) OUT.copy(ATTRS.view());
   else OUT.text(JSON.stringify(attrs));
   const bracket = OUT.length;
-  OUT.text(JSON.stringify([nanosDiff(stop, start), STATUS[st.code] ?? 'Unset', st.message, n.time, n.name, n.attrs, n.traceId, n.spanId, n.state, n.linkAttrs]));
+  OUT.text(JSON.stringify([halvesDiff(stop[0], stop[1], start[0], start[1]), STATUS[st.code] ?? 'Unset', st.message, n.time, n.name, n.attrs, n.traceId, n.spanId, n.state, n.linkAttrs]));
   OUT.put(bracket, COMMA);
   OUT.endLine();
 }

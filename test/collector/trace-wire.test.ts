@@ -138,4 +138,21 @@ describe('OTLP/protobuf spans read off the wire', () => {
       { numRuns: 300 },
     );
   });
+
+  // AttrBytes guesses each key as the one that followed the previous key last time, and copies
+  // long plain values natively: spans drawing keys from one small set in changing orders and
+  // subsets (guesses right, wrong, and past the end), with values around that length, still agree.
+  it('keys in changing orders and long values: the fast path and the reference agree (property)', () => {
+    const pool = ['gen_ai.request.model', 'gen_ai.response.model', 'keel.route', 'keel.cost.usd', 'gen_ai.usage.input_tokens', 'k', 'kk', 'gen_ai.request.modem'];
+    const text = fc.string({ unit: fc.constantFrom('a', 'z', '0', ' ', '-', '"', '\\', '\n', 'é', '~', '\u007f'), minLength: 20, maxLength: 80 });
+    const value = fc.oneof(text.map((v) => ({ stringValue: v })), text.map((v) => ({ stringValue: v.replace(/[^a-z0-9 ~-]/g, 'x') })), fc.double().map((v) => ({ doubleValue: v })));
+    const attrs = fc.shuffledSubarray(pool).chain((keys) => fc.tuple(...keys.map(() => value)).map((vs) => keys.map((k, i) => kv(k, vs[i] ?? {}))));
+    fc.assert(
+      fc.property(fc.array(attrs, { minLength: 2, maxLength: 6 }), (spans) => {
+        const body = request(spans.map((attributes) => ({ ...rich, attributes })));
+        expect(protobufTraceLines(body)).toEqual(reference(body));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
