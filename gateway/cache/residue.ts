@@ -54,36 +54,44 @@ function walk(value: unknown, spec: Spec): unknown {
   if ('by' in spec) {
     const tag = value[spec.by];
     const obj = typeof tag === 'string' && Object.hasOwn(spec.cases, tag) ? spec.cases[tag] : undefined;
-    return obj === undefined ? value : walkObject(value, { ...obj, keys: { ...obj.keys, [spec.by]: true } });
+    return obj === undefined ? value : walkObject(value, withTag(obj, spec.by));
   }
   return walkObject(value, spec);
 }
 
+// A case's spec with its tag field modelled, made once per case: the specs are constants, and
+// building it per element (two objects and a copy of the keys for every message and part) was
+// part of the residue's ~1 % of the everything-on profile (bench:profile, issue 18).
+const tagged = new WeakMap<Obj, Obj>();
+
+function withTag(obj: Obj, by: string): Obj {
+  let t = tagged.get(obj);
+  if (t === undefined) tagged.set(obj, (t = { ...obj, keys: { ...obj.keys, [by]: true } }));
+  return t;
+}
+
 /** Residues by position: `{ i, r }` pairs, so an element's place in the list is part of the key. */
 function walkArray(items: unknown[], spec: Spec): unknown {
-  const out: { i: number; r: unknown }[] = [];
+  let out: { i: number; r: unknown }[] | undefined;
   for (let i = 0; i < items.length; i++) {
     const r = walk(items[i], spec);
-    if (r !== undefined) out.push({ i, r });
+    if (r !== undefined) (out ??= []).push({ i, r });
   }
-  return out.length === 0 ? undefined : out;
+  return out;
 }
 
 function walkObject(value: Record<string, unknown>, spec: Obj): unknown {
   if (spec.dropped?.(value) === true) return value;
-  const out: Record<string, unknown> = {};
-  let any = false;
+  // Made on the first residue field only: almost every object has none.
+  let out: Record<string, unknown> | undefined;
   for (const k of Object.keys(value)) {
     const v = value[k];
     if (v === null || v === undefined || k === CACHE_MARK || spec.ignore?.includes(k) === true) continue;
     const sub = Object.hasOwn(spec.keys, k) ? spec.keys[k] : undefined;
     const r = sub === undefined ? v : walk(v, sub);
-    if (r !== undefined) {
-      out[k] = r;
-      any = true;
-    }
+    if (r !== undefined) (out ??= {})[k] = r;
   }
-  return any ? out : undefined;
+  return out;
 }
 
 const textOnly: Spec = { each: { by: 'type', cases: { text: { keys: { text: true } } } } };

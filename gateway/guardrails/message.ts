@@ -68,8 +68,10 @@ function walk(tally: Tally, value: unknown, depth: number, top: boolean): unknow
   }
   const binary = (value as Record<string, unknown>).type === 'base64';
   let changed: Record<string, unknown> | undefined;
-  for (const [k, v] of Object.entries(value)) {
+  // Object.keys, not Object.entries: no [key, value] array per field of every object of the body (bench:alloc, issue 18).
+  for (const k of Object.keys(value)) {
     if ((top && k === 'model') || (binary && k === 'data')) continue;
+    const v = (value as Record<string, unknown>)[k];
     const w = walk(tally, v, depth + 1, false);
     if (w === v) continue;
     // defineProperty, not assignment: a `__proto__` key in a caller's JSON stays a plain key.

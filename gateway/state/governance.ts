@@ -58,10 +58,17 @@ export function tatView(stored: string | undefined, now: number): TatView {
   const i = s.indexOf(' ');
   if (i >= 0) {
     const j = s.indexOf(' ', i + 1);
-    const b = Number(s.slice(0, i));
-    const o = Number(j < 0 ? s.slice(i + 1) : s.slice(i + 1, j));
-    if (Number.isFinite(b) && Number.isFinite(o) && o > now - b) return { base: b, tat: o, now: now - b };
+    return tatAt(Number(s.slice(0, i)), Number(j < 0 ? s.slice(i + 1) : s.slice(i + 1, j)), now);
   }
+  return idleAt(now);
+}
+
+/** A TAT given as its two numbers (base, offset), read as tatView reads their formatTat text. */
+export function tatAt(b: number, o: number, now: number): TatView {
+  return Number.isFinite(b) && Number.isFinite(o) && o > now - b ? { base: b, tat: o, now: now - b } : idleAt(now);
+}
+
+function idleAt(now: number): TatView {
   const base = Math.floor(now);
   return { base, tat: undefined, now: now - base };
 }

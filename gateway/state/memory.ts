@@ -1,13 +1,34 @@
-import { checkAdjust, checkRate, checkReserve, checkSettle, formatTat, gcraState, gcraWait, RATE_EPS_MS, reserveRefuses, TAT_MARGIN_MS, tatView, type TatView } from './governance.js';
+import { checkAdjust, checkRate, checkReserve, checkSettle, formatTat, gcraState, gcraWait, RATE_EPS_MS, reserveRefuses, TAT_MARGIN_MS, tatAt, tatView, type TatView } from './governance.js';
 import type { AdmitResult, GovernanceState, RateResult, RateScope, RateState, ReserveResult, ReserveScope, SettleAdjust, SettleIncr, StateHealth } from './types.js';
 
+/**
+ * A value as Redis would hold it (a string), kept as the numbers it was made from when it is a
+ * counter or a TAT: the quota stage's admit + settle (two rate scopes, two budgets) converted
+ * every counter and TAT to text and back, 3.4-4.1 µs per request in process, most of it
+ * String(total) of a float and its Number(); the text is made only when get() asks. Number(String(x))
+ * is x for every double (shortest round-trip printing) but -0, which prints as 0: hence the `+ 0`
+ * where numbers are stored.
+ */
 interface Entry {
-  value: string;
   expiresAt: number;
+  kind: 'text' | 'count' | 'tat';
+  /** The value as get() returns it; for a counter or a TAT made on the first read. */
+  text: string | undefined;
+  /** A counter's total, or a TAT's offset from `base`. */
+  n: number;
+  base: number;
 }
 
 /** Expired entries are swept once the map has grown by this many since the last sweep: bounded, and cheap per call. */
 const SWEEP_EVERY = 1024;
+
+function textOf(e: Entry): string {
+  e.text ??= e.kind === 'count' ? String(e.n) : formatTat(e.base, e.n);
+  return e.text;
+}
+
+const numberOf = (e: Entry): number => (e.kind === 'count' ? e.n : Number(textOf(e)));
+const tatOf = (e: Entry | undefined, now: number): TatView => (e?.kind === 'tat' ? tatAt(e.base, e.n, now) : tatView(e === undefined ? undefined : textOf(e), now));
 
 /**
  * The in-process backend: one replica's state in a Map. Every operation is synchronous inside,
@@ -40,24 +61,39 @@ export class MemoryState implements GovernanceState {
     return undefined;
   }
 
-  #put(key: string, value: string, expiresAt: number): void {
-    this.#entries.set(key, { value, expiresAt });
-    if (this.#entries.size < this.#sweepAt) return;
+  /** The entry `key`'s new value goes into (the one there, overwritten whole, or a new one), then the sweep check every write makes. */
+  #write(key: string, kind: Entry['kind'], expiresAt: number): Entry {
+    let e = this.#entries.get(key);
+    if (e === undefined) this.#entries.set(key, (e = { expiresAt, kind, text: undefined, n: 0, base: 0 }));
+    else {
+      e.expiresAt = expiresAt;
+      e.kind = kind;
+      e.text = undefined;
+    }
+    if (this.#entries.size >= this.#sweepAt) this.#sweep();
+    return e;
+  }
+
+  #sweep(): void {
     const now = this.#now();
     for (const [k, e] of this.#entries) if (e.expiresAt <= now) this.#entries.delete(k);
     this.#sweepAt = this.#entries.size + SWEEP_EVERY;
   }
 
+  #put(key: string, value: string, expiresAt: number): void {
+    this.#write(key, 'text', expiresAt).text = value;
+  }
+
   #add(key: string, by: number, ttlMs: number): number {
     const e = this.#live(key);
-    const total = (e === undefined ? 0 : Number(e.value)) + by;
-    this.#put(key, String(total), e?.expiresAt ?? this.#now() + ttlMs);
+    const total = (e === undefined ? 0 : numberOf(e)) + by;
+    this.#write(key, 'count', e?.expiresAt ?? this.#now() + ttlMs).n = total + 0;
     return total;
   }
 
   #num(key: string): number | undefined {
     const e = this.#live(key);
-    return e === undefined ? undefined : Number(e.value);
+    return e === undefined ? undefined : numberOf(e);
   }
 
   #sum(keys: readonly string[]): number {
@@ -114,7 +150,7 @@ export class MemoryState implements GovernanceState {
 
   #rateJudge(scopes: readonly RateScope[]): { at: { s: RateScope; v: TatView }[]; now: number; over: number; retryAfterMs: number } {
     const now = this.#now();
-    const at = scopes.map((s) => ({ s, v: tatView(this.#live(s.key)?.value, now) }));
+    const at = scopes.map((s) => ({ s, v: tatOf(this.#live(s.key), now) }));
     const waits = at.map(({ s, v }) => gcraWait(v.tat, v.now, s));
     return { at, now, over: waits.findIndex((w) => w > RATE_EPS_MS), retryAfterMs: Math.max(0, ...waits) };
   }
@@ -133,8 +169,13 @@ export class MemoryState implements GovernanceState {
 
   #putTat(key: string, v: TatView, tat: number, now: number): void {
     // Back to now (or below): the same as absent.
-    if (tat <= v.now) this.#entries.delete(key);
-    else this.#put(key, formatTat(v.base, tat), now + (tat - v.now) + TAT_MARGIN_MS);
+    if (tat <= v.now) {
+      this.#entries.delete(key);
+      return;
+    }
+    const e = this.#write(key, 'tat', now + (tat - v.now) + TAT_MARGIN_MS);
+    e.base = v.base + 0;
+    e.n = tat + 0;
   }
 
   async rateAdjust(key: string, intervalMs: number, delta: number): Promise<void> {
@@ -144,16 +185,21 @@ export class MemoryState implements GovernanceState {
 
   #adjust(key: string, intervalMs: number, delta: number): void {
     const now = this.#now();
-    const v = tatView(this.#live(key)?.value, now);
+    const v = tatOf(this.#live(key), now);
     this.#putTat(key, v, Math.max(v.tat ?? v.now, v.now) + delta * intervalMs, now);
   }
 
+  #text(key: string): string | undefined {
+    const e = this.#live(key);
+    return e === undefined ? undefined : textOf(e);
+  }
+
   get(key: string): Promise<string | undefined> {
-    return Promise.resolve(this.#live(key)?.value);
+    return Promise.resolve(this.#text(key));
   }
 
   getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
-    return Promise.resolve(keys.map((k) => this.#live(k)?.value));
+    return Promise.resolve(keys.map((k) => this.#text(k)));
   }
 
   set(key: string, value: string, ttlMs: number): Promise<void> {
@@ -162,20 +208,20 @@ export class MemoryState implements GovernanceState {
   }
 
   compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean> {
-    if (this.#live(key)?.value !== expected) return Promise.resolve(false);
+    if (this.#text(key) !== expected) return Promise.resolve(false);
     this.#put(key, value, this.#now() + ttlMs);
     return Promise.resolve(true);
   }
 
   lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const held = this.#live(name)?.value;
+    const held = this.#text(name);
     if (held !== undefined && held !== owner) return Promise.resolve(false);
     this.#put(name, owner, this.#now() + ttlMs);
     return Promise.resolve(true);
   }
 
   release(name: string, owner: string): Promise<void> {
-    if (this.#live(name)?.value === owner) this.#entries.delete(name);
+    if (this.#text(name) === owner) this.#entries.delete(name);
     return Promise.resolve();
   }
 

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cacheKey, textForEmbedding, toolsSignature, type KeyOptions } from '../../gateway/cache/key.js';
+import { cacheKey, sha256, textForEmbedding, toolsSignature, type KeyOptions } from '../../gateway/cache/key.js';
 import { KeelError } from '../../gateway/errors.js';
 import { formats, type ChatRequest, type FormatId } from '../../gateway/formats/index.js';
 import { anthropicRequest, callerError, jsonish, key as hostileKey, mutations, onlyKeelErrors, openaiRequest, responsesRequest, text } from '../property/arbitraries.js';
@@ -30,6 +31,19 @@ const withTools = fc.record({
   responseFormat: fc.record({ type: fc.constant('json_schema'), json_schema: fc.record({ name: fc.string({ minLength: 1, maxLength: 6 }), schema }) }),
 });
 const transport = fc.record({ stream: fc.boolean(), stream_options: fc.record({ include_usage: fc.boolean() }), user: text, metadata: fc.dictionary(fc.string({ maxLength: 6 }), text), store: fc.boolean() }, { requiredKeys: [] });
+
+describe('sha256', () => {
+  it('is what createHash gave for the UTF-8 of any string, lone surrogates included (the previous implementation as oracle)', () => {
+    const oracle = (t: string) => createHash('sha256').update(t, 'utf8').digest('hex');
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 300 }), fc.string({ maxLength: 3000 })), (t) => {
+        expect(sha256(t)).toBe(oracle(t));
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(sha256('\ud800x')).toBe(oracle('\ud800x'));
+  });
+});
 
 describe('cacheKey is stable', () => {
   it('across releases: a fixed request keeps the key it had (KEY_VERSION 1, commit f9d26db)', () => {
