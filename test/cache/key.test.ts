@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cacheKey, sha256, textForEmbedding, toolsSignature, type KeyOptions } from '../../gateway/cache/key.js';
+import { sha256Hex as sha256 } from '../../config/secret.js';
+import { cacheKey, textForEmbedding, toolsSignature, type KeyOptions } from '../../gateway/cache/key.js';
 import { KeelError } from '../../gateway/errors.js';
 import { formats, type ChatRequest, type FormatId } from '../../gateway/formats/index.js';
 import { anthropicRequest, callerError, jsonish, key as hostileKey, mutations, onlyKeelErrors, openaiRequest, responsesRequest, text } from '../property/arbitraries.js';
