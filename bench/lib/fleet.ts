@@ -53,7 +53,7 @@ function governanceLines(): string[] {
 }
 
 /** `redis`: the state layer (DESIGN.md §9) in Redis, so breakers are shared; absent: in-process. */
-export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number, redis?: RedisState, governance = false, guardStream = false, cache = false, assemble = false): string {
+export function keelConfig(dir: string, name: string, upstream: string, telemetry: boolean, collectorPort: number, redis?: RedisState, governance = false, guardStream = false, cache = false, assemble = false, extraYaml: readonly string[] = []): string {
   const target = (model: string) => `{ provider: up, model: "${model}" }`;
   const path = join(dir, name);
   writeFileSync(
@@ -74,6 +74,7 @@ export function keelConfig(dir: string, name: string, upstream: string, telemetr
       ...(governance ? governanceLines() : []),
       ...(guardStream ? ['guardrails:', '  stream-secrets: { detect: [secrets], direction: out, action: block }', '  stream-pii: { detect: [email, payment_card, phone], direction: out, action: redact }'] : []),
       ...(redis === undefined ? [] : [`state: { redis: { url: "${redis.url}"${redis.deadlineMs === undefined ? '' : `, deadline_ms: ${redis.deadlineMs}`} } }`]),
+      ...extraYaml,
       '',
     ].join('\n'),
   );
@@ -108,6 +109,8 @@ export interface GatewayOptions {
   cache?: boolean;
   /** The bench route's non-streaming requests are streamed upstream and assembled (route assemble_streams). */
   assemble?: boolean;
+  /** Top-level config lines appended as they are (e.g. `cache: { max_bytes: 1048576 }`). */
+  extraYaml?: readonly string[];
 }
 
 /** state.redis.url, and deadline_ms when not the default. */
@@ -117,7 +120,7 @@ export interface RedisState {
 }
 
 export function startGateway(dir: string, upstream: string, o: GatewayOptions): Promise<Proc> {
-  const cfg = keelConfig(dir, o.name ?? `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0, o.redis, o.governance, o.guardStream, o.cache, o.assemble);
+  const cfg = keelConfig(dir, o.name ?? `gateway-${o.telemetry ? 'full' : 'bare'}.yaml`, upstream, o.telemetry, o.collectorPort ?? 0, o.redis, o.governance, o.guardStream, o.cache, o.assemble, o.extraYaml);
   return startKeel(['gateway', '--config', cfg, '--port', '0'], /gateway listening on (http:\/\/\S+)/, { cwd: dir, cpu: o.cpu ?? SERVER_CPU, nodeArgs: o.nodeArgs, bin: o.bin });
 }
 
