@@ -1,4 +1,5 @@
 import type { SharedState } from '../state/types.js';
+import { ExpiryQueue } from './expiry-queue.js';
 import { createVectorIndex, type VectorIndex } from './vector-index.js';
 
 /**
@@ -30,6 +31,8 @@ interface Partition {
   meta: Map<string, { key: string; untilMs: number }>;
   /** Exact keys indexed, so a vector read back from the shared state is not indexed twice. */
   keys: Set<string>;
+  /** The ids by untilMs, for eviction (entries removed or re-added stay until they surface). */
+  expiry: ExpiryQueue;
   seen: number;
   syncedAt: number;
   syncing: Promise<void> | undefined;
@@ -98,7 +101,7 @@ export class SemanticIndex {
   #part(name: string, dims: number): Partition {
     let p = this.#parts.get(name);
     if (p === undefined) {
-      p = { index: createVectorIndex(this.#o.dims ?? dims), meta: new Map(), keys: new Set(), seen: 0, syncedAt: -Infinity, syncing: undefined };
+      p = { index: createVectorIndex(this.#o.dims ?? dims), meta: new Map(), keys: new Set(), expiry: new ExpiryQueue(), seen: 0, syncedAt: -Infinity, syncing: undefined };
       this.#parts.set(name, p);
     }
     return p;
@@ -111,14 +114,14 @@ export class SemanticIndex {
     p.index.add(id, vector);
     p.meta.set(id, { key, untilMs });
     p.keys.add(key);
+    p.expiry.push(id, untilMs);
     if (this.#count > this.#o.maxVectors) this.#evictOldest(p);
+    if (p.expiry.length > 2 * p.meta.size + 64) p.expiry.rebuild([...p.meta].map(([i, m]) => [i, m.untilMs]));
   }
 
   /** The soonest to expire of this partition goes (a whole-process LRU would cost a list per vector). */
   #evictOldest(p: Partition): void {
-    let worst: string | undefined;
-    let at = Infinity;
-    for (const [id, m] of p.meta) if (m.untilMs < at) [worst, at] = [id, m.untilMs];
+    const worst = p.expiry.pop((id, at) => p.meta.get(id)?.untilMs === at);
     if (worst !== undefined) this.#remove(p, worst);
   }
 
