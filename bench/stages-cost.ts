@@ -6,7 +6,7 @@ import { table } from './lib/stats.js';
 
 /**
  * What each part of "everything on" costs, one build, one run: gateways with full telemetry to a
- * discarding sink, the same distinct request bodies, adding the governance stages (keys, limits,
+ * discarding sink (and one with telemetry off), the same distinct request bodies, adding the governance stages (keys, limits,
  * budgets, guardrails) and the exact cache (its miss path: lookup, capture, store) apart and
  * together, on the same pinned core, interleaved, with the floor for scale. Where issue 18's
  * distance between "full telemetry" and "everything on" goes, measured rather than guessed.
@@ -19,12 +19,14 @@ const CONCURRENCY = (process.env.BENCH_CONC ?? '1,64').split(',').map(Number);
 
 interface Variant {
   name: string;
+  telemetry?: false;
   governance: boolean;
   cache: boolean;
   extraYaml?: string[];
 }
 
 const VARIANTS: Variant[] = [
+  { name: 'telemetry off', telemetry: false, governance: false, cache: false },
   { name: 'full telemetry', governance: false, cache: false },
   { name: '+ governance stages', governance: true, cache: false },
   { name: '+ exact cache (miss path)', governance: false, cache: true },
@@ -40,7 +42,7 @@ async function main(): Promise<void> {
   const sink = await startOtlpSink();
   const procs: Proc[] = [upstream, sink];
   const start = async (v: Variant): Promise<Target> => {
-    const o: GatewayOptions = { telemetry: true, collectorPort: Number(new URL(sink.url).port), governance: v.governance, cache: v.cache, extraYaml: v.extraYaml, name: `${v.name.replace(/\W+/g, '-')}.yaml` };
+    const o: GatewayOptions = { telemetry: v.telemetry ?? true, collectorPort: Number(new URL(sink.url).port), governance: v.governance, cache: v.cache, extraYaml: v.extraYaml, name: `${v.name.replace(/\W+/g, '-')}.yaml` };
     const p = await startGateway(dir, upstream.url, o);
     procs.push(p);
     const t: Target = { name: v.name, url: p.url, body: distinctChat('bench'), pids: [p.pid], warmS: WARM_S };
