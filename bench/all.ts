@@ -21,10 +21,11 @@ const BENCHES = [
   ['guardrail-stream', 'guardrail-stream.js'],
   ['cache', 'cache.js'],
   ['cache-index', 'cache-index.js'],
+  ['cache-store', 'cache-store.js'],
 ] as const;
 
-/** Run only when named in BENCH_ONLY (the before/after bench needs BENCH_BASELINE; the soak takes 10 minutes), kept in RESULTS.md once measured. */
-const ON_REQUEST = [['ab', 'ab.js'], ['soak', 'soak.js']] as const;
+/** Run only when named in BENCH_ONLY (the before/after bench needs BENCH_BASELINE; the stage breakdown repeats the overhead bench's cells; the soak takes 10 minutes), kept in RESULTS.md once measured. */
+const ON_REQUEST = [['ab', 'ab.js'], ['stages-cost', 'stages-cost.js'], ['soak', 'soak.js']] as const;
 
 function run(script: string): Promise<string> {
   return new Promise((resolve, reject) => {
