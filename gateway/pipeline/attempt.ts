@@ -97,7 +97,8 @@ async function chatAttempt(a: AttemptInput, controller: Abort, started: number):
     const req = assemble ? { ...a.req, stream: true } : a.req;
     const body = encodeBody(() => upstream.buildRequest(req, a.target.model, { forceStreamUsage: true }), a.target);
     const res = await sendToTarget(a.target, a.target.provider.adapter.chatPath, body, controller, { rec: a.rec, spanId: a.spanId });
-    await rejectErrorStatus(res, upstream, a.target, controller, a.ctx.runtime.redact);
+    // Awaited only for an error status: an async call that returns at once is still a promise and a turn of the microtask queue.
+    if (res.statusCode >= 400) await rejectErrorStatus(res, upstream, a.target, controller, a.ctx.runtime.redact);
     if (watchdog === undefined) return { ok: true, result: await relayJson(res, upstream, a, controller), ttftMs: performance.now() - started, stats: undefined };
     if (a.session === undefined) return await relayAssembled(res, upstream, a, { controller, started, watchdog });
     return await relayChatStream(res, upstream, a, { session: a.session, controller, started, watchdog });
