@@ -174,14 +174,15 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   });
 
   // onRequest runs before fastify reads the body: a caller refused here never costs a body read.
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback style, not async: an async hook is a promise and a microtask turn per request for work that never waits.
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     trackRequest(request.raw.socket, request.url, reply.raw);
-    if (OPEN_PATHS.has(pathOf(request.url))) return;
+    if (OPEN_PATHS.has(pathOf(request.url))) return done();
     try {
       const { runtime: rt, client } = admit(request, runtime());
       const api = API_ROUTES.get(request.routeOptions.url ?? '');
-      if (api === undefined) return;
+      if (api === undefined) return done();
       try {
         // A request on a kept-alive socket after SIGTERM: refused, counted like a shed one.
         if (drain.draining) throw shuttingDown();
@@ -193,8 +194,9 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
     } catch (err) {
       // The body is still on the wire: closing after the answer is cheaper than reading it to keep the socket.
       if (hasBody(request)) void reply.header('connection', 'close');
-      throw err;
+      return done(err instanceof Error ? err : new Error(String(err)));
     }
+    done();
   });
   // Once draining, every answer closes its connection, so no caller reuses a socket about to go.
   app.addHook('onSend', (_request, reply, payload, done) => {
