@@ -1,4 +1,5 @@
 import type { ChatResponse, Choice, Part, StreamEvent, Usage } from '../formats/canonical.js';
+import { extend } from '../objects.js';
 
 /**
  * Folds canonical stream events back into the answer they tell: what the cache
@@ -68,7 +69,7 @@ export class ResponseAccumulator {
 
   /** The answer so far; a choice that never finished reads as finishReason 'error'. */
   response(): ChatResponse {
-    const choices = [...this.#choices.values()].sort((a, b) => a.index - b.index).map((c) => ({ ...c, content: c.content.map((p) => ({ ...p })) }));
+    const choices = [...this.#choices.values()].sort((a, b) => a.index - b.index).map((c) => extend(c, { content: c.content.map((p) => ({ ...p })) }));
     return { id: this.#id, model: this.#model, created: this.#created, choices, usage: this.#usage ?? { inputTokens: this.#inputTokens, outputTokens: 0 } };
   }
 

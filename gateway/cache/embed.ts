@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { CallContext, CallResult } from '../pipeline/context.js';
 import type { CompletedRequest, RequestObserver } from '../pipeline/record.js';
 import { requestCost } from '../telemetry/attributes.js';
+import { extend } from '../objects.js';
 
 /**
  * The semantic cache's embedding call, through Keel's own embeddings pipeline (issue 16 §2): the
@@ -19,7 +20,7 @@ export type RunEmbeddings = (ctx: CallContext, observer?: RequestObserver) => Pr
 
 export async function embedThrough(run: RunEmbeddings, call: CallContext, route: string, text: string, dimensions?: number): Promise<Embedded | undefined> {
   const started = performance.now();
-  const sub: CallContext = { ...call, requestId: `${call.requestId}-cache-embed`, body: { model: route, input: text, ...(dimensions === undefined ? {} : { dimensions }) }, baseHeaders: {}, hijack: () => undefined, record: undefined, outbound: undefined, requestHeaders: {}, receivedAt: started };
+  const sub: CallContext = extend(call, { requestId: `${call.requestId}-cache-embed`, body: { model: route, input: text, ...(dimensions === undefined ? {} : { dimensions }) }, baseHeaders: {}, hijack: () => undefined, record: undefined, outbound: undefined, requestHeaders: {}, receivedAt: started });
   let rec: CompletedRequest | undefined;
   const result = await run(sub, (r) => {
     rec = r;

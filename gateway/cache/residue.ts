@@ -1,4 +1,5 @@
 import type { ChatRequest } from '../formats/canonical.js';
+import { extend } from '../objects.js';
 
 /**
  * The residue of a request: what the caller's body says that the canonical request does not.
@@ -66,7 +67,7 @@ const tagged = new WeakMap<Obj, Obj>();
 
 function withTag(obj: Obj, by: string): Obj {
   let t = tagged.get(obj);
-  if (t === undefined) tagged.set(obj, (t = { ...obj, keys: { ...obj.keys, [by]: true } }));
+  if (t === undefined) tagged.set(obj, (t = extend(obj, { keys: extend(obj.keys, { [by]: true }) })));
   return t;
 }
 
@@ -204,7 +205,7 @@ const responsesSpec: Obj = {
 /** A Responses input item without `type` is a message: walk it as one. */
 function typedInput(body: Record<string, unknown>): Record<string, unknown> {
   if (!Array.isArray(body.input)) return body;
-  return { ...body, input: body.input.map((it: unknown) => (isRecord(it) && it.type === undefined ? { ...it, type: 'message' } : it)) };
+  return extend(body, { input: body.input.map((it: unknown) => (isRecord(it) && it.type === undefined ? extend(it, { type: 'message' }) : it)) });
 }
 
 const SPECS: Readonly<Record<ChatRequest['original']['format'], { spec: Obj; prepare?: (b: Record<string, unknown>) => Record<string, unknown> }>> = {

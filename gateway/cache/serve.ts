@@ -6,6 +6,7 @@ import type { CacheInfo, CompletedRequest } from '../pipeline/record.js';
 import { ClientSink } from '../relay/sink.js';
 import type { CacheLookup } from './store.js';
 import { replayEvents } from './replay.js';
+import { extend } from '../objects.js';
 
 /**
  * A stored answer sent to the caller, in its format, streaming or not, through the answer
@@ -25,19 +26,19 @@ export interface Hit {
 export function hitHeaders(ctx: CallContext, route: string, hit: Hit): Record<string, string> {
   const status = hit.status === 'semantic' && hit.similarity !== undefined ? `semantic;similarity=${hit.similarity.toFixed(3)}` : hit.status;
   // Age (RFC 9111 §5.1) in whole seconds; x-keel-cache says which kind of hit.
-  return { ...ctx.baseHeaders, 'x-keel-route': route, 'x-keel-cache': status, age: String(Math.floor(hit.found.ageMs / 1000)) };
+  return extend(ctx.baseHeaders, { 'x-keel-route': route, 'x-keel-cache': status, age: String(Math.floor(hit.found.ageMs / 1000)) });
 }
 
 export async function serveHit(ctx: CallContext, req: ChatRequest, route: string, rec: CompletedRequest, hit: Hit, outbound: Outbound | undefined): Promise<CallResult> {
   // Each hit is its own response: a fresh id, the stored model, the stored answer.
-  const res: ChatResponse = { ...hit.found.entry.response, id: `${hit.found.entry.response.id.slice(0, 24)}-${randomUUID().slice(0, 8)}` };
-  rec.cache = { ...hit.embedding, status: hit.status, lookupMs: hit.lookupMs, ageS: hit.found.ageMs / 1000, ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }), ...(hit.found.entry.costUsd === undefined ? {} : { savedUsd: hit.found.entry.costUsd }) };
+  const res: ChatResponse = extend(hit.found.entry.response, { id: `${hit.found.entry.response.id.slice(0, 24)}-${randomUUID().slice(0, 8)}` });
+  rec.cache = { status: hit.status, lookupMs: hit.lookupMs, ageS: hit.found.ageMs / 1000, ...hit.embedding, ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }), ...(hit.found.entry.costUsd === undefined ? {} : { savedUsd: hit.found.entry.costUsd }) };
   rec.responseModel = res.model;
   rec.finishReason = res.choices[0]?.finishReason;
   const headers = hitHeaders(ctx, route, hit);
   if (!req.stream) {
     const shown = outbound === undefined ? res : outbound.answer(res);
-    return { kind: 'json', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(ctx.ingress.renderResponse(shown)) };
+    return { kind: 'json', headers: extend(headers, { 'content-type': 'application/json' }), body: JSON.stringify(ctx.ingress.renderResponse(shown)) };
   }
   await replay(ctx, req, rec, res, headers, outbound);
   return { kind: 'streamed' };

@@ -1,6 +1,7 @@
 import type { ChatRequest, ChatResponse, Message, Part } from '../formats/canonical.js';
 import { Tally } from './scan.js';
 import type { Blocked, CompiledRule, Finding } from './types.js';
+import { extend } from '../objects.js';
 
 /**
  * Guardrails over whole requests and answers. A redacted request keeps its shape, and so
@@ -30,15 +31,15 @@ function scanPart(tally: Tally, part: Part): Part {
   switch (part.type) {
     case 'text': {
       const text = tally.scan(part.text);
-      return text === part.text ? part : { ...part, text };
+      return text === part.text ? part : extend(part, { text });
     }
     case 'tool_call': {
       const args = scanJsonText(tally, part.arguments);
-      return args === part.arguments ? part : { ...part, arguments: args };
+      return args === part.arguments ? part : extend(part, { arguments: args });
     }
     case 'tool_result': {
       const content = tally.scan(part.content);
-      return content === part.content ? part : { ...part, content };
+      return content === part.content ? part : extend(part, { content });
     }
     case 'image':
       return part;
@@ -87,7 +88,7 @@ export function guardRequest(rules: readonly CompiledRule[], req: ChatRequest): 
   const system = req.system === undefined ? undefined : tally.scan(req.system);
   const messages = req.messages.map((m): Message => {
     const content = scanParts(tally, m.content);
-    return content === m.content ? m : { ...m, content };
+    return content === m.content ? m : extend(m, { content });
   });
   // The raw body is the same request seen again: its findings are merged (max per rule and
   // detector), not added, and it may add matches in fields the canonical form does not carry.
@@ -95,7 +96,7 @@ export function guardRequest(rules: readonly CompiledRule[], req: ChatRequest): 
   const body = walk(bodyTally, req.original.body, 0, true) as Record<string, unknown>;
   tally.merge(bodyTally);
   const same = system === req.system && messages.every((m, i) => m === req.messages[i]) && body === req.original.body;
-  const out: ChatRequest = same ? req : { ...req, system, messages, original: { ...req.original, body } };
+  const out: ChatRequest = same ? req : extend(req, { system, messages, original: extend(req.original, { body }) });
   return { req: out, findings: tally.findings(), blocked: tally.blocked };
 }
 
@@ -104,8 +105,8 @@ export function guardResponse(rules: readonly CompiledRule[], res: ChatResponse)
   const tally = new Tally(rules);
   const choices = res.choices.map((c) => {
     const content = scanParts(tally, c.content);
-    return content === c.content ? c : { ...c, content };
+    return content === c.content ? c : extend(c, { content });
   });
   const same = choices.every((c, i) => c === res.choices[i]);
-  return { res: same ? res : { ...res, choices }, findings: tally.findings(), blocked: tally.blocked };
+  return { res: same ? res : extend(res, { choices }), findings: tally.findings(), blocked: tally.blocked };
 }

@@ -1,4 +1,5 @@
 import type { Blocked, CompiledRule, Detector, Finding, ScanResult, Span } from './types.js';
+import { extend } from '../objects.js';
 
 /**
  * Scanning text against an ordered rule list: all matches of all rules, then one decision.
@@ -25,7 +26,7 @@ export function collect(rules: readonly CompiledRule[], text: string, from: numb
         spans = d.find(text, from);
         cache?.set(d, spans);
       }
-      for (const s of spans) hits.push({ ...s, rule: r, detector: d.name });
+      for (const s of spans) hits.push(extend(s, { rule: r, detector: d.name }));
     }
   }
   return hits;

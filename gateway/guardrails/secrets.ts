@@ -1,5 +1,6 @@
 import { findAll, isAlnum, runContinuation, trailingRun } from './find.js';
 import type { Continuation, Detector, Span } from './types.js';
+import { extend } from '../objects.js';
 
 /**
  * Credentials by shape: provider API keys, cloud and SaaS tokens, JWTs, PEM private keys.
@@ -48,7 +49,7 @@ const SHAPES: readonly TokenShape[] = [
 /** The token shapes as regex sources, for gateway/redact.ts. */
 export const KEY_SHAPE_SOURCES: readonly string[] = SHAPES.map((s) => s.source);
 
-const compiled = SHAPES.map((s) => ({ ...s, re: new RegExp(s.source, 'g') }));
+const compiled = SHAPES.map((s) => extend(s, { re: new RegExp(s.source, 'g') }));
 const PREFIXES = SHAPES.flatMap((s) => s.prefixes);
 
 function findTokens(text: string, from: number): Span[] {

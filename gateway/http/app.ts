@@ -140,7 +140,6 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
   const inflight = opts.inflight ?? new InFlight();
   const drain = opts.drain ?? new Drain();
   const app = Fastify({
-    ...serverOptions(server),
     // Requests that reach a draining gateway get KEEL_SHUTTING_DOWN in their own format (below), not fastify's bare 503.
     return503OnClosing: false,
     logger: opts.logger ?? false,
@@ -151,6 +150,7 @@ export function buildGateway(opts: GatewayOptions): FastifyInstance {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    ...serverOptions(server),
   });
 
   // Accept JSON whatever the content type says (curl's default is form-encoded); parse errors

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime/resolve.js';
 import type { StateHealth } from '../state/types.js';
 import { listensOnLoopback } from './metrics.js';
+import { extend } from '../objects.js';
 
 /** Model listing in both SDKs' shapes, and health probes. */
 /** No shared store configured: one replica, its state in process. */
@@ -36,7 +37,7 @@ export function registerInfoRoutes(app: FastifyInstance, runtime: () => Runtime,
     const ready = { status: 'ready', config_version: rt.version, routes: rt.routes.size, state };
     // Only server.allow_unauthenticated gets a gateway here; the probe keeps saying so where operators look.
     if (rt.clientKeys === undefined && !listensOnLoopback(app.server)) {
-      return { ...ready, warning: 'no client keys (auth.keys) on a non-loopback address: any caller can use this gateway (server.allow_unauthenticated)' };
+      return extend(ready, { warning: 'no client keys (auth.keys) on a non-loopback address: any caller can use this gateway (server.allow_unauthenticated)' });
     }
     return ready;
   });

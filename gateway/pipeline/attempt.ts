@@ -18,6 +18,7 @@ import { relayChatStream } from './attempt-stream.js';
 import { attemptController, encodeBody, sendToTarget, type CallContext, type CallResult } from './context.js';
 import type { CompletedRequest } from './record.js';
 import type { StreamSession } from './session.js';
+import { extend } from '../objects.js';
 
 export type AttemptOutcome =
   | { ok: true; result: CallResult; ttftMs: number | undefined; stats: StreamStats | undefined }
@@ -94,7 +95,7 @@ async function chatAttempt(a: AttemptInput, controller: Abort, started: number):
   const streams = a.session !== undefined || assemble;
   const watchdog = streams ? ttftWatchdog(a.target, controller) : undefined;
   try {
-    const req = assemble ? { ...a.req, stream: true } : a.req;
+    const req = assemble ? extend(a.req, { stream: true }) : a.req;
     const body = encodeBody(() => upstream.buildRequest(req, a.target.model, { forceStreamUsage: true }), a.target);
     const res = await sendToTarget(a.target, a.target.provider.adapter.chatPath, body, controller, { rec: a.rec, spanId: a.spanId });
     // Awaited only for an error status: an async call that returns at once is still a promise and a turn of the microtask queue.
@@ -172,5 +173,5 @@ export function answerJson(parsed: ChatResponse, a: AttemptInput, raw: string | 
   const shown = a.ctx.outbound === undefined ? parsed : a.ctx.outbound.answer(parsed);
   if (a.rec.content !== undefined) a.rec.content.output = outputOfResponse(shown);
   const out = raw !== undefined && shown === parsed ? raw : JSON.stringify(a.ctx.ingress.renderResponse(shown));
-  return { kind: 'json', headers: { ...a.headers(), 'content-type': 'application/json' }, body: out };
+  return { kind: 'json', headers: extend(a.headers(), { 'content-type': 'application/json' }), body: out };
 }

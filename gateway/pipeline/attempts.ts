@@ -16,6 +16,7 @@ import type { AttemptReason, CompletedRequest } from './record.js';
 import { headersOf, startAttempt, type Loop, type Settled } from './running.js';
 import { prefillOf } from './session.js';
 import { chatExchange, type Exchange } from './attempt.js';
+import { extend } from '../objects.js';
 
 function budgetLeft(loop: Loop): number {
   return loop.route.timeouts.total_ms - (performance.now() - loop.ctx.receivedAt);
@@ -154,7 +155,7 @@ async function afterBreak(loop: Loop, broken: Settled): Promise<CallResult> {
   let cont: Settled;
   if (viaPrefill !== undefined && prefill !== undefined && breakerAllows(loop, viaPrefill)) {
     loop.owner = undefined;
-    cont = await startAttempt(loop, viaPrefill, 'continuation', { ...loop.req, prefill }, 'prefill').promise;
+    cont = await startAttempt(loop, viaPrefill, 'continuation', extend(loop.req, { prefill }), 'prefill').promise;
   } else {
     const anew = loop.route.continuation === 'regenerate' && !answer.beyondText ? loop.plan.find(other) : undefined;
     if (anew === undefined || !breakerAllows(loop, anew)) return finishBroken(loop, error);

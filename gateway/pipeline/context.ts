@@ -13,6 +13,7 @@ import type { ChatResponse } from '../formats/canonical.js';
 import type { GovernanceState } from '../state/types.js';
 import type { StreamFilter } from '../stages/types.js';
 import type { CompletedRequest, RequestObserver } from './record.js';
+import { extend } from '../objects.js';
 
 /** Routing state shared by all requests of one gateway. */
 export interface RoutingDeps {
@@ -194,7 +195,7 @@ export interface AttemptTrace {
 function traceHeaders(target: ResolvedTarget, t: AttemptTrace | undefined): Readonly<Record<string, string>> {
   const trace = t?.rec.trace;
   if (trace === undefined || t?.spanId === undefined) return target.provider.headers;
-  const headers: Record<string, string> = { ...target.provider.headers, traceparent: traceparentOf(trace, t.spanId) };
+  const headers: Record<string, string> = extend(target.provider.headers, { traceparent: traceparentOf(trace, t.spanId) });
   if (t.rec.tracestate !== undefined) headers.tracestate = t.rec.tracestate;
   return headers;
 }
@@ -214,5 +215,5 @@ export function sendToTarget(target: ResolvedTarget, path: string, body: string,
 
 /** Response headers that say who answered. */
 export function answerHeaders(ctx: CallContext, route: ResolvedRoute, target: ResolvedTarget): Record<string, string> {
-  return { ...ctx.baseHeaders, 'x-keel-route': route.name, 'x-keel-provider': target.provider.name, 'x-keel-model': target.model };
+  return extend(ctx.baseHeaders, { 'x-keel-route': route.name, 'x-keel-provider': target.provider.name, 'x-keel-model': target.model });
 }

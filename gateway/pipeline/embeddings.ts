@@ -10,6 +10,7 @@ import { runAttempts } from './attempts.js';
 import { attributeProvider } from './chat.js';
 import { encodeBody, findRoute, finishRecord, newRecord, routeNamed, sendToTarget, type CallContext, type CallResult } from './context.js';
 import type { RequestObserver } from './record.js';
+import { extend } from '../objects.js';
 
 /** https://platform.openai.com/docs/api-reference/embeddings/create — unknown fields pass through. */
 const embeddingsRequest = z.looseObject({
@@ -79,7 +80,7 @@ function embeddingsExchange(req: EmbeddingsRequest): Exchange {
     serves: (t) => t.provider.adapter.embeddingsPath !== undefined,
     unsupported: (model) => new KeelError('KEEL_UNSUPPORTED', `The model \`${clip(model)}\` has no target that serves embeddings.`, { param: 'model' }),
     run: async (a, controller, started) => {
-      const body = encodeBody(() => ({ ...req, model: a.target.model }), a.target);
+      const body = encodeBody(() => extend(req, { model: a.target.model }), a.target);
       const res = await sendToTarget(a.target, a.target.provider.adapter.embeddingsPath ?? '', body, controller, { rec: a.rec, spanId: a.spanId });
       await rejectErrorStatus(res, formats[a.target.provider.adapter.format], a.target, controller, a.ctx.runtime.redact);
       const { text, json } = await readJson(res, a, controller);
@@ -89,7 +90,7 @@ function embeddingsExchange(req: EmbeddingsRequest): Exchange {
       if (!a.claim()) throw new KeelError('KEEL_ATTEMPT_CANCELLED', `provider ${a.target.provider.name}: another attempt answered first`);
       a.rec.usage = meta.data.usage === undefined ? undefined : { inputTokens: meta.data.usage.prompt_tokens, outputTokens: 0 };
       a.rec.responseModel = meta.data.model;
-      return { ok: true, result: { kind: 'json', headers: { ...a.headers(), 'content-type': 'application/json' }, body: text }, ttftMs: performance.now() - started, stats: undefined };
+      return { ok: true, result: { kind: 'json', headers: extend(a.headers(), { 'content-type': 'application/json' }), body: text }, ttftMs: performance.now() - started, stats: undefined };
     },
   };
 }

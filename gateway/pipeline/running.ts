@@ -12,6 +12,7 @@ import { attemptOnce, type AttemptInput, type AttemptOutcome, type Exchange } fr
 import { answerHeaders, type CallContext } from './context.js';
 import { attemptInfo, type AttemptReason, type CompletedRequest } from './record.js';
 import type { StreamSession } from './session.js';
+import { extend } from '../objects.js';
 
 /** One request's attempts in flight and behind it: who answers, what was tried, what failed last. */
 export interface Loop {
@@ -53,7 +54,7 @@ export interface Settled {
 /** Headers read when the answer starts: who answered and how many attempts it took. */
 export function headersOf(loop: Loop): Record<string, string> {
   const base = loop.current === undefined ? { ...loop.ctx.baseHeaders } : answerHeaders(loop.ctx, loop.route, loop.current);
-  return { ...base, 'x-keel-attempts': String(loop.started), 'x-keel-fallbacks': String(loop.rec.fallbacks), 'x-keel-retries': String(loop.rec.retries) };
+  return extend(base, { 'x-keel-attempts': String(loop.started), 'x-keel-fallbacks': String(loop.rec.fallbacks), 'x-keel-retries': String(loop.rec.retries) });
 }
 
 /** Starts one attempt. The first attempt to claim the answer cancels the others still running. */

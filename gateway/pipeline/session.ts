@@ -2,6 +2,7 @@ import type { StreamEvent } from '../formats/canonical.js';
 import type { StreamEncoder } from '../formats/types.js';
 import type { ClientSink } from '../relay/sink.js';
 import type { StreamFilter } from '../stages/types.js';
+import { extend } from '../objects.js';
 
 /**
  * What one attempt's stream has told the caller so far: the encoder that wrote
@@ -50,7 +51,7 @@ export function newAnswer(encoder: StreamEncoder, shadow: boolean, filter?: Stre
         if (ev.type === 'text' && ev.text !== '' && answer.owedSpace !== '') {
           const text = ev.text.startsWith(answer.owedSpace) ? ev.text.slice(answer.owedSpace.length) : ev.text;
           answer.owedSpace = '';
-          out.push({ ...ev, text });
+          out.push(extend(ev, { text }));
           continue;
         }
         out.push(ev);
@@ -117,7 +118,7 @@ export function regeneration(sent: string, diverged: () => void): (events: Strea
       }
       matched += head.length;
       const rest = ev.text.slice(head.length);
-      if (rest !== '') out.push({ ...ev, text: rest });
+      if (rest !== '') out.push(extend(ev, { text: rest }));
     }
     return out;
   };

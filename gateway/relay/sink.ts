@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { KeelError } from '../errors.js';
+import { extend } from '../objects.js';
 
 export interface SinkOptions {
   /** server.write_timeout_ms: longest wait for the caller to drain what Keel wrote. */
@@ -47,14 +48,16 @@ export class ClientSink {
     if (this.#committed) return;
     this.#committed = true;
     this.#onCommit();
-    this.#res.writeHead(200, {
-      ...this.#headers(),
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      // Tell nginx-style proxies in front of Keel not to buffer the stream.
-      'x-accel-buffering': 'no',
-    });
+    this.#res.writeHead(
+      200,
+      extend(this.#headers(), {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        // Tell nginx-style proxies in front of Keel not to buffer the stream.
+        'x-accel-buffering': 'no',
+      }),
+    );
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { BreakerConfig } from '../../config/schema.js';
+import { extend } from '../objects.js';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
@@ -19,7 +20,7 @@ const BUCKETS = 10;
 
 /** A route's breaker block over the defaults: what "the same settings" is compared on. */
 export function effectiveBreaker(cfg: BreakerConfig): Required<BreakerConfig> {
-  return { ...DEFAULT_BREAKER, ...cfg };
+  return extend(DEFAULT_BREAKER, cfg);
 }
 
 export function sameBreakerSettings(a: Required<BreakerConfig>, b: Required<BreakerConfig>): boolean {

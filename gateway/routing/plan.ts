@@ -2,6 +2,7 @@ import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import type { HealthRegistry } from './health.js';
 import { pickWeighted } from './weighted.js';
 import { weightKey, type WeightsSnapshot } from './weights.js';
+import { extend } from '../objects.js';
 
 export interface PlanContext {
   health: HealthRegistry;
@@ -68,7 +69,7 @@ export function planTargets(route: RouteView, p: PlanContext): ResolvedTarget[] 
  */
 function canaryPlan(route: ResolvedRoute, canary: ResolvedTarget, p: PlanContext): ResolvedTarget[] {
   const share = p.weights.canaries.get(weightKey(route.name, canary.provider.name, canary.model)) ?? canary.canaryFirstStep ?? 0;
-  const baseline = strategyPlan({ ...route, targets: route.targets.filter((t) => t !== canary) }, p);
+  const baseline = strategyPlan(extend(route, { targets: route.targets.filter((t) => t !== canary) }), p);
   if (share <= 0) return baseline;
   return p.random() * 100 < share ? [canary, ...baseline] : [...baseline, canary];
 }

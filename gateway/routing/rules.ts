@@ -2,6 +2,7 @@ import type { ResolvedRoute, ResolvedTarget } from '../runtime/resolve.js';
 import type { RequestFacts } from './facts.js';
 import type { RouteView } from './plan.js';
 import type { ResolvedRule, RuleAction, StatsLookup, TargetMatch } from './rules-compile.js';
+import { extend } from '../objects.js';
 
 export { compileRules, type ResolvedRule, type StatsLookup } from './rules-compile.js';
 
@@ -38,22 +39,22 @@ function act(d: Draft, a: RuleAction): Draft | undefined {
     case 'use': {
       // Fallbacks the rule names move up among the targets; the others stay fallbacks.
       const targets = [...d.targets.filter(a.match), ...d.fallbacks.filter(a.match)];
-      return targets.length === 0 ? undefined : { ...d, targets, fallbacks: d.fallbacks.filter(not(a.match)) };
+      return targets.length === 0 ? undefined : { targets, fallbacks: d.fallbacks.filter(not(a.match)), prefer: d.prefer };
     }
     case 'skip': {
-      const next = { ...d, targets: d.targets.filter(not(a.match)), fallbacks: d.fallbacks.filter(not(a.match)) };
+      const next: Draft = { targets: d.targets.filter(not(a.match)), fallbacks: d.fallbacks.filter(not(a.match)), prefer: d.prefer };
       return next.targets.length + next.fallbacks.length === 0 ? undefined : next;
     }
     case 'prefer':
-      return d.targets.some(a.match) || d.fallbacks.some(a.match) ? { ...d, prefer: [...d.prefer, a.match] } : undefined;
+      return d.targets.some(a.match) || d.fallbacks.some(a.match) ? { targets: d.targets, fallbacks: d.fallbacks, prefer: [...d.prefer, a.match] } : undefined;
     case 'weights': {
       const weigh = (t: ResolvedTarget): ResolvedTarget => {
         const w = a.weightOf(t);
-        return w === undefined || w === t.weight ? t : Object.freeze({ ...t, weight: w });
+        return w === undefined || w === t.weight ? t : Object.freeze(extend(t, { weight: w }));
       };
       const targets = d.targets.map(weigh);
       // All weights zero would turn the weighted choice uniform: the opposite of what was asked.
-      return targets.some((t) => t.weight > 0) ? { ...d, targets } : undefined;
+      return targets.some((t) => t.weight > 0) ? { targets, fallbacks: d.fallbacks, prefer: d.prefer } : undefined;
     }
   }
 }
@@ -68,7 +69,7 @@ export function evaluateRules(route: ResolvedRoute, rules: readonly ResolvedRule
     if (next !== undefined) draft = next;
   }
   if (decisions.length === 0) return { view: route, decisions };
-  return { view: { ...route, targets: draft.targets, fallbacks: draft.fallbacks, prefer: draft.prefer }, decisions };
+  return { view: extend(route, { targets: draft.targets, fallbacks: draft.fallbacks, prefer: draft.prefer }), decisions };
 }
 
 /** The decisions as `keel.route.rule` shows them: names in order, a skipped one as `name:skipped`. */

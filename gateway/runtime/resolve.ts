@@ -8,6 +8,7 @@ import type { BreakerConfig, HedgeConfig, KeelConfig, ResponseLimits, Retries, R
 import { adapterFor, type AuthScheme, type ProviderAdapter } from '../providers/index.js';
 import { buildRedactor, type Redactor } from '../redact.js';
 import { compileRules, type ResolvedRule } from '../routing/rules.js';
+import { extend } from '../objects.js';
 
 /**
  * The gateway's view of one config snapshot, derived once per snapshot so the
@@ -147,11 +148,7 @@ function resolveProvider(name: string, cfg: KeelConfig['providers'][string]): Re
   const adapter = adapterFor(cfg.type);
   const baseUrl = (cfg.base_url ?? adapter.defaultBaseUrl ?? '').replace(/\/+$/, '');
   const query = cfg.query === undefined ? '' : `?${new URLSearchParams(cfg.query).toString()}`;
-  const headers = {
-    ...adapter.headers,
-    ...cfg.headers,
-    ...authHeaders(cfg.auth ?? adapter.defaultAuth, cfg.api_key),
-  };
+  const headers = extend(extend(adapter.headers ?? {}, cfg.headers ?? {}), authHeaders(cfg.auth ?? adapter.defaultAuth, cfg.api_key));
   const url = new URL(baseUrl.replace('{model}', 'm'));
   const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
   return Object.freeze({
@@ -186,8 +183,8 @@ const endpoints = new WeakMap<ResolvedTarget, Map<string, string>>();
 const DEFAULT_MAX_ATTEMPTS = 5;
 
 function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, providers: Map<string, ResolvedProvider>): ResolvedRoute {
-  const timeouts = { ...DEFAULT_TIMEOUTS, ...config.defaults.timeouts, ...r.timeouts };
-  const responseLimits = Object.freeze({ ...DEFAULT_RESPONSE_LIMITS, ...config.defaults.response_limits, ...r.response_limits });
+  const timeouts = extend(extend(DEFAULT_TIMEOUTS, config.defaults.timeouts ?? {}), r.timeouts ?? {});
+  const responseLimits = Object.freeze(extend(extend(DEFAULT_RESPONSE_LIMITS, config.defaults.response_limits ?? {}), r.response_limits ?? {}));
   const target = (t: RouteConfig['targets'][number]): ResolvedTarget => {
     const provider = providers.get(t.provider);
     if (provider === undefined) throw new Error(`route ${name} names unknown provider ${t.provider}`);
@@ -199,7 +196,7 @@ function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, provider
       contextWindow: t.context_window ?? config.context_windows[t.model] ?? CATALOGUE[t.model]?.contextWindow,
       price: t.price ?? config.prices[t.model] ?? CATALOGUE[t.model]?.price,
       canaryFirstStep: t.canary?.steps[0],
-      timeouts: { ...timeouts, ...t.timeouts },
+      timeouts: extend(timeouts, t.timeouts ?? {}),
       responseLimits,
       healthCheck: effectiveHealthCheck(config.providers[t.provider]?.health_check, t.health_check),
     });
@@ -212,9 +209,9 @@ function resolveRoute(name: string, r: RouteConfig, config: KeelConfig, provider
     targets,
     fallbacks,
     timeouts,
-    retries: { ...DEFAULT_RETRIES, ...config.defaults.retries, ...r.retries },
+    retries: extend(extend(DEFAULT_RETRIES, config.defaults.retries ?? {}), r.retries ?? {}),
     maxAttempts: r.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
-    breaker: { ...config.defaults.breaker, ...r.breaker },
+    breaker: extend(config.defaults.breaker ?? {}, r.breaker ?? {}),
     hedge: r.hedge,
     continuation: r.continuation === true ? 'prefill' : r.continuation === false ? 'off' : r.continuation,
     assemble: r.assemble_streams,

@@ -14,6 +14,7 @@ import type { CompletedRequest } from '../pipeline/record.js';
 import type { ClientIdentity } from '../runtime/resolve.js';
 import { requestCost } from '../telemetry/attributes.js';
 import type { StageAfter, StageFactory, StageRequest } from './types.js';
+import { extend } from '../objects.js';
 
 /**
  * The response cache as a stage (issue 16), innermost: after auth, quota and guardrails, so a
@@ -48,7 +49,7 @@ export const cacheStage: StageFactory = (runtime, route) => {
       const sem = cfg.semantic === undefined ? undefined : await semanticLookup(sr, cfg.semantic, store, namespace, ctl.lookup, staleMs);
       const lookupMs = performance.now() - t0;
       const near = sem?.hit;
-      if (near !== undefined) return { serve: (out) => serveHit(call, sr.req, route.name, rec, { ...near, lookupMs }, out) };
+      if (near !== undefined) return { serve: (out) => serveHit(call, sr.req, route.name, rec, extend(near, { lookupMs }), out) };
       if (ctl.onlyIfCached) throw new KeelError('KEEL_CACHE_MISS', `nothing cached answers this request on \`${route.name}\`, and x-keel-cache: only-if-cached forbids asking a provider.`);
       rec.cache = { status: 'miss', lookupMs, ...embeddingInfo(sem) };
       call.baseHeaders['x-keel-cache'] = 'miss';
@@ -86,7 +87,10 @@ async function semanticLookup(sr: StageRequest, cfg: SemanticCacheConfig, store:
 }
 
 function embeddingInfo(sem: Semantic | undefined): { embeddingMs?: number; embeddingCostUsd?: number } {
-  return { ...(sem?.embeddingMs === undefined ? {} : { embeddingMs: sem.embeddingMs }), ...(sem?.embeddingCostUsd === undefined ? {} : { embeddingCostUsd: sem.embeddingCostUsd }) };
+  const info: { embeddingMs?: number; embeddingCostUsd?: number } = {};
+  if (sem?.embeddingMs !== undefined) info.embeddingMs = sem.embeddingMs;
+  if (sem?.embeddingCostUsd !== undefined) info.embeddingCostUsd = sem.embeddingCostUsd;
+  return info;
 }
 
 interface Miss {

@@ -1,6 +1,7 @@
 import type { ChatRequest } from '../formats/canonical.js';
 import type { Price } from '../pipeline/record.js';
 import type { ResolvedRoute, Runtime } from '../runtime/resolve.js';
+import { extend } from '../objects.js';
 
 /**
  * Upper bounds taken before the call, so a budget or a TPM limit is charged what the request
@@ -45,9 +46,9 @@ export function withOutputCap(req: ChatRequest, cap: number): ChatRequest {
   const body = req.original.body;
   const format = req.original.format;
   let capped: Record<string, unknown> | undefined;
-  if (format === 'openai-chat' && body.max_tokens == null && body.max_completion_tokens == null) capped = { ...body, max_tokens: cap };
-  else if (format === 'openai-responses' && body.max_output_tokens == null) capped = { ...body, max_output_tokens: cap };
-  return { ...req, maxTokens: cap, original: capped === undefined ? req.original : { ...req.original, body: capped } };
+  if (format === 'openai-chat' && body.max_tokens == null && body.max_completion_tokens == null) capped = extend(body, { max_tokens: cap });
+  else if (format === 'openai-responses' && body.max_output_tokens == null) capped = extend(body, { max_output_tokens: cap });
+  return extend(req, { maxTokens: cap, original: capped === undefined ? req.original : extend(req.original, { body: capped }) });
 }
 
 /** The dearest input and output rates among every target the request could reach: its cost can be no higher. */

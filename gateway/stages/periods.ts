@@ -1,4 +1,5 @@
 import type { Budget } from '../../config/governance-schema.js';
+import { extend } from '../objects.js';
 
 /**
  * Where a budget's spend lives in the shared state, and when it frees up. Calendar periods are
@@ -66,7 +67,7 @@ function bucketStart(b: Budget, w: BudgetWindow, nowMs: number): number {
  */
 export function budgetWindowNow(prefix: string, b: Budget, nowMs: number): BudgetWindow {
   const m = memo.get(prefix);
-  if (m !== undefined && nowMs >= m.from && nowMs < m.until) return m.rolling ? m.w : { ...m.w, ttlMs: m.w.ttlMs - (nowMs - m.at) };
+  if (m !== undefined && nowMs >= m.from && nowMs < m.until) return m.rolling ? m.w : extend(m.w, { ttlMs: m.w.ttlMs - (nowMs - m.at) });
   const w = budgetWindow(prefix, b, nowMs);
   if (memo.size >= MEMO_MAX) memo.clear();
   memo.set(prefix, { from: bucketStart(b, w, nowMs), until: w.resetAtMs, at: nowMs, w, rolling: b.window === 'rolling' });

@@ -1,4 +1,5 @@
 import type { AdmitResult, GovernanceState, RateResult, RateScope, RateState, ReserveResult, ReserveScope, SettleAdjust, SettleIncr, StateHealth } from './types.js';
+import { extend } from '../objects.js';
 
 /**
  * Local leases on the shared counters, so that a request far from every limit is admitted
@@ -97,7 +98,7 @@ export class LeasedState implements GovernanceState {
   }
 
   health(): StateHealth {
-    return { ...this.#inner.health(), admissions: { lease: this.local, shared: this.remote } };
+    return extend(this.#inner.health(), { admissions: { lease: this.local, shared: this.remote } });
   }
 
   async admit(rate: readonly RateScope[], reserve: readonly ReserveScope[]): Promise<AdmitResult> {
@@ -127,8 +128,8 @@ export class LeasedState implements GovernanceState {
     if (extras === undefined) return this.#learn(rate, reserve, await this.#inner.admit(rate, reserve), undefined, now);
     const keys = [...rate.filter((_, i) => (extras.rate[i] ?? 0) > 0).map((s) => s.key), ...reserve.filter((_, i) => (extras.reserve[i] ?? 0) > 0).map((s) => s.add)];
     const call = this.#inner.admit(
-      rate.map((s, i) => ({ ...s, cost: s.cost + (extras.rate[i] ?? 0) })),
-      reserve.map((s, i) => ({ ...s, amount: s.amount + (extras.reserve[i] ?? 0) })),
+      rate.map((s, i) => extend(s, { cost: s.cost + (extras.rate[i] ?? 0) })),
+      reserve.map((s, i) => extend(s, { amount: s.amount + (extras.reserve[i] ?? 0) })),
     );
     // Settled once the lease is granted (learn runs in the continuation below, before waiters resume).
     const granted = call.then((r) => this.#learn(rate, reserve, r, r.ok ? extras : undefined, now));
@@ -231,8 +232,8 @@ export class LeasedState implements GovernanceState {
 
   /** Reconciles on a leased scope go to its allowance; the rest (and any excess over it) to the shared state. */
   async settle(adjust: readonly SettleAdjust[], incr: readonly SettleIncr[]): Promise<void> {
-    const a = adjust.flatMap((s) => this.#absorb(s.key, s.intervalMs, s.delta, (delta) => ({ ...s, delta })));
-    const c = incr.flatMap((s) => this.#absorb(s.key, undefined, s.by, (by) => ({ ...s, by })));
+    const a = adjust.flatMap((s) => this.#absorb(s.key, s.intervalMs, s.delta, (delta) => extend(s, { delta })));
+    const c = incr.flatMap((s) => this.#absorb(s.key, undefined, s.by, (by) => extend(s, { by })));
     if (a.length > 0 || c.length > 0) await this.#inner.settle(a, c);
   }
 

@@ -5,6 +5,7 @@ import type { StateHealth } from '../state/types.js';
 import { cacheStats } from '../cache/registry.js';
 import { answering, requestCost } from './attributes.js';
 import type { LocalMetrics } from './local-metrics.js';
+import { extend } from '../objects.js';
 
 /** Advised bucket boundaries (standards.md §1.7): DUR in seconds, TOK in tokens. */
 const DUR = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -146,10 +147,10 @@ export function createMetrics(meter: Meter, local: LocalMetrics, breakers: () =>
       for (const a of rec.attempts) {
         const attrs: Attributes = { 'gen_ai.operation.name': rec.operation, 'gen_ai.provider.name': a.genAiProvider, 'gen_ai.request.model': a.model, 'server.address': a.serverAddress, 'server.port': a.serverPort };
         if (a === answer && rec.responseModel !== undefined) attrs['gen_ai.response.model'] = rec.responseModel;
-        duration.record(a.durationMs / 1000, a.ok ? attrs : { ...attrs, 'error.type': a.upstreamCode ?? a.errorCode ?? '_OTHER' });
+        duration.record(a.durationMs / 1000, a.ok ? attrs : extend(attrs, { 'error.type': a.upstreamCode ?? a.errorCode ?? '_OTHER' }));
         if (a === answer && rec.usage !== undefined) {
-          tokens.record(rec.usage.inputTokens, { ...attrs, 'gen_ai.token.type': 'input' });
-          tokens.record(rec.usage.outputTokens, { ...attrs, 'gen_ai.token.type': 'output' });
+          tokens.record(rec.usage.inputTokens, extend(attrs, { 'gen_ai.token.type': 'input' }));
+          tokens.record(rec.usage.outputTokens, extend(attrs, { 'gen_ai.token.type': 'output' }));
         }
         if (rec.stream && a.ttftMs !== undefined) ttfc.record(a.ttftMs / 1000, attrs);
         if (rec.stream && a === answer) tpoc.recordEach(rec.interTokenMs, 1 / 1000, attrs);

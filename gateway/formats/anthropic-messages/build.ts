@@ -1,6 +1,7 @@
 import { KeelError } from '../../errors.js';
 import type { ChatRequest, Message, Part } from '../canonical.js';
 import { argumentsObject, requireTranslatable } from '../shared.js';
+import { extend } from '../../objects.js';
 
 type Json = Record<string, unknown>;
 
@@ -46,7 +47,7 @@ function toolChoiceOut(req: ChatRequest): Json | undefined {
   if (tc === 'auto' || tc === 'none') out = { type: tc };
   else if (tc === 'required') out = { type: 'any' };
   else if (tc !== undefined) out = { type: 'tool', name: tc.name };
-  if (req.parallelToolCalls === false && req.tools !== undefined) out = { ...(out ?? { type: 'auto' }), disable_parallel_tool_use: true };
+  if (req.parallelToolCalls === false && req.tools !== undefined) out = extend(out ?? { type: 'auto' }, { disable_parallel_tool_use: true });
   return out;
 }
 
@@ -65,7 +66,7 @@ function rejectInexpressible(req: ChatRequest): void {
 /** The upstream body for an Anthropic-format target. Same-format requests keep the caller's body. */
 export function buildRequest(req: ChatRequest, upstreamModel: string): Json {
   // A non-streaming caller's request may be streamed upstream (pipeline/assemble.ts): `stream` follows req.
-  if (req.original.format === 'anthropic-messages') return withPrefill({ ...req.original.body, model: upstreamModel, ...(req.stream ? { stream: true } : {}) }, req.prefill);
+  if (req.original.format === 'anthropic-messages') return withPrefill(extend(req.original.body, req.stream ? { model: upstreamModel, stream: true } : { model: upstreamModel }), req.prefill);
   requireTranslatable(req, 'anthropic-messages');
   rejectInexpressible(req);
   const body: Json = {
@@ -90,5 +91,5 @@ export function buildRequest(req: ChatRequest, upstreamModel: string): Json {
 function withPrefill(body: Json, prefill: string | undefined): Json {
   if (prefill === undefined) return body;
   const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
-  return { ...body, messages: [...messages, { role: 'assistant', content: prefill }] };
+  return extend(body, { messages: [...messages, { role: 'assistant', content: prefill }] });
 }

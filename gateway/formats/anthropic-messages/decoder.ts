@@ -4,6 +4,7 @@ import type { StreamDecoder } from '../types.js';
 import { nowSeconds, typedEvent } from '../shared.js';
 import { finishIn, usageIn } from './mapping.js';
 import { usage, type AnthropicUsage } from './schema.js';
+import { extend } from '../../objects.js';
 
 /** https://docs.anthropic.com/en/docs/build-with-claude/streaming — event shapes Keel reads. */
 export const event = z.discriminatedUnion('type', [
@@ -65,7 +66,7 @@ export function createStreamDecoder(): StreamDecoder {
           return [];
         case 'message_delta': {
           // message_delta's usage is cumulative; input counts may be repeated there or only in message_start.
-          const merged = { ...startUsage, ...Object.fromEntries(Object.entries(e.usage ?? {}).filter(([, v]) => v !== null && v !== undefined)) };
+          const merged = extend(startUsage ?? {}, Object.fromEntries(Object.entries(e.usage ?? {}).filter(([, v]) => v !== null && v !== undefined)));
           const finish: StreamEvent = e.delta.stop_sequence
             ? { type: 'finish', choice: 0, reason: finishIn(e.delta.stop_reason), stopSequence: e.delta.stop_sequence }
             : { type: 'finish', choice: 0, reason: finishIn(e.delta.stop_reason) };

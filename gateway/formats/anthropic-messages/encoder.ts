@@ -4,6 +4,7 @@ import type { StreamEncoder } from '../types.js';
 import { sse } from '../shared.js';
 import { errorType, renderError } from './errors.js';
 import { finishOut, messageId, usageOut } from './mapping.js';
+import { extend } from '../../objects.js';
 
 /**
  * Canonical events → Messages API stream for an Anthropic caller: message_start,
@@ -70,7 +71,7 @@ export function createStreamEncoder(req: ChatRequest): StreamEncoder {
         }
       }
     },
-    error: (err: KeelError) => sse({ ...renderError(err), error: { type: errorType(err.kind), message: err.message } }, 'error'),
+    error: (err: KeelError) => sse(extend(renderError(err), { error: { type: errorType(err.kind), message: err.message } }), 'error'),
     terminator: () => sse({ type: 'message_stop' }, 'message_stop'),
   };
 }

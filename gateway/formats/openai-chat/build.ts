@@ -1,5 +1,6 @@
 import type { ChatRequest, Message, Part } from '../canonical.js';
 import { requireTranslatable } from '../shared.js';
+import { extend } from '../../objects.js';
 
 type Json = Record<string, unknown>;
 
@@ -41,8 +42,11 @@ export function buildRequest(req: ChatRequest, upstreamModel: string, opts: { fo
   const streamOptions = req.stream && (opts.forceStreamUsage || req.streamUsage) ? { include_usage: true } : undefined;
   if (req.original.format === 'openai-chat') {
     // A non-streaming caller's request may be streamed upstream (pipeline/assemble.ts): `stream` follows req.
-    const body: Json = { ...req.original.body, model: upstreamModel, ...(req.stream ? { stream: true } : {}) };
-    if (streamOptions) body.stream_options = { ...(body.stream_options as Json | undefined), ...streamOptions };
+    const body: Json = extend(req.original.body, req.stream ? { model: upstreamModel, stream: true } : { model: upstreamModel });
+    if (streamOptions) {
+      const given = body.stream_options;
+      body.stream_options = extend(typeof given === 'object' && given !== null ? given : {}, streamOptions);
+    }
     if (req.prefill !== undefined) body.messages = [...(Array.isArray(body.messages) ? (body.messages as unknown[]) : []), { role: 'assistant', content: req.prefill }];
     return body;
   }

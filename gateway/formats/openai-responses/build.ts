@@ -1,6 +1,7 @@
 import { KeelError } from '../../errors.js';
 import type { ChatRequest, Message, Part } from '../canonical.js';
 import { requireTranslatable } from '../shared.js';
+import { extend } from '../../objects.js';
 
 type Json = Record<string, unknown>;
 
@@ -57,7 +58,7 @@ function rejectInexpressible(req: ChatRequest): void {
 function withPrefill(body: Json, prefill: string | undefined): Json {
   if (prefill === undefined) return body;
   const input: unknown[] = typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: body.input }] : Array.isArray(body.input) ? (body.input as unknown[]) : [];
-  return { ...body, input: [...input, { type: 'message', role: 'assistant', content: prefill }] };
+  return extend(body, { input: [...input, { type: 'message', role: 'assistant', content: prefill }] });
 }
 
 /**
@@ -67,7 +68,7 @@ function withPrefill(body: Json, prefill: string | undefined): Json {
  */
 export function buildRequest(req: ChatRequest, upstreamModel: string): Json {
   // A non-streaming caller's request may be streamed upstream (pipeline/assemble.ts): `stream` follows req.
-  if (req.original.format === 'openai-responses') return withPrefill({ ...req.original.body, model: upstreamModel, ...(req.stream ? { stream: true } : {}) }, req.prefill);
+  if (req.original.format === 'openai-responses') return withPrefill(extend(req.original.body, req.stream ? { model: upstreamModel, stream: true } : { model: upstreamModel }), req.prefill);
   requireTranslatable(req, 'openai-responses');
   rejectInexpressible(req);
   const input = req.messages.flatMap(itemsOut);

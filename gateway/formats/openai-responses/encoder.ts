@@ -108,9 +108,8 @@ class ResponsesEncoder implements StreamEncoder {
       head = this.#close();
       it = this.#item('message');
       this.#open = it;
-      const at = { item_id: it.id, output_index: it.outputIndex };
       head += this.#emit('response.output_item.added', { output_index: it.outputIndex, item: messageItem(it.id, undefined, 'in_progress') });
-      head += this.#emit('response.content_part.added', { ...at, content_index: 0, part: textPart('') });
+      head += this.#emit('response.content_part.added', { item_id: it.id, output_index: it.outputIndex, content_index: 0, part: textPart('') });
     }
     it.text += text;
     return head + this.#emit('response.output_text.delta', { item_id: it.id, output_index: it.outputIndex, content_index: 0, delta: text, logprobs: [] });
@@ -137,20 +136,19 @@ class ResponsesEncoder implements StreamEncoder {
     const it = this.#open;
     if (it === undefined) return '';
     this.#open = undefined;
-    const at = { item_id: it.id, output_index: it.outputIndex };
     if (it.kind === 'message') {
       const item = messageItem(it.id, it.text, 'completed');
       this.#done.push(item);
       return (
-        this.#emit('response.output_text.done', { ...at, content_index: 0, text: it.text, logprobs: [] }) +
-        this.#emit('response.content_part.done', { ...at, content_index: 0, part: textPart(it.text) }) +
+        this.#emit('response.output_text.done', { item_id: it.id, output_index: it.outputIndex, content_index: 0, text: it.text, logprobs: [] }) +
+        this.#emit('response.content_part.done', { item_id: it.id, output_index: it.outputIndex, content_index: 0, part: textPart(it.text) }) +
         this.#emit('response.output_item.done', { output_index: it.outputIndex, item })
       );
     }
     const item = functionCallOut(it.id, it.callId, it.name, it.text, 'completed');
     it.closed = item;
     this.#done.push(item);
-    return this.#emit('response.function_call_arguments.done', { ...at, name: it.name, arguments: it.text }) + this.#emit('response.output_item.done', { output_index: it.outputIndex, item });
+    return this.#emit('response.function_call_arguments.done', { item_id: it.id, output_index: it.outputIndex, name: it.name, arguments: it.text }) + this.#emit('response.output_item.done', { output_index: it.outputIndex, item });
   }
 
   #end(): string {
